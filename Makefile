@@ -1,0 +1,76 @@
+# Onceslot: `make run` serves a demo, `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help install run serve worker beat test lint format bench migrate seed
+
+help:
+	@echo "make run    - install, migrate, seed a demo and serve on http://$(HOST):$(PORT)/"
+	@echo "make test   - the whole test suite (PostgreSQL and Redis on this machine)"
+	@echo "make lint   - ruff"
+	@echo "make serve  - gunicorn on $(HOST):$(PORT) (production settings from the environment)"
+	@echo "make worker / make beat - Celery worker / scheduler"
+	@echo "make bench  - throughput and latency table"
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The environment is rebuilt only when the lock file or pyproject changes.
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python python3.11
+	@touch $@
+
+install: .venv/.synced
+
+# `make run` is the zero-setup demo: SQLite, debug pages, filesystem broker, console email,
+# unless the environment or .env says otherwise.
+run: export DEBUG ?= on
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@mkdir -p var
+	@trap 'kill 0' EXIT; \
+	  .venv/bin/celery -A config worker -B --pool=threads --concurrency=4 --loglevel=WARNING \
+	    --schedule var/celerybeat-schedule & \
+	  $(PY) manage.py runserver $(HOST):$(PORT)
+
+serve: install
+	$(PY) manage.py collectstatic --noinput
+	.venv/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) \
+	  --workers $${WEB_CONCURRENCY:-3} --access-logfile -
+
+worker: install
+	.venv/bin/celery -A config worker --loglevel=INFO
+
+beat: install
+	@mkdir -p var
+	.venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: install
+	$(PY) manage.py seed_demo
+
+test: install
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+bench: install
+	$(PY) -m bench

@@ -1,0 +1,58 @@
+"""Seed a demo: a staff user and one calendar with weekday hours. Safe to run again."""
+
+import secrets
+from datetime import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from calendars.models import Calendar, WeeklyInterval
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo staff user and demo calendar."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        User = get_user_model()
+        user, _ = User.objects.get_or_create(
+            username="demo", defaults={"email": "demo@example.com", "first_name": "Demo"}
+        )
+        # Only a hash is stored, so the password cannot be shown again: each run sets a new
+        # one and prints it.
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.is_staff = user.is_superuser = True
+        user.save()
+        token, _ = Token.objects.get_or_create(user=user)
+
+        calendar, created = Calendar.objects.get_or_create(
+            slug="intro-call",
+            defaults={
+                "owner": user,
+                "name": "Intro call",
+                "timezone": settings.TIME_ZONE,
+                "description": "A 30-minute introduction.",
+                "duration_minutes": 30,
+                "buffer_after_minutes": 10,
+                "min_notice_minutes": 60,
+                "booking_window_days": 60,
+            },
+        )
+        if created:
+            for weekday in range(5):
+                WeeklyInterval.objects.create(
+                    calendar=calendar, weekday=weekday, start=time(9), end=time(12)
+                )
+                WeeklyInterval.objects.create(
+                    calendar=calendar, weekday=weekday, start=time(13), end=time(17)
+                )
+        site = settings.SITE_URL
+        self.stdout.write(self.style.SUCCESS("Demo ready."))
+        self.stdout.write(f"  Admin:        {site}/admin/  user 'demo', password '{password}'")
+        self.stdout.write(f"  API token:    {token.key}")
+        self.stdout.write(f"  Booking page: {site}{calendar.scheduling_path()}")
+        self.stdout.write(f"  Slots API:    {site}/api/public/calendars/{calendar.slug}/slots/")

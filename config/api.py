@@ -1,0 +1,35 @@
+"""API plumbing shared by every app: error shape, throttles, health views."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from rest_framework import exceptions
+from rest_framework.serializers import as_serializer_error
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    # Services raise Django's ValidationError (model full_clean); the API answers it as a
+    # 400 with field errors instead of letting it surface as a 500.
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    return drf_exception_handler(exc, context)
+
+
+class PublicRateThrottle(AnonRateThrottle):
+    """Per-client limit for unauthenticated endpoints; THROTTLE_PUBLIC_RATE=none disables it."""
+
+    scope = "public"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        return super().allow_request(request, view)
+
+
+def ping(request):
+    """The cheapest JSON answer the stack can give: the ceiling row of `make bench`."""
+    return JsonResponse({"ok": True})

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api import ping
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/ping/", ping, name="ping"),
+    path("", include("calendars.urls")),
+    path("", include("bookings.urls")),
+    path("", include("contacts.urls")),
+    path("", include("workflows.urls")),
+]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"
