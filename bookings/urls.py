@@ -1,15 +1,17 @@
-from django.http import HttpResponse
-from django.urls import path
+from bookings.api import bookings as bookings_api
+from bookings.api import links as links_api
+from bookings.api import slots as slots_api
+from bookings.views import links as link_views
+from bookings.views import manage as manage_views
+from bookings.views import pages as page_views
 
 app_name = "bookings"
 
-
-def _placeholder(request, **kwargs):  # replaced by the booking pages
-    return HttpResponse("booking page")
-
-
 urlpatterns = [
-    path("book/<slug:slug>/", _placeholder, name="scheduling"),
-    path("c/<str:public_id>/", _placeholder, name="permanent"),
-    path("embed/<slug:slug>/", _placeholder, name="embed"),
+    *page_views.urlpatterns,
+    *manage_views.urlpatterns,
+    *link_views.urlpatterns,
+    *slots_api.urlpatterns,
+    *bookings_api.urlpatterns,
+    *links_api.urlpatterns,
 ]

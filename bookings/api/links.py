@@ -1,0 +1,3 @@
+"""API endpoints. Each module defines its own urlpatterns, included by bookings/urls.py."""
+
+urlpatterns: list = []

@@ -1,0 +1,14 @@
+"""Booking events for apps above (workflows) to react to, without bookings importing them.
+
+Sent after the transaction commits, ids only. Every channel (page, embed, one-time link,
+API, admin) goes through the booking services, which are the only senders.
+"""
+
+from django.dispatch import Signal
+
+# kwargs: booking_id: int, calendar_id: int, contact_id: int | None, source: str
+booking_confirmed = Signal()
+# kwargs: booking_id: int, calendar_id: int, contact_id: int | None
+booking_cancelled = Signal()
+# kwargs: booking_id: int, calendar_id: int, contact_id: int | None
+booking_rescheduled = Signal()

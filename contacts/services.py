@@ -1,0 +1,103 @@
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from contacts.models import Contact, Tag
+from contacts.signals import contact_created, contact_tag_added
+
+
+def _send_after_commit(signal, **kwargs) -> None:
+    transaction.on_commit(partial(signal.send, sender=Contact, **kwargs))
+
+
+def normalize_email(email: str) -> str:
+    local, _, domain = email.strip().rpartition("@")
+    return f"{local}@{domain.lower()}" if local else email.strip()
+
+
+def contact_get_by_email(*, email: str) -> Contact | None:
+    return (
+        Contact.objects.annotate(email_ci=Lower("email"))
+        .filter(email_ci=normalize_email(email).lower())
+        .first()
+    )
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    tags: list[str] | None = None,
+) -> Contact:
+    contact = Contact(
+        email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
+    )
+    contact.full_clean()
+    contact.save()
+    _send_after_commit(contact_created, contact_id=contact.pk)
+    for name in tags or []:
+        contact_tag_add(contact=contact, name=name)
+    return contact
+
+
+def contact_upsert(
+    *, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+) -> tuple[Contact, bool]:
+    """The contact with this email (case-insensitive), created if new. Blank fields of an
+    existing contact are filled in; known values are never overwritten by an upsert."""
+    contact = contact_get_by_email(email=email)
+    if contact is None:
+        try:
+            # A savepoint: a concurrent upsert of the same email must not poison the caller's
+            # transaction (e.g. a booking) when it wins the race.
+            with transaction.atomic():
+                return contact_create(
+                    email=email, first_name=first_name, last_name=last_name, phone=phone
+                ), True
+        except IntegrityError:
+            contact = contact_get_by_email(email=email)
+            if contact is None:
+                raise
+    changed = []
+    for field, value in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):
+        if value and not getattr(contact, field):
+            setattr(contact, field, value)
+            changed.append(field)
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
+    return contact, False
+
+
+def split_name(full_name: str) -> tuple[str, str]:
+    first, _, last = full_name.strip().partition(" ")
+    return first, last.strip()
+
+
+@transaction.atomic
+def contact_tag_add(*, contact: Contact, name: str) -> bool:
+    """Add a tag (created if new, matched case-insensitively). True if the contact did not
+    have it, in which case `contact_tag_added` is sent after commit."""
+    name = name.strip()
+    tag = Tag.objects.annotate(name_ci=Lower("name")).filter(name_ci=name.lower()).first()
+    if tag is None:
+        tag = Tag(name=name)
+        tag.full_clean()
+        tag.save()
+    if contact.tags.filter(pk=tag.pk).exists():
+        return False
+    contact.tags.add(tag)
+    _send_after_commit(contact_tag_added, contact_id=contact.pk, tag_name=tag.name)
+    return True
+
+
+@transaction.atomic
+def contact_tag_remove(*, contact: Contact, name: str) -> bool:
+    tag = Tag.objects.annotate(name_ci=Lower("name")).filter(name_ci=name.strip().lower()).first()
+    if tag is None or not contact.tags.filter(pk=tag.pk).exists():
+        return False
+    contact.tags.remove(tag)
+    return True

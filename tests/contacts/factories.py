@@ -1,0 +1,19 @@
+import factory
+
+from contacts.models import Contact, Tag
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    first_name = "Jamie"
+    last_name = factory.Sequence(lambda n: f"Invitee{n}")
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
