@@ -1,0 +1,1 @@
+"""One-time link admin and the calendar Share panel. Owner: one-time links helper."""
