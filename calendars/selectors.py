@@ -1,0 +1,131 @@
+"""Calendar reads: the public lookup, the prefetching queryset, and the engine's rules."""
+
+from collections import defaultdict
+from datetime import date, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from calendars import availability
+from calendars.models import Calendar, DateOverride, WeeklyInterval, validate_timezone
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """A ZoneInfo by name, cached (the hot slots path asks for the same few zones)."""
+    return ZoneInfo(name)
+
+
+def timezone_is_known(name: str) -> bool:
+    """True for an IANA name the server knows; False for junk, paths, "localtime"."""
+    try:
+        validate_timezone(name)
+    except Exception:
+        return False
+    return True
+
+
+def calendar_queryset_with_hours() -> QuerySet[Calendar]:
+    """Calendars with weekly hours and date overrides prefetched (two extra queries in all)."""
+    return Calendar.objects.prefetch_related("weekly_hours", "date_overrides")
+
+
+def calendar_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Calendar]:
+    """The calendars a staff user may see and edit: their own, or every one for a superuser."""
+    qs = calendar_queryset_with_hours()
+    if getattr(user, "is_superuser", False):
+        return qs
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    return qs.filter(owner=user)
+
+
+def calendar_get_public(*, slug: str) -> Calendar:
+    """The active calendar behind a scheduling link; Http404 when unknown or inactive."""
+    calendar = Calendar.objects.filter(slug=slug, is_active=True).first()
+    if calendar is None:
+        raise Http404("No such calendar.")
+    return calendar
+
+
+def _prefetched(calendar: Calendar, name: str) -> list | None:
+    cache = getattr(calendar, "_prefetched_objects_cache", None) or {}
+    return cache.get(name)
+
+
+def calendar_weekly_rows(*, calendar: Calendar) -> list[tuple[int, time, time]]:
+    rows = _prefetched(calendar, "weekly_hours")
+    if rows is not None:
+        return [(r.weekday, r.start, r.end) for r in rows]
+    return list(
+        WeeklyInterval.objects.filter(calendar=calendar).values_list("weekday", "start", "end")
+    )
+
+
+def calendar_override_rows(
+    *, calendar: Calendar, first: date | None = None, last: date | None = None
+) -> list[tuple[date, time | None, time | None]]:
+    """Override rows, optionally only for dates first..last (inclusive)."""
+    rows = _prefetched(calendar, "date_overrides")
+    if rows is not None:
+        return [
+            (r.date, r.start, r.end)
+            for r in rows
+            if (first is None or r.date >= first) and (last is None or r.date <= last)
+        ]
+    qs = DateOverride.objects.filter(calendar=calendar)
+    if first is not None:
+        qs = qs.filter(date__gte=first)
+    if last is not None:
+        qs = qs.filter(date__lte=last)
+    return list(qs.values_list("date", "start", "end"))
+
+
+def rules_from_rows(
+    *,
+    calendar: Calendar,
+    weekly_rows: list[tuple[int, time, time]],
+    override_rows: list[tuple[date, time | None, time | None]],
+) -> availability.Rules:
+    weekly: dict[int, list[tuple[time, time]]] = defaultdict(list)
+    for weekday, start, end in weekly_rows:
+        weekly[weekday].append((start, end))
+    overrides: dict[date, list[tuple[time, time]]] = {}
+    for day, start, end in override_rows:
+        intervals = overrides.setdefault(day, [])
+        # A row with no times marks the date closed: the date is present with no intervals.
+        if start is not None and end is not None:
+            intervals.append((start, end))
+    for intervals in (*weekly.values(), *overrides.values()):
+        intervals.sort()
+    return availability.Rules(
+        timezone=zone(calendar.timezone),
+        duration=timedelta(minutes=calendar.duration_minutes),
+        interval=timedelta(minutes=calendar.effective_slot_interval_minutes),
+        buffer_before=timedelta(minutes=calendar.buffer_before_minutes),
+        buffer_after=timedelta(minutes=calendar.buffer_after_minutes),
+        min_notice=timedelta(minutes=calendar.min_notice_minutes),
+        window_days=calendar.booking_window_days,
+        seats=calendar.seats_per_slot,
+        max_per_day=calendar.max_bookings_per_day,
+        weekly=dict(weekly),
+        overrides=overrides,
+    )
+
+
+def calendar_rules(
+    *, calendar: Calendar, first: date | None = None, last: date | None = None
+) -> availability.Rules:
+    """The engine's rules for a calendar.
+
+    Uses prefetched weekly_hours/date_overrides when present (no query), else reads them with
+    values_list (two queries). `first`/`last` limit the overrides to the dates that matter.
+    """
+    return rules_from_rows(
+        calendar=calendar,
+        weekly_rows=calendar_weekly_rows(calendar=calendar),
+        override_rows=calendar_override_rows(calendar=calendar, first=first, last=last),
+    )
