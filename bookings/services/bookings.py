@@ -17,7 +17,48 @@ INTERFACE (fixed; pages, API, admin, one-time links and workflows depend on it):
     def booking_cancel(*, booking: Booking, reason: str = "", by: User | None = None) -> Booking
     def booking_reschedule(*, booking: Booking, start: datetime,
                            now: datetime | None = None) -> Booking
+
+Field errors (ValidationError) use the names of the booking form and API body: start, name,
+email, phone, notes, timezone, consent.
+
+Concurrency: every write that takes a slot locks the calendar row first, so two bookings of
+one calendar are checked one after the other against committed data (on SQLite the settings
+begin every transaction IMMEDIATE, which serializes them too). The partial unique constraint
+(calendar, start, seat) WHERE confirmed is the database's own guard behind that lock: an
+IntegrityError on it is answered as SlotUnavailable, never as a 500.
 """
+
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone as dj_timezone
+
+from bookings import signals
+from bookings.models import Booking
+from bookings.selectors import calendar_busy
+from calendars import availability
+from calendars.models import Calendar
+from calendars.selectors import calendar_rules, zone
+from contacts.services import contact_upsert, split_name
+
+_DAY = timedelta(days=1)
+SEAT_CONSTRAINT = "booking_one_confirmed_per_seat"
+# SQLite names the columns instead of the constraint.
+_SQLITE_SEAT_COLUMNS = "bookings_booking.calendar_id, bookings_booking.start, bookings_booking.seat"
+
+# Model field -> the name the invitee typed it under (form field, API body key).
+_INPUT_NAMES = {
+    "invitee_name": "name",
+    "invitee_email": "email",
+    "invitee_phone": "phone",
+    "notes": "notes",
+    "timezone": "timezone",
+    "start": "start",
+    "end": "start",
+}
 
 
 class BookingError(Exception):
@@ -26,3 +67,210 @@ class BookingError(Exception):
 
 class SlotUnavailable(BookingError):
     pass
+
+
+TAKEN_MESSAGE = "That time is not available (it may just have been taken). Pick another time."
+
+
+def booking_create(
+    *,
+    calendar: Calendar,
+    start: datetime,
+    name: str,
+    email: str,
+    timezone: str,
+    source: str,
+    phone: str = "",
+    notes: str = "",
+    consent: bool = False,
+    created_by: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    start = _checked_start(start)
+    if calendar.requires_consent and not consent:
+        raise ValidationError({"consent": "Please give your consent to book this calendar."})
+    now = now or dj_timezone.now()
+
+    with transaction.atomic():
+        calendar = _lock_calendar(calendar)
+        booking = Booking(
+            calendar=calendar,
+            start=start,
+            end=start + timedelta(minutes=calendar.duration_minutes),
+            status=Booking.Status.CONFIRMED,
+            source=source,
+            invitee_name=name.strip(),
+            invitee_email=email.strip(),
+            invitee_phone=phone.strip(),
+            notes=notes.strip(),
+            timezone=timezone,
+            created_by=created_by,
+        )
+        # Input errors first: a bad email should say so even when the time is also taken.
+        _full_clean(booking)
+        booking.seat = _free_seat(calendar=calendar, start=start, now=now)
+        # Inside the transaction: a booking refused below takes its new contact with it.
+        first_name, last_name = split_name(booking.invitee_name)
+        contact, _ = contact_upsert(
+            email=booking.invitee_email,
+            first_name=first_name,
+            last_name=last_name,
+            phone=booking.invitee_phone,
+        )
+        booking.contact = contact
+        _save_holding_seat(booking)
+
+        _notify(booking=booking, event="confirmed")
+        _send_on_commit(
+            signals.booking_confirmed,
+            booking_id=booking.pk,
+            calendar_id=calendar.pk,
+            contact_id=contact.pk,
+            source=booking.source,
+        )
+    return booking
+
+
+def booking_cancel(
+    *, booking: Booking, reason: str = "", by: AbstractBaseUser | None = None
+) -> Booking:
+    """Cancel and free the slot at once. Cancelling a cancelled booking changes nothing and
+    sends nothing (a double click, a retried request)."""
+    with transaction.atomic():
+        locked = Booking.objects.select_for_update().get(pk=booking.pk)
+        if locked.status == Booking.Status.CANCELLED:
+            return locked
+        locked.status = Booking.Status.CANCELLED
+        locked.cancelled_at = dj_timezone.now()
+        locked.cancel_reason = reason.strip()[:500]
+        locked.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+        _notify(booking=locked, event="cancelled")
+        _send_on_commit(
+            signals.booking_cancelled,
+            booking_id=locked.pk,
+            calendar_id=locked.calendar_id,
+            contact_id=locked.contact_id,
+        )
+    return locked
+
+
+def booking_reschedule(
+    *, booking: Booking, start: datetime, now: datetime | None = None
+) -> Booking:
+    """Move a confirmed booking to another free start: same row, same token and links.
+
+    One transaction: if the new time is not free nothing changes and the old time stays
+    held (SlotUnavailable)."""
+    start = _checked_start(start)
+    now = now or dj_timezone.now()
+
+    with transaction.atomic():
+        calendar = _lock_calendar(booking.calendar)
+        locked = Booking.objects.select_for_update().get(pk=booking.pk)
+        if locked.status != Booking.Status.CONFIRMED:
+            raise BookingError("This booking was cancelled, so it cannot be rescheduled.")
+        if locked.start == start:
+            return locked
+        seat = _free_seat(calendar=calendar, start=start, now=now, ignore_booking=locked)
+        locked.start = start
+        locked.end = start + timedelta(minutes=calendar.duration_minutes)
+        locked.seat = seat
+        _save_holding_seat(locked, update_fields=["start", "end", "seat"])
+        _notify(booking=locked, event="rescheduled")
+        _send_on_commit(
+            signals.booking_rescheduled,
+            booking_id=locked.pk,
+            calendar_id=calendar.pk,
+            contact_id=locked.contact_id,
+        )
+    return locked
+
+
+def _checked_start(start) -> datetime:
+    if not isinstance(start, datetime):
+        raise ValidationError({"start": "Give the start as a date and time."})
+    if start.tzinfo is None or start.utcoffset() is None:
+        raise ValidationError({"start": "The start needs a UTC offset or timezone."})
+    return start.astimezone(UTC)
+
+
+def _lock_calendar(calendar: Calendar) -> Calendar:
+    # The per-calendar lock: every booking write of this calendar waits here, then reads
+    # busy time that includes everything committed before it.
+    locked = Calendar.objects.select_for_update().filter(pk=calendar.pk).first()
+    if locked is None or not locked.is_active:
+        raise SlotUnavailable("This calendar is not taking bookings.")
+    return locked
+
+
+def _free_seat(
+    *, calendar: Calendar, start: datetime, now: datetime, ignore_booking: Booking | None = None
+) -> int:
+    """The lowest free seat at `start`, after the engine agrees `start` is a free slot start.
+    The caller holds the calendar lock."""
+    local_day = start.astimezone(zone(calendar.timezone)).date()
+    rules = calendar_rules(calendar=calendar, first=local_day - _DAY, last=local_day + _DAY)
+    busy = calendar_busy(
+        calendar=calendar, range_start=start, range_end=start + timedelta(microseconds=1)
+    )
+    if ignore_booking is not None:
+        # The booking being moved does not block its own new time. Busy entries carry
+        # times only; any one with the same times stands for it equally.
+        own = availability.Busy(ignore_booking.start, ignore_booking.end)
+        if own in busy:
+            busy.remove(own)
+    if not availability.is_free(rules, busy, now=now, start=start):
+        raise SlotUnavailable(TAKEN_MESSAGE)
+    taken = Booking.objects.filter(calendar=calendar, start=start, status=Booking.Status.CONFIRMED)
+    if ignore_booking is not None:
+        taken = taken.exclude(pk=ignore_booking.pk)
+    taken_seats = set(taken.values_list("seat", flat=True))
+    for seat in range(1, calendar.seats_per_slot + 1):
+        if seat not in taken_seats:
+            return seat
+    raise SlotUnavailable(TAKEN_MESSAGE)
+
+
+def _full_clean(booking: Booking) -> None:
+    try:
+        # Seat uniqueness is left to the database constraint (see _save_holding_seat), so
+        # that a lost race reads as "taken", not as a form error; the related rows are the
+        # ones already in hand (no existence queries).
+        booking.full_clean(
+            exclude=["seat", "contact", "calendar", "created_by"], validate_constraints=False
+        )
+    except ValidationError as exc:
+        errors: dict[str, list] = {}
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(_INPUT_NAMES.get(field, field), []).extend(messages)
+        raise ValidationError(errors) from exc
+
+
+def _is_seat_conflict(exc: IntegrityError) -> bool:
+    text = str(exc)
+    return SEAT_CONSTRAINT in text or _SQLITE_SEAT_COLUMNS in text
+
+
+def _save_holding_seat(booking: Booking, update_fields: list[str] | None = None) -> None:
+    # A savepoint, so that a refused insert leaves the caller's transaction usable.
+    try:
+        with transaction.atomic():
+            booking.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        if _is_seat_conflict(exc):
+            raise SlotUnavailable(TAKEN_MESSAGE) from exc
+        raise
+
+
+def _notify(*, booking: Booking, event: str) -> None:
+    # Imported here: notifications import the booking model and render templates; the
+    # services stay importable on their own.
+    from bookings.notifications import booking_notify
+
+    booking_notify(booking=booking, event=event)
+
+
+def _send_on_commit(signal, **kwargs) -> None:
+    # After commit, so receivers never see a rolled-back booking; robust, so a failing
+    # receiver is logged instead of turning a committed booking into an error answer.
+    transaction.on_commit(partial(signal.send, sender=Booking, **kwargs), robust=True)
