@@ -1,5 +1,6 @@
 """API plumbing shared by every app: error shape, throttles, health views."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from rest_framework import exceptions
@@ -23,6 +24,12 @@ class PublicRateThrottle(AnonRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def get_rate(self):
+        # Read per request, not from DRF's import-time copy of the rates, so that
+        # THROTTLE_PUBLIC_RATE (and override_settings in tests) always applies.
+        rate = settings.THROTTLE_PUBLIC_RATE
+        return None if rate is None or str(rate).lower() == "none" else rate
 
     def allow_request(self, request, view):
         if self.rate is None:
