@@ -14,10 +14,223 @@ INTERFACE (fixed; Share panel, API, CLI and the workflow action depend on it):
     def one_time_link_book(*, link: OneTimeLink, start, name, email, timezone, phone="",
                            notes="", consent=False) -> Booking
         Raises LinkUnavailable (-> 410) when the link is used, expired or revoked.
+
+Selectors:
+
+    def one_time_link_get_by_token(*, token: str) -> OneTimeLink | None
+    def one_time_links_in_state(queryset, *, state: str, now=None) -> QuerySet
+
+    def parse_expires_in(text: str) -> timedelta   # "30m", "12h", "7d"; ValueError otherwise
+
+TOKENS (see bookings/tokens.py). The URL's last segment is `<locator><mac>`: a 12-character
+random locator stored on the row (it finds the row) followed by 22 characters of
+HMAC-SHA256(SECRET_KEY, "<locator>:<nonce>") where the 128-bit nonce is also stored on the
+row. 34 URL-safe characters, 200 random bits behind a 128-bit MAC.
+
+Why an HMAC and not a stored hash: staff must be able to copy an active link again from
+the Share panel days later. A stored hash cannot give the token back; a stored token would
+let anyone with a database dump (a backup, a replica, a leaked fixture) book through every
+active link. Deriving the MAC from the row under SECRET_KEY gives both: the server can
+rebuild the URL on demand, while the row alone (locator, nonce, times) is useless without
+the key, which lives in the environment, not the database.
+
+Rotation: verification tries SECRET_KEY, then every SECRET_KEY_FALLBACKS entry, so links
+already sent keep working after a key change; URLs shown after the change use the new key
+(the old URL still works while the old key stays in the fallbacks). Removing a key from the
+fallbacks invalidates every link sent under it, which is the kill switch after a leak.
+
+Comparison is constant-time (`constant_time_compare`), and a malformed, unknown or forged
+token takes the same path and gives the same answer (None -> the ordinary 404), so nothing
+tells a prober which locators exist. The MAC is compared as a string, not as decoded bytes,
+so the unused low bits of its last base64 character cannot be flipped to forge a variant.
+
+CONSUME EXACTLY ONCE: `one_time_link_book` locks the link row, checks it is active, calls
+`booking_create` (which locks the calendar: the lock order is link -> calendar everywhere,
+so two paths never deadlock), then marks the link used with a conditional UPDATE that only
+matches an unused, unrevoked, unexpired row and asserts it touched one row. On PostgreSQL the
+row lock already serializes attempts; the conditional UPDATE keeps SQLite (no row locks, but
+BEGIN IMMEDIATE) and any future caller that forgets the lock correct. Any failure inside
+(slot taken, bad input, link consumed meanwhile) rolls the whole transaction back: no booking,
+and the link stays as it was. GET never consumes (mail scanners prefetch links), and
+cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
 """
 
+import re
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone as dj_timezone
+
+from bookings import tokens
+from bookings.models import Booking, BookingSource, OneTimeLink
+from bookings.services import bookings as booking_services
 from bookings.services.bookings import BookingError
+from calendars.models import Calendar
+from contacts.models import Contact
 
 
 class LinkUnavailable(BookingError):
     """The link was used, expired or revoked: answer 410, never book."""
+
+
+_DURATION_RE = re.compile(r"(\d{1,6})([mhd])")
+_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+MAX_EXPIRES_IN = timedelta(days=3650)
+
+
+def parse_expires_in(text: str) -> timedelta:
+    """A lifetime written as minutes, hours or days: "30m", "12h", "7d"."""
+    match = _DURATION_RE.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration; use a number and a unit: 30m, 12h or 7d.")
+    delta = timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+    if not timedelta(0) < delta <= MAX_EXPIRES_IN:
+        raise ValueError(f"{text!r} is out of range; give between 1m and 3650d.")
+    return delta
+
+
+# Derived state as a filter, so lists and counts are done in SQL (mirrors OneTimeLink.state_at).
+def _state_q(state: str, now: datetime) -> Q:
+    not_used = Q(used_at__isnull=True)
+    not_revoked = Q(revoked_at__isnull=True)
+    not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    if state == OneTimeLink.State.USED:
+        return ~not_used
+    if state == OneTimeLink.State.REVOKED:
+        return not_used & ~not_revoked
+    if state == OneTimeLink.State.EXPIRED:
+        return not_used & not_revoked & Q(expires_at__lte=now)
+    if state == OneTimeLink.State.ACTIVE:
+        return not_used & not_revoked & not_expired
+    raise ValueError(f"unknown one-time link state {state!r}")
+
+
+def one_time_links_in_state(
+    queryset: QuerySet[OneTimeLink], *, state: str, now: datetime | None = None
+) -> QuerySet[OneTimeLink]:
+    return queryset.filter(_state_q(state, now or dj_timezone.now()))
+
+
+def one_time_link_get_by_token(*, token: str) -> OneTimeLink | None:
+    """The link behind a URL token, or None for a malformed, unknown or forged one (callers
+    answer all three with the same 404)."""
+    parts = tokens.split_token(token)
+    if parts is None:
+        return None
+    locator, mac = parts
+    link = (
+        OneTimeLink.objects.select_related("calendar", "calendar__owner", "contact")
+        .filter(locator=locator)
+        .first()
+    )
+    # An unknown locator still pays for one MAC check, so timing does not say which exist.
+    nonce = link.nonce if link is not None else "0" * 32
+    valid = tokens.check_mac(
+        purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
+    )
+    return link if link is not None and valid else None
+
+
+def one_time_link_url(*, link: OneTimeLink) -> str:
+    return settings.SITE_URL + reverse("bookings:one-time-link", kwargs={"token": link.token})
+
+
+def one_time_link_generate(
+    *,
+    calendar: Calendar,
+    created_by: AbstractBaseUser | None = None,
+    created_by_process: str = "",
+    contact: Contact | None = None,
+    label: str = "",
+    expires_at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> OneTimeLink:
+    if idempotency_key:
+        existing = OneTimeLink.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if expires_at is not None and expires_at <= dj_timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
+    link = OneTimeLink(
+        calendar=calendar,
+        created_by=created_by,
+        created_by_process=created_by_process,
+        contact=contact,
+        label=label,
+        expires_at=expires_at,
+        idempotency_key=idempotency_key or None,
+    )
+    link.full_clean()
+    try:
+        # A savepoint: two retries of one workflow step racing on the same key must not
+        # poison the caller's transaction; the loser returns the winner's link.
+        with transaction.atomic():
+            link.save()
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = OneTimeLink.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing
+    return link
+
+
+def one_time_link_revoke(*, link: OneTimeLink, now: datetime | None = None) -> OneTimeLink:
+    """Revoke an active link. Revoking a link that is not active (already revoked, used or
+    expired) changes nothing, so the call is safe to repeat."""
+    now = now or dj_timezone.now()
+    with transaction.atomic():
+        locked = OneTimeLink.objects.select_for_update().get(pk=link.pk)
+        if locked.state_at(now) == OneTimeLink.State.ACTIVE:
+            locked.revoked_at = now
+            locked.save(update_fields=["revoked_at"])
+    link.refresh_from_db()
+    return link
+
+
+def one_time_link_book(
+    *,
+    link: OneTimeLink,
+    start: datetime,
+    name: str,
+    email: str,
+    timezone: str,
+    phone: str = "",
+    notes: str = "",
+    consent: bool = False,
+    now: datetime | None = None,
+) -> Booking:
+    now = now or dj_timezone.now()
+    with transaction.atomic():
+        # Lock order link -> calendar (booking_create locks the calendar).
+        locked = OneTimeLink.objects.select_for_update().get(pk=link.pk)
+        if locked.state_at(now) != OneTimeLink.State.ACTIVE:
+            raise LinkUnavailable("This link has expired.")
+        booking = booking_services.booking_create(
+            calendar=locked.calendar,
+            start=start,
+            name=name,
+            email=email,
+            timezone=timezone,
+            source=BookingSource.ONE_TIME_LINK,
+            phone=phone,
+            notes=notes,
+            consent=consent,
+            now=now,
+        )
+        claimed = (
+            OneTimeLink.objects.filter(pk=locked.pk)
+            .filter(_state_q(OneTimeLink.State.ACTIVE, now))
+            .update(used_at=now, booking=booking)
+        )
+        if claimed != 1:
+            # Only reachable without the row lock (SQLite); raising rolls the booking back.
+            raise LinkUnavailable("This link has expired.")
+    link.used_at, link.booking = now, booking
+    return booking
