@@ -154,6 +154,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
+# Outbox rows whose delivery task was lost (broker restart, dead worker) are re-enqueued.
+CELERY_BEAT_SCHEDULE["sweep-outbox"] = {"task": "bookings.tasks.sweep_outbox", "schedule": 60.0}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

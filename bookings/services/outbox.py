@@ -13,8 +13,263 @@ INTERFACE (fixed; booking notifications and the workflow Send Email action depen
         Django's mail API, marks it sent. False when another run already has it or it was
         sent. Raises OutboxTransientError when the mail server is unreachable (the row goes
         back to pending with the error, for the caller's retry).
+
+Additions around that interface:
+
+- `outbox_deliver` raises OutboxDeliveryFailed (not a transient error, so no retry) when
+  the row is marked failed: the mail server refused the message for good (a 5xx answer), or
+  the attempts reached OUTBOX_MAX_ATTEMPTS. A caller that gets False can read the row's
+  status to tell "already sent" from "someone else is sending it".
+- `attempts` counts claims, so a worker that dies mid-send still uses up an attempt and a
+  message that crashes workers cannot loop forever.
+- A row left in "sending" longer than OUTBOX_SENDING_STALE_AFTER (the sender died between
+  claim and result) may be claimed again. That window is far longer than an SMTP exchange
+  (EMAIL_TIMEOUT), so a live sender is never overtaken; the only case that can send twice
+  is a process killed after the server accepted the message and before the row was marked.
+- `outbox_retry` puts failed rows back to pending for the admin's "Retry sending"; sent
+  rows are never touched.
+- `outbox_stranded_ids` lists rows no task is going to deliver (broker lost the message,
+  worker died): the periodic sweeper re-enqueues them.
+
+Settings (optional, defaults here): OUTBOX_MAX_ATTEMPTS, OUTBOX_SENDING_STALE_AFTER (a
+timedelta), OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS.
 """
+
+import logging
+import random
+import smtplib
+from datetime import datetime, timedelta
+from email.mime.text import MIMEText
+from functools import partial
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bookings.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_SENDING_STALE_AFTER = timedelta(minutes=10)
+DEFAULT_RETRY_BACKOFF_SECONDS = 10.0
+DEFAULT_RETRY_BACKOFF_MAX_SECONDS = 600.0
+# A pending row that has never been tried this long after creation lost its task.
+STRANDED_AFTER = timedelta(minutes=1)
+_ERROR_LIMIT = 2000
 
 
 class OutboxTransientError(Exception):
     """The mail server could not be reached; try again later."""
+
+    def __init__(self, message: str = "", *, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class OutboxDeliveryFailed(Exception):
+    """The message is marked failed: refused for good, or out of attempts. No retry."""
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+
+
+def sending_stale_after() -> timedelta:
+    return getattr(settings, "OUTBOX_SENDING_STALE_AFTER", DEFAULT_SENDING_STALE_AFTER)
+
+
+def retry_backoff(*, attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait before the next try after `attempts` failed ones.
+
+    Exponential (base, 2*base, 4*base, ...) up to a cap, with "equal jitter": a random
+    point in the upper half of the step, so retries of many messages after one outage
+    spread out but none comes back immediately.
+    """
+    base = float(getattr(settings, "OUTBOX_RETRY_BACKOFF_SECONDS", DEFAULT_RETRY_BACKOFF_SECONDS))
+    cap = float(
+        getattr(settings, "OUTBOX_RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS)
+    )
+    step = min(cap, base * 2 ** max(0, attempts - 1))
+    return step / 2 + (rng or random).uniform(0, step / 2)
+
+
+def _schedule_delivery(message_id: int) -> None:
+    # Imported here: bookings.tasks imports this module.
+    from bookings.tasks import deliver_outbox_message
+
+    deliver_outbox_message.delay(message_id)
+
+
+def outbox_enqueue(
+    *,
+    key: str,
+    to: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    ics: str = "",
+    ics_method: str = "",
+    deliver: bool = True,
+) -> OutboxMessage:
+    message = OutboxMessage.objects.filter(key=key).first()
+    if message is None:
+        candidate = OutboxMessage(
+            key=key,
+            to=to,
+            subject=subject,
+            body_text=body_text,
+            body_html=body_html,
+            ics=ics,
+            ics_method=ics_method,
+        )
+        candidate.full_clean(validate_unique=False)
+        try:
+            # A savepoint: losing a concurrent insert of the same key must not abort the
+            # caller's transaction (the booking), only this insert.
+            with transaction.atomic():
+                candidate.save(force_insert=True)
+            message = candidate
+        except IntegrityError:
+            message = OutboxMessage.objects.get(key=key)
+    if deliver and message.status == OutboxMessage.Status.PENDING:
+        # robust: a broker that is down at commit time must not turn a committed booking
+        # into an error page; the sweeper finds the row a minute later.
+        transaction.on_commit(partial(_schedule_delivery, message.pk), robust=True)
+    return message
+
+
+def _is_permanent(exc: Exception) -> bool:
+    """5xx answers mean "never": retrying would only annoy the server. Everything else
+    (4xx, refused or dropped connections, timeouts, DNS) may pass."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
+def _message_id(message: OutboxMessage) -> str:
+    # The same Message-ID on every attempt lets a receiving server or client drop the copy
+    # in the one case that can send twice (a sender killed right after the server's 250).
+    host = urlsplit(settings.SITE_URL).hostname or "onceslot"
+    return f"<outbox.{message.pk}.{int(message.created_at.timestamp())}@{host}>"
+
+
+def _build_email(message: OutboxMessage) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.to],
+        headers={"Message-ID": _message_id(message)},
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    if message.ics:
+        part = MIMEText(message.ics, "calendar", "utf-8")
+        # method= tells mail clients to show it as an invitation (or a cancellation).
+        part.set_param("method", message.ics_method or "PUBLISH")
+        part.add_header("Content-Disposition", "attachment", filename="invite.ics")
+        email.attach(part)
+    return email
+
+
+def _finish(message: OutboxMessage, claimed_at: datetime, **fields) -> None:
+    # Only the claim we hold may write the outcome: after a stale reclaim the row belongs
+    # to the newer sender.
+    OutboxMessage.objects.filter(
+        pk=message.pk, status=OutboxMessage.Status.SENDING, claimed_at=claimed_at
+    ).update(**fields)
+
+
+def outbox_deliver(*, message_id: int, now: datetime | None = None) -> bool:
+    """Send the message unless it is sent or being sent. Call outside any transaction:
+    the claim must commit before the slow SMTP exchange, and the outcome right after it."""
+    now = now or timezone.now()
+    claimable = Q(status=OutboxMessage.Status.PENDING) | Q(
+        status=OutboxMessage.Status.SENDING, claimed_at__lt=now - sending_stale_after()
+    )
+    claimed = (
+        OutboxMessage.objects.filter(claimable, pk=message_id)
+        .filter(attempts__lt=max_attempts())
+        .update(status=OutboxMessage.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if claimed != 1:
+        _fail_exhausted(message_id=message_id, now=now)
+        return False
+
+    message = OutboxMessage.objects.get(pk=message_id)
+    try:
+        _build_email(message).send(fail_silently=False)
+    except (smtplib.SMTPException, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
+        if _is_permanent(exc) or message.attempts >= max_attempts():
+            _finish(message, now, status=OutboxMessage.Status.FAILED, last_error=error)
+            logger.warning("outbox message %s failed for good: %s", message_id, error)
+            raise OutboxDeliveryFailed(error) from exc
+        _finish(message, now, status=OutboxMessage.Status.PENDING, last_error=error)
+        logger.info("outbox message %s will be retried: %s", message_id, error)
+        raise OutboxTransientError(error, attempts=message.attempts) from exc
+
+    _finish(message, now, status=OutboxMessage.Status.SENT, sent_at=timezone.now(), last_error="")
+    return True
+
+
+def _fail_exhausted(*, message_id: int, now: datetime) -> None:
+    """A pending (or stale sending) row with no attempts left is failed, not left pending
+    for the sweeper to find forever."""
+    stale = Q(status=OutboxMessage.Status.PENDING) | Q(
+        status=OutboxMessage.Status.SENDING, claimed_at__lt=now - sending_stale_after()
+    )
+    OutboxMessage.objects.filter(stale, pk=message_id, attempts__gte=max_attempts()).update(
+        status=OutboxMessage.Status.FAILED
+    )
+
+
+def outbox_retry(*, message_ids: list[int]) -> int:
+    """Give failed (or still pending) rows a fresh set of attempts and deliver them after
+    commit. Sent rows and rows being sent are left alone. Returns how many were queued."""
+    with transaction.atomic():
+        ids = list(
+            OutboxMessage.objects.select_for_update()
+            .filter(
+                pk__in=message_ids,
+                status__in=[OutboxMessage.Status.FAILED, OutboxMessage.Status.PENDING],
+            )
+            .values_list("pk", flat=True)
+        )
+        OutboxMessage.objects.filter(pk__in=ids).update(
+            status=OutboxMessage.Status.PENDING, attempts=0, claimed_at=None
+        )
+        for message_id in ids:
+            transaction.on_commit(partial(_schedule_delivery, message_id), robust=True)
+    return len(ids)
+
+
+def outbox_stranded_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Rows that should be moving but have no task: never tried a minute after creation,
+    tried but not retried within the longest backoff, or stuck in "sending"."""
+    now = now or timezone.now()
+    longest_backoff = timedelta(
+        seconds=float(
+            getattr(
+                settings, "OUTBOX_RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS
+            )
+        )
+    )
+    pending = OutboxMessage.Status.PENDING
+    stranded = (
+        Q(status=pending, attempts=0, created_at__lt=now - STRANDED_AFTER)
+        | Q(status=pending, attempts__gt=0, claimed_at__lt=now - longest_backoff - STRANDED_AFTER)
+        | Q(status=OutboxMessage.Status.SENDING, claimed_at__lt=now - sending_stale_after())
+    )
+    return list(
+        OutboxMessage.objects.filter(stranded)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )

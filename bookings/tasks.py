@@ -1,0 +1,44 @@
+"""Celery tasks for bookings: email delivery from the outbox and its sweeper.
+
+Thin on purpose: the outbox service claims, sends and records; the task only decides when
+to try again. Both are safe to run twice (the claim is a conditional UPDATE).
+"""
+
+import logging
+
+from celery import shared_task
+
+from bookings.services.outbox import (
+    OutboxTransientError,
+    max_attempts,
+    outbox_deliver,
+    outbox_stranded_ids,
+    retry_backoff,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def deliver_outbox_message(self, message_id: int) -> bool:
+    try:
+        return outbox_deliver(message_id=message_id)
+    except OutboxTransientError as exc:
+        # The row's attempts, not this task's retry count, drive the backoff: a message
+        # re-enqueued by the sweeper keeps its history. The outbox marks the row failed at
+        # OUTBOX_MAX_ATTEMPTS, so this never loops past the cap.
+        attempts = max(exc.attempts, self.request.retries + 1)
+        if attempts >= max_attempts():
+            raise
+        raise self.retry(exc=exc, countdown=retry_backoff(attempts=attempts)) from exc
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_outbox() -> int:
+    """Re-enqueue outbox rows whose task was lost (broker restart, dead worker)."""
+    message_ids = outbox_stranded_ids()
+    for message_id in message_ids:
+        deliver_outbox_message.delay(message_id)
+    if message_ids:
+        logger.info("outbox sweeper re-enqueued %d messages", len(message_ids))
+    return len(message_ids)
