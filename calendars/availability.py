@@ -31,14 +31,35 @@ INTERFACE (fixed; other modules depend on it):
 
     def is_free(rules, busy, *, now, start: datetime) -> bool
         # whether `start` is one of the free slot starts.
+
+Wall-clock conventions (decided here, tested in tests/calendars/test_availability_dst.py):
+
+- A wall-clock time on a date becomes an instant with `fold=0` (PEP 495). For an ambiguous
+  time (the repeated hour when clocks go back) that is the FIRST occurrence. For a time that
+  does not exist (the skipped hour when clocks go forward) it is the time read with the
+  offset in force before the jump, i.e. the time shifted forward by the length of the gap:
+  02:30 on New York's spring-forward day is 03:30 EDT. An interval "02:00-04:00" on that day
+  therefore runs 03:00-04:00 EDT (one hour), and on the fall-back day "01:00-03:00" runs from
+  the first 01:00 EDT to 03:00 EST (three hours).
+- An interval whose end is `time(0)` ends at midnight at the END of its date (24:00, which
+  `datetime.time` cannot hold). The models currently forbid it (end must be after start), so
+  it only matters to callers that build Rules by hand. Any other interval whose end is not
+  after its start, once both are instants, is empty.
+- A local date runs from its first instant (its 00:00 with the rule above) to the next
+  date's; a booking belongs to the local date its start falls in (rule 5).
 """
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 Intervals = Sequence[tuple[time, time]]
+
+_ZERO = timedelta(0)
+_ONE_DAY = timedelta(days=1)
+_MIDNIGHT = time(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +91,256 @@ def free_slots(
     range_start: datetime,
     range_end: datetime,
 ) -> list[datetime]:
-    raise NotImplementedError
+    """Free slot starts in `[range_start, range_end)`, as aware UTC datetimes, ascending.
+
+    1. On each local date, each interval of that date (the override if the date has one,
+       an empty override meaning closed, else the weekday's weekly hours) becomes two
+       instants (see the module docstring for DST). Candidates step by `interval` in
+       absolute time from the interval's start and are kept while `start + duration <= end`.
+    2. A booking blocks `[start - buffer_before, end + buffer_after)`; a candidate whose own
+       `[start - buffer_before, start + duration + buffer_after)` overlaps a blocked range
+       is not free. Buffers may fall outside working hours.
+    3. With `seats > 1` a candidate stays free while the bookings starting exactly at it
+       are fewer than `seats` and no booking with another start overlaps it (with buffers,
+       as in rule 2). With one seat this is rule 2.
+    4. Free only if `start >= now + min_notice` and `start` is before the first instant of
+       local date `today + window_days` ("today" is `now`'s date in the calendar timezone).
+    5. With `max_per_day`, a local date that already holds that many bookings (counted by
+       the local date of their start) offers no slot.
+
+    Cost: O(days + slots + bookings log bookings): bookings are sorted once and swept
+    against the candidates in order, never compared pairwise.
+    """
+    _check_rules(rules)
+    now = _utc(now, "now")
+    range_start = _utc(range_start, "range_start")
+    range_end = _utc(range_end, "range_end")
+    tz = rules.timezone
+
+    earliest = max(range_start, now + rules.min_notice)
+    latest = min(range_end, window_end(rules, now=now))
+    if earliest >= latest:
+        return []
+
+    # A candidate produced by date d starts on d, or on d + 1 when a gap that crosses
+    # midnight pushed it forward, so the day before the first local date is included.
+    first_day = earliest.astimezone(tz).date() - _ONE_DAY
+    last_day = (latest - timedelta(microseconds=1)).astimezone(tz).date()
+
+    day_is_full = _full_days(rules, busy, first_day, last_day)
+
+    candidates: list[datetime] = []
+    day = first_day
+    while day <= last_day:
+        if not day_is_full(day):
+            for slot in _day_candidates(rules, day):
+                if earliest <= slot < latest:
+                    candidates.append(slot)
+        day += _ONE_DAY
+    if not candidates:
+        return []
+    # Days arrive in order, so this is nearly sorted already: Timsort does it in linear time.
+    candidates.sort()
+    return _sweep(rules, busy, _unique(candidates))
 
 
 def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetime) -> bool:
-    raise NotImplementedError
+    """Whether `start` is one of `free_slots`' starts; looks at that start's date only."""
+    _check_rules(rules)
+    now = _utc(now, "now")
+    start = _utc(start, "start")
+    if start < now + rules.min_notice or start >= window_end(rules, now=now):
+        return False
+    local_day = start.astimezone(rules.timezone).date()
+    # The day before may have produced this start (see free_slots); check both.
+    for day in (local_day, local_day - _ONE_DAY):
+        if _produces(rules, day, start) and not _day_is_full(rules, busy, day):
+            break
+    else:
+        return False
+    return not _blocked(rules, busy, start)
+
+
+def window_end(rules: Rules, *, now: datetime) -> datetime:
+    """The first instant (UTC) after the booking window: local midnight of today + window."""
+    today = _utc(now, "now").astimezone(rules.timezone).date()
+    return day_start(rules.timezone, today + timedelta(days=rules.window_days))
+
+
+def day_start(tz: ZoneInfo, day: date) -> datetime:
+    """The first instant (UTC) of a local date."""
+    return wall_to_utc(tz, day, _MIDNIGHT)
+
+
+def wall_to_utc(tz: ZoneInfo, day: date, wall: time) -> datetime:
+    """A wall-clock time on a local date as a UTC instant (fold=0; see module docstring)."""
+    local = datetime.combine(day, wall.replace(tzinfo=None, fold=0), tzinfo=tz)
+    return local.astimezone(UTC)
+
+
+def day_intervals(rules: Rules, day: date) -> list[tuple[datetime, datetime]]:
+    """The working intervals of a local date as UTC instants, empty ones dropped."""
+    # An override replaces the weekday's hours entirely; an empty one closes the date.
+    walls = rules.overrides.get(day)
+    if walls is None:
+        walls = rules.weekly.get(day.weekday(), ())
+    tz = rules.timezone
+    result = []
+    for wall_start, wall_end in walls:
+        start = wall_to_utc(tz, day, wall_start)
+        if wall_end == _MIDNIGHT:
+            end = day_start(tz, day + _ONE_DAY)
+        else:
+            end = wall_to_utc(tz, day, wall_end)
+        if end > start:
+            result.append((start, end))
+    return result
+
+
+def group_by_local_date(slots: Iterable[datetime], tz: ZoneInfo) -> dict[date, list[datetime]]:
+    """Slots (sorted) as {local date: [aware datetimes in tz]}, for a viewer's timezone."""
+    grouped: dict[date, list[datetime]] = {}
+    for slot in slots:
+        local = slot.astimezone(tz)
+        grouped.setdefault(local.date(), []).append(local)
+    return grouped
+
+
+def _check_rules(rules: Rules) -> None:
+    # A zero step would loop forever; a zero duration would make every slot free of overlap.
+    if rules.interval <= _ZERO:
+        raise ValueError("Rules.interval must be positive.")
+    if rules.duration <= _ZERO:
+        raise ValueError("Rules.duration must be positive.")
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware datetime.")
+    return value.astimezone(UTC)
+
+
+def _day_candidates(rules: Rules, day: date) -> list[datetime]:
+    step = rules.interval
+    duration = rules.duration
+    result = []
+    for start, end in day_intervals(rules, day):
+        last = end - duration
+        slot = start
+        while slot <= last:
+            result.append(slot)
+            slot += step
+    return result
+
+
+def _produces(rules: Rules, day: date, start: datetime) -> bool:
+    for interval_start, interval_end in day_intervals(rules, day):
+        if (
+            interval_start <= start
+            and start + rules.duration <= interval_end
+            and (start - interval_start) % rules.interval == _ZERO
+        ):
+            return True
+    return False
+
+
+def _full_days(rules: Rules, busy: Sequence[Busy], first_day: date, last_day: date):
+    """A predicate telling whether a local date in [first_day, last_day] is full (rule 5)."""
+    limit = rules.max_per_day
+    if limit is None:
+        return lambda day: False
+    tz = rules.timezone
+    low = day_start(tz, first_day)
+    high = day_start(tz, last_day + _ONE_DAY)
+    starts = sorted(start for b in busy if low <= (start := b.start.astimezone(UTC)) < high)
+
+    def is_full(day: date) -> bool:
+        count = bisect_left(starts, day_start(tz, day + _ONE_DAY)) - bisect_left(
+            starts, day_start(tz, day)
+        )
+        return count >= limit
+
+    return is_full
+
+
+def _day_is_full(rules: Rules, busy: Sequence[Busy], day: date) -> bool:
+    if rules.max_per_day is None:
+        return False
+    low = day_start(rules.timezone, day)
+    high = day_start(rules.timezone, day + _ONE_DAY)
+    count = sum(1 for b in busy if low <= b.start.astimezone(UTC) < high)
+    return count >= rules.max_per_day
+
+
+def _unique(sorted_slots: list[datetime]) -> list[datetime]:
+    result = [sorted_slots[0]]
+    for slot in sorted_slots[1:]:
+        if slot != result[-1]:
+            result.append(slot)
+    return result
+
+
+def _sweep(rules: Rules, busy: Sequence[Busy], candidates: list[datetime]) -> list[datetime]:
+    """Rules 2 and 3 over sorted candidates in one pass.
+
+    In candidate space, a booking (s, e) blocks exactly the starts c with
+    s - reach_back < c < e + reach_ahead, where reach_back = duration + buffers and
+    reach_ahead = buffers (the two half-open windows of rule 2 overlap). Bookings sharing a
+    start are merged (the latest end wins) and counted for seats. Walking the candidates in
+    order, every group whose lower edge is passed joins; a candidate is blocked when the
+    largest upper edge among joined groups with ANOTHER start is beyond it. Keeping the top
+    two upper edges (their starts differ) answers that in O(1).
+    """
+    buffers = rules.buffer_before + rules.buffer_after
+    reach_back = rules.duration + buffers
+    first, last = candidates[0], candidates[-1]
+
+    latest_end: dict[datetime, datetime] = {}
+    at_start: dict[datetime, int] = {}
+    for booking in busy:
+        start = booking.start.astimezone(UTC)
+        upper = booking.end.astimezone(UTC) + buffers
+        # Bookings that can neither block nor share a candidate's start are dropped before
+        # sorting (a zero-length booking at a candidate still counts against its seats).
+        if (upper <= first and start < first) or start - reach_back >= last:
+            continue
+        at_start[start] = at_start.get(start, 0) + 1
+        known = latest_end.get(start)
+        if known is None or upper > known:
+            latest_end[start] = upper
+    groups = sorted(latest_end.items())
+
+    seats = rules.seats
+    floor = datetime.min.replace(tzinfo=UTC)
+    top_upper, top_start, second_upper = floor, None, floor
+    index, count = 0, len(groups)
+    free = []
+    for slot in candidates:
+        while index < count and groups[index][0] - reach_back < slot:
+            start, upper = groups[index]
+            if upper > top_upper:
+                top_upper, top_start, second_upper = upper, start, top_upper
+            elif upper > second_upper:
+                second_upper = upper
+            index += 1
+        if at_start.get(slot, 0) >= seats:
+            continue
+        other_upper = second_upper if top_start == slot else top_upper
+        if other_upper > slot:
+            continue
+        free.append(slot)
+    return free
+
+
+def _blocked(rules: Rules, busy: Sequence[Busy], slot: datetime) -> bool:
+    """Rules 2 and 3 for one start, by a plain pass over the bookings."""
+    buffers = rules.buffer_before + rules.buffer_after
+    reach_back = rules.duration + buffers
+    exact = 0
+    for booking in busy:
+        start = booking.start.astimezone(UTC)
+        if start == slot:
+            exact += 1
+        elif start - reach_back < slot < booking.end.astimezone(UTC) + buffers:
+            return True
+    return exact >= rules.seats
