@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from calendars.api import CalendarViewSet
+
+router = SimpleRouter()
+router.register("api/calendars", CalendarViewSet, basename="api-calendar")
+
+urlpatterns = router.urls

@@ -1,3 +1,173 @@
-"""API endpoints. Each module defines its own urlpatterns, included by bookings/urls.py."""
+"""Public slots API: GET /api/public/calendars/<slug>/slots/?start=&end=&timezone=
 
-urlpatterns: list = []
+No authentication, so no session or CSRF work on a benchmarked hot path. The query parsing
+and the answer live in plain functions (`parse_slots_query`, `slots_response`) so the
+one-time link endpoint answers exactly the same way for its own calendar.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bookings.selectors import calendar_free_slots
+from calendars.models import Calendar
+from calendars.selectors import calendar_get_public, timezone_is_known, zone
+from config.api import PublicRateThrottle
+
+MAX_DAYS = 93
+# Far enough to cover any real request, near enough that day arithmetic never overflows.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(9998, 12, 31)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotsQuery:
+    first: date  # inclusive, in `timezone`
+    last: date  # inclusive, in `timezone`
+    timezone: str
+    tz: ZoneInfo
+
+
+def _parse_date(raw: str | None, errors: dict[str, list[str]], field: str) -> date | None:
+    if raw is None or raw == "":
+        errors[field] = ["This field is required (YYYY-MM-DD)."]
+        return None
+    try:
+        # fromisoformat alone would also take "20270315" or week dates; ask for one form.
+        if len(raw) != 10 or raw[4] != "-" or raw[7] != "-":
+            raise ValueError
+        value = date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = [f"{raw!r} is not a date: use YYYY-MM-DD."]
+        return None
+    if not EARLIEST <= value <= LATEST:
+        errors[field] = [f"Give a date between {EARLIEST} and {LATEST}."]
+        return None
+    return value
+
+
+def parse_slots_query(query_params: Mapping[str, str], *, default_timezone: str) -> SlotsQuery:
+    """Read start/end/timezone; serializers.ValidationError with a message per field."""
+    errors: dict[str, list[str]] = {}
+    first = _parse_date(query_params.get("start"), errors, "start")
+    last = _parse_date(query_params.get("end"), errors, "end")
+    tz_name = query_params.get("timezone") or default_timezone
+    if not timezone_is_known(tz_name):
+        errors["timezone"] = [f"{tz_name!r} is not a known IANA timezone (e.g. Europe/Berlin)."]
+    if first is not None and last is not None:
+        if last < first:
+            errors["end"] = ["The end must not be before the start."]
+        elif (last - first).days + 1 > MAX_DAYS:
+            errors["end"] = [
+                f"The range covers {(last - first).days + 1} days; at most {MAX_DAYS}."
+            ]
+    if errors:
+        raise serializers.ValidationError(errors)
+    return SlotsQuery(first=first, last=last, timezone=tz_name, tz=zone(tz_name))
+
+
+def _day_start(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def slots_payload(
+    *, calendar: Calendar, query: SlotsQuery, label: str | None = None, now: datetime | None = None
+) -> dict:
+    """{"calendar", "timezone", "slots": {local date: [ISO starts]}}; empty dates left out."""
+    tz = query.tz
+    starts = calendar_free_slots(
+        calendar=calendar,
+        range_start=_day_start(query.first, tz),
+        range_end=_day_start(query.last + timedelta(days=1), tz),
+        now=now,
+    )
+    by_day: dict[str, list[str]] = {}
+    for start in starts:
+        iso = start.astimezone(tz).isoformat()
+        # isoformat begins with the local date: group on it instead of computing .date().
+        day = by_day.get(iso[:10])
+        if day is None:
+            by_day[iso[:10]] = day = []
+        day.append(iso)
+    return {
+        "calendar": calendar.slug if label is None else label,
+        "timezone": query.timezone,
+        "slots": by_day,
+    }
+
+
+def slots_response(
+    *, calendar: Calendar, query_params: Mapping[str, str], label: str | None = None
+) -> Response:
+    """The whole answer for a calendar's slots; raises ValidationError (400) on bad input."""
+    query = parse_slots_query(query_params, default_timezone=calendar.timezone)
+    return Response(slots_payload(calendar=calendar, query=query, label=label))
+
+
+class SlotsAnswerSerializer(serializers.Serializer):
+    calendar = serializers.CharField()
+    timezone = serializers.CharField()
+    slots = serializers.DictField(
+        child=serializers.ListField(child=serializers.DateTimeField()),
+        help_text="Local date (YYYY-MM-DD) -> free slot starts with their UTC offset.",
+    )
+
+
+SLOTS_PARAMETERS = [
+    OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="First date."),
+    OpenApiParameter(
+        "end",
+        OpenApiTypes.DATE,
+        required=True,
+        description=f"Last date, inclusive; {MAX_DAYS} days at most.",
+    ),
+    OpenApiParameter(
+        "timezone",
+        OpenApiTypes.STR,
+        required=False,
+        description="IANA timezone for dates and offsets; the calendar's by default.",
+    ),
+]
+SLOTS_RESPONSES = {
+    200: SlotsAnswerSerializer,
+    400: OpenApiResponse(description="A message per bad field: start, end, timezone."),
+    404: OpenApiResponse(description="No active calendar here."),
+}
+
+
+class CalendarSlotsView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicRateThrottle]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        operation_id="calendar_slots",
+        summary="Free slot starts of a public calendar",
+        parameters=SLOTS_PARAMETERS,
+        responses=SLOTS_RESPONSES,
+        auth=[],
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        calendar = calendar_get_public(slug=slug)
+        return slots_response(calendar=calendar, query_params=request.query_params)
+
+
+urlpatterns = [
+    path(
+        "api/public/calendars/<str:slug>/slots/",
+        CalendarSlotsView.as_view(),
+        name="api-calendar-slots",
+    ),
+]

@@ -1,0 +1,160 @@
+"""The staff API's calendar shape: the whole calendar with its hours nested (issue 2).
+
+Times are the calendar's local wall-clock, "HH:MM". A date override is one item per date;
+an empty `intervals` list closes the date (stored as one DateOverride row with no times).
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Manager
+from django.utils.html import format_html
+from drf_spectacular.utils import extend_schema_field, inline_serializer
+from rest_framework import serializers
+
+from calendars import validation
+from calendars.models import Calendar
+
+TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
+
+
+def _time_field() -> serializers.TimeField:
+    return serializers.TimeField(format="%H:%M", input_formats=TIME_FORMATS)
+
+
+def _row_errors_to_items(errors: validation.RowErrors, count: int) -> list[dict[str, list[str]]]:
+    items: list[dict[str, list[str]]] = [{} for _ in range(count)]
+    for index, fields in errors.items():
+        for field, messages in fields.items():
+            key = "non_field_errors" if field == "__all__" else field
+            items[index].setdefault(key, []).extend(messages)
+    return items
+
+
+class WeeklyHourSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 is Monday.")
+    start = _time_field()
+    end = _time_field()
+
+
+class IntervalSerializer(serializers.Serializer):
+    start = _time_field()
+    end = _time_field()
+
+
+class DateOverrideListSerializer(serializers.ListSerializer):
+    """Reads DateOverride rows (one per interval, or one with no times for a closed date)
+    and gives one item per date."""
+
+    def to_representation(self, data):
+        rows = data.all() if isinstance(data, Manager) else data
+        by_date: dict[Any, list[dict[str, str]]] = {}
+        for row in rows:
+            intervals = by_date.setdefault(row.date, [])
+            if row.start is not None and row.end is not None:
+                intervals.append({"start": f"{row.start:%H:%M}", "end": f"{row.end:%H:%M}"})
+        return [
+            {"date": day.isoformat(), "intervals": sorted(intervals, key=lambda i: i["start"])}
+            for day, intervals in sorted(by_date.items())
+        ]
+
+
+class DateOverrideSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    intervals = IntervalSerializer(many=True, help_text="Empty closes the date.")
+
+    class Meta:
+        list_serializer_class = DateOverrideListSerializer
+
+
+LinksSerializer = inline_serializer(
+    name="CalendarLinks",
+    fields={
+        "scheduling": serializers.URLField(),
+        "permanent": serializers.URLField(),
+        "embed": serializers.CharField(help_text="An <iframe> snippet for a web page."),
+    },
+)
+
+
+class CalendarSerializer(serializers.ModelSerializer):
+    weekly_hours = WeeklyHourSerializer(many=True, required=False)
+    date_overrides = DateOverrideSerializer(many=True, required=False)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Calendar
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "timezone",
+            "description",
+            "duration_minutes",
+            "slot_interval_minutes",
+            "buffer_before_minutes",
+            "buffer_after_minutes",
+            "min_notice_minutes",
+            "booking_window_days",
+            "seats_per_slot",
+            "max_bookings_per_day",
+            "is_active",
+            "weekly_hours",
+            "date_overrides",
+            "links",
+        ]
+        read_only_fields = ["id", "links"]
+
+    @extend_schema_field(LinksSerializer)
+    def get_links(self, calendar: Calendar) -> dict[str, str]:
+        embed_url = settings.SITE_URL + calendar.embed_path()
+        return {
+            "scheduling": settings.SITE_URL + calendar.scheduling_path(),
+            "permanent": settings.SITE_URL + calendar.permanent_path(),
+            "embed": format_html(
+                '<iframe src="{}" title="{}" width="100%" height="720" style="border:0" '
+                'loading="lazy"></iframe>',
+                embed_url,
+                f"Book: {calendar.name}",
+            ),
+        }
+
+    def validate_weekly_hours(self, value: list[dict]) -> list[dict]:
+        rows = [(h["weekday"], h["start"], h["end"]) for h in value]
+        errors = validation.weekly_hours_errors(rows)
+        if errors:
+            raise serializers.ValidationError(_row_errors_to_items(errors, len(rows)))
+        return value
+
+    def validate_date_overrides(self, value: list[dict]) -> list[dict]:
+        items: list[dict[str, Any]] = [{} for _ in value]
+        seen = set()
+        for index, override in enumerate(value):
+            if override["date"] in seen:
+                items[index]["date"] = ["This date is listed twice: give it one item."]
+            seen.add(override["date"])
+            rows = [(i["start"], i["end"]) for i in override["intervals"]]
+            errors = validation.interval_errors(rows, allow_closed=False)
+            if errors:
+                items[index]["intervals"] = _row_errors_to_items(errors, len(rows))
+        if any(items):
+            raise serializers.ValidationError(items)
+        return value
+
+    def service_data(self) -> dict[str, Any]:
+        """validated_data in the keyword shape of calendar_create / calendar_update."""
+        data = dict(self.validated_data)
+        if "weekly_hours" in data:
+            data["weekly_hours"] = [
+                (h["weekday"], h["start"], h["end"]) for h in data["weekly_hours"]
+            ]
+        if "date_overrides" in data:
+            rows = []
+            for override in data["date_overrides"]:
+                if not override["intervals"]:
+                    rows.append((override["date"], None, None))
+                rows.extend((override["date"], i["start"], i["end"]) for i in override["intervals"])
+            data["date_overrides"] = rows
+        if not self.partial and data.get("slot_interval_minutes") is None:
+            data["slot_interval_minutes"] = None  # omitted or null: the same as the duration
+        return data
