@@ -1,0 +1,198 @@
+"""Calendar admin: the calendar with its weekly hours and date overrides as inlines.
+
+Any active staff user manages calendars here (no per-model permission needed), but sees and
+edits only the calendars they own; a superuser sees every one. Interval rules come from
+calendars.validation, the same checks the API runs.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from calendars import validation
+from calendars.models import Calendar, DateOverride, WeeklyInterval, _timezone_names
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_staff
+
+
+def _owns(request: HttpRequest, calendar: Calendar | None) -> bool:
+    if calendar is None or calendar.pk is None or request.user.is_superuser:
+        return True
+    return calendar.owner_id == request.user.pk
+
+
+class OwnCalendarsPermissions:
+    """Permission hooks shared by the calendar admin and its inlines (obj = the calendar)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
+        return _is_staff(request) and _owns(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
+        return _is_staff(request) and _owns(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
+        return _is_staff(request) and _owns(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
+        return _is_staff(request) and _owns(request, obj)
+
+
+class IntervalFormSet(BaseInlineFormSet):
+    """Runs the shared interval checks over the rows that stay, grouped by `group_field`."""
+
+    group_field = "weekday"
+    allow_closed = False
+
+    def clean(self) -> None:
+        super().clean()
+        rows, forms_kept = [], []
+        for form in self.forms:
+            # Forms with their own errors (bad time, missing field) are reported already;
+            # empty extra forms and rows marked for deletion do not count.
+            if form.errors or not form.has_changed() or self._should_delete_form(form):
+                continue
+            data = form.cleaned_data
+            rows.append((data.get(self.group_field), data.get("start"), data.get("end")))
+            forms_kept.append(form)
+        found = validation.grouped_interval_errors(rows, allow_closed=self.allow_closed)
+        for index, fields in found.items():
+            for field, messages in fields.items():
+                for message in messages:
+                    forms_kept[index].add_error(None if field == "__all__" else field, message)
+
+
+class DateOverrideFormSet(IntervalFormSet):
+    group_field = "date"
+    allow_closed = True
+
+
+class DateOverrideForm(forms.ModelForm):
+    class Meta:
+        model = DateOverride
+        fields = ["date", "start", "end"]
+        help_texts = {
+            "start": "Leave times empty to close the date.",
+            "end": "Leave times empty to close the date.",
+        }
+
+
+class OwnedInline(OwnCalendarsPermissions, admin.TabularInline):
+    extra = 1
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(calendar__owner=request.user)
+
+
+class WeeklyIntervalInline(OwnedInline):
+    model = WeeklyInterval
+    formset = IntervalFormSet
+    fields = ["weekday", "start", "end"]
+    verbose_name = "weekly interval"
+    verbose_name_plural = "Weekly hours (several intervals per weekday allowed)"
+
+
+class DateOverrideInline(OwnedInline):
+    model = DateOverride
+    form = DateOverrideForm
+    formset = DateOverrideFormSet
+    fields = ["date", "start", "end"]
+    verbose_name = "date override"
+    verbose_name_plural = "Date overrides (leave times empty to close the date)"
+
+
+@admin.register(Calendar)
+class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
+    inlines = [WeeklyIntervalInline, DateOverrideInline]
+    list_display = ["name", "slug", "owner", "timezone", "duration_minutes", "is_active", "links"]
+    list_filter = ["is_active"]
+    list_select_related = ["owner"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["public_id", "links"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Calendar]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(owner=request.user)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Calendar | None = None):
+        main = ["name", "slug", "description", "is_active"]
+        if request.user.is_superuser:
+            main.insert(2, "owner")
+        fieldsets = [
+            (None, {"fields": main}),
+            (
+                "Slots",
+                {
+                    "fields": [
+                        "timezone",
+                        "duration_minutes",
+                        "slot_interval_minutes",
+                        ("buffer_before_minutes", "buffer_after_minutes"),
+                    ]
+                },
+            ),
+            (
+                "Booking rules",
+                {
+                    "fields": [
+                        "min_notice_minutes",
+                        "booking_window_days",
+                        "seats_per_slot",
+                        "max_bookings_per_day",
+                        "requires_consent",
+                        "consent_text",
+                    ]
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets.append(("Links", {"fields": ["public_id", "links"]}))
+        return fieldsets
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "timezone":
+            # A picker instead of free text; the model validator still refuses junk posts.
+            kwargs["widget"] = forms.Select(choices=[(n, n) for n in sorted(_timezone_names())])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True, is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("owner", request.user.pk)
+        initial.setdefault("timezone", settings.TIME_ZONE)
+        return initial
+
+    def save_model(self, request: HttpRequest, obj: Calendar, form, change: bool) -> None:
+        if obj.owner_id is None:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Links")
+    def links(self, calendar: Calendar) -> str:
+        if calendar.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">scheduling</a> · '
+            '<a href="{}" target="_blank" rel="noopener">permanent</a>',
+            calendar.scheduling_path(),
+            calendar.permanent_path(),
+        )
