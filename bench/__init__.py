@@ -1,0 +1,1 @@
+"""`make bench`: throughput and latency of the served app against PostgreSQL, as a table."""
