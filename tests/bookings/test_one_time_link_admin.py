@@ -1,0 +1,280 @@
+"""The one-time link admin list and the calendar Share panel: generate, copy, revoke."""
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from bookings.models import OneTimeLink
+from bookings.services.one_time_links import one_time_link_get_by_token, one_time_link_url
+from tests.bookings.factories import OneTimeLinkFactory
+from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.contacts.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+LIST_URL = "/admin/bookings/onetimelink/"
+
+
+def share_url(calendar) -> str:
+    return reverse("admin:calendar-share", kwargs={"calendar_id": calendar.pk})
+
+
+@pytest.fixture
+def calendar():
+    return CalendarFactory()
+
+
+@pytest.fixture
+def owner_client(client, calendar):
+    client.force_login(calendar.owner)
+    return client
+
+
+def input_value(html: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}" value="([^"]*)"', html)
+    assert match, f"no input #{element_id}"
+    return match[1]
+
+
+def test_it_shows_the_share_panel_with_its_four_tabs(owner_client, calendar, settings):
+    response = owner_client.get(share_url(calendar))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for tab in ["Scheduling link", "Permanent link", "Embed code", "One-Time Link"]:
+        assert f">{tab}</button>" in html
+    assert (
+        input_value(html, "share-scheduling-url") == settings.SITE_URL + f"/book/{calendar.slug}/"
+    )
+    assert input_value(html, "share-permanent-url") == (
+        settings.SITE_URL + f"/c/{calendar.public_id}/"
+    )
+    assert f"/embed/{calendar.slug}/" in html
+    assert 'data-copy-target="share-embed-code"' in html
+    assert "js/share.js" in html
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_it_hides_another_staffs_calendar_share_panel(client, calendar):
+    client.force_login(UserFactory())
+
+    response = client.get(share_url(calendar))
+
+    assert response.status_code == 404
+
+
+def test_it_refuses_the_share_panel_to_another_staffs_generate_post(client, calendar):
+    client.force_login(UserFactory())
+
+    response = client.post(share_url(calendar), {"action": "generate"})
+
+    assert response.status_code == 404
+    assert not OneTimeLink.objects.exists()
+
+
+def test_it_shows_any_calendar_share_panel_to_a_superuser(client, calendar):
+    client.force_login(UserFactory(is_superuser=True))
+
+    response = client.get(share_url(calendar))
+
+    assert response.status_code == 200
+
+
+def test_it_sends_anonymous_visitors_to_the_login_page(client, calendar):
+    response = client.get(share_url(calendar))
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response.headers["Location"]
+
+
+def test_it_generates_a_link_and_shows_it_to_copy(owner_client, calendar):
+    response = owner_client.post(share_url(calendar), {"action": "generate"})
+
+    assert response.status_code == 302
+    link = OneTimeLink.objects.get(calendar=calendar)
+    assert link.created_by == calendar.owner
+    assert link.contact is None
+    assert link.expires_at is None
+    page = owner_client.get(response.headers["Location"])
+    html = page.content.decode()
+    assert "New one-time link generated." in html
+    copied = input_value(html, "share-one-time-url")
+    assert copied == one_time_link_url(link=link)
+    assert 'data-copy-target="share-one-time-url"' in html
+    assert one_time_link_get_by_token(token=copied.rstrip("/").rsplit("/", 1)[1]) == link
+
+
+def test_it_generates_a_link_for_a_contact_with_an_expiry(client, calendar):
+    contact = ContactFactory(email="ana@example.com")
+
+    with time_machine.travel("2030-01-07 10:00:00+00:00", tick=False):
+        client.force_login(calendar.owner)
+        response = client.post(
+            share_url(calendar),
+            {"action": "generate", "contact_email": "ANA@example.com", "expires_in": "7d"},
+        )
+        expected_expiry = timezone.now() + timedelta(days=7)
+
+    assert response.status_code == 302
+    link = OneTimeLink.objects.get(calendar=calendar)
+    assert link.contact == contact
+    assert link.expires_at == expected_expiry
+
+
+def test_it_refuses_an_unknown_contact_email(owner_client, calendar):
+    response = owner_client.post(
+        share_url(calendar), {"action": "generate", "contact_email": "nobody@example.com"}
+    )
+
+    assert response.status_code == 400
+    assert "No contact has this email" in response.content.decode()
+    assert not OneTimeLink.objects.exists()
+
+
+def test_it_refuses_an_unknown_expiry_choice(owner_client, calendar):
+    response = owner_client.post(share_url(calendar), {"action": "generate", "expires_in": "7x"})
+
+    assert response.status_code == 400
+    assert not OneTimeLink.objects.exists()
+
+
+def test_it_shows_the_newest_active_link_as_current(owner_client, calendar):
+    OneTimeLinkFactory(calendar=calendar, created_at=timezone.now() - timedelta(days=2))
+    newest = OneTimeLinkFactory(calendar=calendar, created_at=timezone.now() - timedelta(days=1))
+    OneTimeLinkFactory(calendar=calendar, used_at=timezone.now())
+
+    html = owner_client.get(share_url(calendar)).content.decode()
+
+    assert input_value(html, "share-one-time-url") == one_time_link_url(link=newest)
+
+
+def test_it_lists_recent_links_with_their_state(owner_client, calendar):
+    contact = ContactFactory()
+    used = OneTimeLinkFactory(calendar=calendar, contact=contact, used_at=timezone.now())
+    revoked = OneTimeLinkFactory(calendar=calendar, revoked_at=timezone.now())
+    OneTimeLinkFactory()  # another calendar's
+
+    html = owner_client.get(share_url(calendar)).content.decode()
+
+    assert f'id="share-link-{used.pk}" data-state="used"' in html
+    assert f'id="share-link-{revoked.pk}" data-state="revoked"' in html
+    assert contact.email in html
+    assert html.count('id="share-link-') == 2
+
+
+def test_it_revokes_a_link_from_the_share_panel(owner_client, calendar):
+    link = OneTimeLinkFactory(calendar=calendar)
+
+    response = owner_client.post(share_url(calendar), {"action": "revoke", "link": link.pk})
+
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert link.state == OneTimeLink.State.REVOKED
+    page = owner_client.get(response.headers["Location"]).content.decode()
+    assert "Revoked 1 one-time link." in page
+    assert 'id="share-no-active-link"' in page
+
+
+def test_it_refuses_to_revoke_another_calendars_link_from_the_share_panel(owner_client, calendar):
+    other = OneTimeLinkFactory()
+
+    response = owner_client.post(share_url(calendar), {"action": "revoke", "link": other.pk})
+
+    assert response.status_code == 404
+    other.refresh_from_db()
+    assert other.revoked_at is None
+
+
+def test_it_lists_only_own_calendars_links(owner_client, calendar):
+    own = OneTimeLinkFactory(calendar=calendar)
+    other = OneTimeLinkFactory()
+
+    response = owner_client.get(LIST_URL)
+
+    assert response.status_code == 200
+    ids = {row.pk for row in response.context["cl"].result_list}
+    assert ids == {own.pk}
+    assert other.pk not in ids
+
+
+@pytest.mark.parametrize("state", ["active", "used", "expired", "revoked"])
+def test_it_filters_the_admin_list_by_state(owner_client, calendar, state):
+    now = timezone.now()
+    links = {
+        "active": OneTimeLinkFactory(calendar=calendar),
+        "used": OneTimeLinkFactory(calendar=calendar, used_at=now),
+        "expired": OneTimeLinkFactory(calendar=calendar, expires_at=now - timedelta(minutes=1)),
+        "revoked": OneTimeLinkFactory(calendar=calendar, revoked_at=now),
+    }
+
+    response = owner_client.get(LIST_URL, {"state": state})
+
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["cl"].result_list] == [links[state].pk]
+
+
+def test_it_filters_the_admin_list_by_calendar(client):
+    user = UserFactory(is_superuser=True)
+    first, second = OneTimeLinkFactory(), OneTimeLinkFactory()
+    client.force_login(user)
+
+    response = client.get(LIST_URL, {"calendar__id__exact": first.calendar_id})
+
+    assert [row.pk for row in response.context["cl"].result_list] == [first.pk]
+    assert second.pk != first.pk
+
+
+def test_it_shows_a_copy_button_for_active_links_in_the_list(owner_client, calendar):
+    link = OneTimeLinkFactory(calendar=calendar)
+
+    html = owner_client.get(LIST_URL).content.decode()
+
+    assert input_value(html, f"otl-url-{link.pk}") == one_time_link_url(link=link)
+    assert f'data-copy-target="otl-url-{link.pk}"' in html
+
+
+def test_it_revokes_selected_links_with_the_admin_action(owner_client, calendar):
+    active = [OneTimeLinkFactory(calendar=calendar) for _ in range(2)]
+    used = OneTimeLinkFactory(calendar=calendar, used_at=timezone.now())
+
+    response = owner_client.post(
+        LIST_URL,
+        {"action": "revoke_links", "_selected_action": [link.pk for link in [*active, used]]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Revoked 2 one-time links." in response.content.decode()
+    for link in active:
+        link.refresh_from_db()
+        assert link.state == OneTimeLink.State.REVOKED
+    used.refresh_from_db()
+    assert used.revoked_at is None
+
+
+def test_it_does_not_revoke_another_staffs_links_through_the_action(owner_client):
+    other = OneTimeLinkFactory()
+
+    owner_client.post(LIST_URL, {"action": "revoke_links", "_selected_action": [other.pk]})
+
+    other.refresh_from_db()
+    assert other.revoked_at is None
+
+
+def test_it_has_no_add_or_change_form_for_links(owner_client, calendar):
+    link = OneTimeLinkFactory(calendar=calendar)
+
+    add = owner_client.get(LIST_URL + "add/")
+    change = owner_client.post(
+        reverse("admin:bookings_onetimelink_change", args=[link.pk]), {"label": "edited"}
+    )
+
+    assert add.status_code == 403
+    assert change.status_code == 403
+    link.refresh_from_db()
+    assert link.label == ""
