@@ -49,6 +49,7 @@ Wall-clock conventions (decided here, tested in tests/calendars/test_availabilit
   date's; a booking belongs to the local date its start falls in (rule 5).
 """
 
+import itertools
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,7 @@ def free_slots(
     4. Free only if `start >= now + min_notice` and `start` is before the first instant of
        local date `today + window_days` ("today" is `now`'s date in the calendar timezone).
     5. With `max_per_day`, a local date that already holds that many bookings (counted by
-       the local date of their start) offers no slot.
+       the local date of their start) offers no slot starting on it.
 
     Cost: O(days + slots + bookings log bookings): bookings are sorted once and swept
     against the candidates in order, never compared pairwise.
@@ -124,24 +125,24 @@ def free_slots(
 
     # A candidate produced by date d starts on d, or on d + 1 when a gap that crosses
     # midnight pushed it forward, so the day before the first local date is included.
-    first_day = earliest.astimezone(tz).date() - _ONE_DAY
+    first_day = earliest.astimezone(tz).date()
     last_day = (latest - timedelta(microseconds=1)).astimezone(tz).date()
 
-    day_is_full = _full_days(rules, busy, first_day, last_day)
-
     candidates: list[datetime] = []
-    day = first_day
+    day = first_day - _ONE_DAY
     while day <= last_day:
-        if not day_is_full(day):
-            for slot in _day_candidates(rules, day):
-                if earliest <= slot < latest:
-                    candidates.append(slot)
+        for slot in _day_candidates(rules, day):
+            if earliest <= slot < latest:
+                candidates.append(slot)
         day += _ONE_DAY
     if not candidates:
         return []
     # Days arrive in order, so this is nearly sorted already: Timsort does it in linear time.
     candidates.sort()
-    return _sweep(rules, busy, _unique(candidates))
+    candidates = _unique(candidates)
+    if rules.max_per_day is not None:
+        candidates = _drop_full_days(rules, busy, candidates, first_day, last_day)
+    return _sweep(rules, busy, candidates)
 
 
 def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetime) -> bool:
@@ -153,10 +154,9 @@ def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetim
         return False
     local_day = start.astimezone(rules.timezone).date()
     # The day before may have produced this start (see free_slots); check both.
-    for day in (local_day, local_day - _ONE_DAY):
-        if _produces(rules, day, start) and not _day_is_full(rules, busy, day):
-            break
-    else:
+    if not (_produces(rules, local_day, start) or _produces(rules, local_day - _ONE_DAY, start)):
+        return False
+    if _day_is_full(rules, busy, local_day):
         return False
     return not _blocked(rules, busy, start)
 
@@ -244,23 +244,35 @@ def _produces(rules: Rules, day: date, start: datetime) -> bool:
     return False
 
 
-def _full_days(rules: Rules, busy: Sequence[Busy], first_day: date, last_day: date):
-    """A predicate telling whether a local date in [first_day, last_day] is full (rule 5)."""
-    limit = rules.max_per_day
-    if limit is None:
-        return lambda day: False
+def _drop_full_days(
+    rules: Rules, busy: Sequence[Busy], slots: list[datetime], first_day: date, last_day: date
+) -> list[datetime]:
+    """Rule 5 over sorted slots whose local dates lie in [first_day, last_day]."""
     tz = rules.timezone
-    low = day_start(tz, first_day)
-    high = day_start(tz, last_day + _ONE_DAY)
+    limit = rules.max_per_day
+    edges = []  # edges[i] is the first instant of first_day + i
+    day = first_day
+    while day <= last_day + _ONE_DAY:
+        edges.append(day_start(tz, day))
+        day += _ONE_DAY
+    low, high = edges[0], edges[-1]
     starts = sorted(start for b in busy if low <= (start := b.start.astimezone(UTC)) < high)
-
-    def is_full(day: date) -> bool:
-        count = bisect_left(starts, day_start(tz, day + _ONE_DAY)) - bisect_left(
-            starts, day_start(tz, day)
-        )
-        return count >= limit
-
-    return is_full
+    full = [
+        (day_low, day_high)
+        for day_low, day_high in itertools.pairwise(edges)
+        if bisect_left(starts, day_high) - bisect_left(starts, day_low) >= limit
+    ]
+    if not full:
+        return slots
+    kept = []
+    index = 0
+    for slot in slots:
+        while index < len(full) and full[index][1] <= slot:
+            index += 1
+        if index < len(full) and full[index][0] <= slot:
+            continue
+        kept.append(slot)
+    return kept
 
 
 def _day_is_full(rules: Rules, busy: Sequence[Busy], day: date) -> bool:
@@ -291,6 +303,8 @@ def _sweep(rules: Rules, busy: Sequence[Busy], candidates: list[datetime]) -> li
     largest upper edge among joined groups with ANOTHER start is beyond it. Keeping the top
     two upper edges (their starts differ) answers that in O(1).
     """
+    if not candidates:
+        return []
     buffers = rules.buffer_before + rules.buffer_after
     reach_back = rules.duration + buffers
     first, last = candidates[0], candidates[-1]
