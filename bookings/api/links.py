@@ -7,26 +7,45 @@ credential. A malformed, unknown or forged token is 404; a used, expired or revo
 is 410 for the endpoints that would use it.
 """
 
+from functools import partial
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bookings.api.bookings import ErrorSerializer, public_booking_response
+from bookings.api.slots import SLOTS_PARAMETERS, SlotsAnswerSerializer, slots_response
 from bookings.models import OneTimeLink
+from bookings.serializers import BookingInputSerializer, BookingSerializer
 from bookings.services.one_time_links import (
+    LinkUnavailable,
+    one_time_link_book,
     one_time_link_generate,
+    one_time_link_get_by_token,
     one_time_link_revoke,
     one_time_link_url,
     one_time_links_in_state,
 )
 from calendars.models import Calendar
+from config.api import PublicRateThrottle
 from contacts.models import Contact
+
+LINK_UNAVAILABLE_CODE = "link_unavailable"
 
 
 class OneTimeLinkSerializer(serializers.ModelSerializer):
@@ -147,6 +166,186 @@ class OneTimeLinkRevokeView(APIView):
         return Response(OneTimeLinkSerializer(link).data)
 
 
+# Public: the token in the path is the credential.
+
+
+def link_is_usable(link: OneTimeLink) -> bool:
+    """Active, and its calendar still takes bookings (a deactivated calendar's links stop)."""
+    return link.state == OneTimeLink.State.ACTIVE and link.calendar.is_active
+
+
+def owner_summary(calendar: Calendar) -> dict:
+    owner = calendar.owner
+    return {"name": owner.get_full_name() or owner.get_username(), "email": owner.email}
+
+
+class PublicCalendarSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    duration_minutes = serializers.IntegerField()
+    timezone = serializers.CharField()
+    requires_consent = serializers.BooleanField()
+    consent_text = serializers.CharField()
+    owner = inline_serializer(
+        name="LinkOwner",
+        fields={"name": serializers.CharField(), "email": serializers.EmailField()},
+    )
+
+
+class PublicLinkSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=OneTimeLink.State.choices,
+        help_text="Only an active link takes a booking (a deactivated calendar reads expired).",
+    )
+    expires_at = serializers.DateTimeField(allow_null=True)
+    calendar = PublicCalendarSummarySerializer()
+    prefill = inline_serializer(
+        name="LinkPrefill",
+        fields={"name": serializers.CharField(), "email": serializers.EmailField()},
+        allow_null=True,
+        help_text="The contact the link was made for, to fill in the booking form.",
+    )
+
+
+GoneSerializer = inline_serializer(
+    name="LinkGone",
+    fields={
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "state": serializers.CharField(),
+    },
+)
+NOT_FOUND = OpenApiResponse(description="No such link (also for a malformed token).")
+GONE = OpenApiResponse(GoneSerializer, description="The link was used, expired or revoked.")
+
+
+def link_prefill(link: OneTimeLink) -> dict | None:
+    if link.contact is None:
+        return None
+    return {"name": link.contact.full_name, "email": link.contact.email}
+
+
+def public_state(link: OneTimeLink) -> str:
+    if link.state == OneTimeLink.State.ACTIVE and not link.calendar.is_active:
+        return str(OneTimeLink.State.EXPIRED)
+    return str(link.state)
+
+
+def _link_or_404(token: str) -> OneTimeLink:
+    link = one_time_link_get_by_token(token=token)
+    if link is None:
+        raise NotFound()
+    return link
+
+
+def _gone(link: OneTimeLink) -> Response:
+    return Response(
+        {
+            "detail": "This link has expired. Contact the person who sent it for a new one.",
+            "code": LINK_UNAVAILABLE_CODE,
+            "state": public_state(link),
+        },
+        status=status.HTTP_410_GONE,
+    )
+
+
+class PublicLinkView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicRateThrottle]
+
+    @extend_schema(
+        operation_id="public_one_time_link",
+        summary="A one-time link's calendar and state",
+        responses={200: PublicLinkSerializer, 404: NOT_FOUND},
+        tags=["public"],
+        auth=[],
+    )
+    def get(self, request: Request, token: str) -> Response:
+        link = _link_or_404(token)
+        calendar = link.calendar
+        return Response(
+            {
+                "state": public_state(link),
+                "expires_at": link.expires_at,
+                "calendar": {
+                    "name": calendar.name,
+                    "description": calendar.description,
+                    "duration_minutes": calendar.duration_minutes,
+                    "timezone": calendar.timezone,
+                    "requires_consent": calendar.requires_consent,
+                    "consent_text": calendar.consent_text,
+                    "owner": owner_summary(calendar),
+                },
+                "prefill": link_prefill(link),
+            }
+        )
+
+
+class PublicLinkSlotsView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicRateThrottle]
+
+    @extend_schema(
+        operation_id="public_one_time_link_slots",
+        summary="Free slot starts of a one-time link's calendar",
+        description="Same query and answer as the calendar slots API.",
+        parameters=SLOTS_PARAMETERS,
+        responses={
+            200: SlotsAnswerSerializer,
+            400: OpenApiResponse(description="A message per bad field: start, end, timezone."),
+            404: NOT_FOUND,
+            410: GONE,
+        },
+        tags=["public"],
+        auth=[],
+    )
+    def get(self, request: Request, token: str) -> Response:
+        link = _link_or_404(token)
+        if not link_is_usable(link):
+            return _gone(link)
+        # The calendar's name, not its slug: the link should not hand out the scheduling URL.
+        return slots_response(
+            calendar=link.calendar, query_params=request.query_params, label=link.calendar.name
+        )
+
+
+class PublicLinkBookingView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicRateThrottle]
+
+    @extend_schema(
+        operation_id="public_one_time_link_booking_create",
+        summary="Book through a one-time link (consumes it)",
+        description="Same body and answers as a calendar booking, plus 410 once the link "
+        "is used, expired or revoked. A refused booking (400, 409) leaves the link active.",
+        request=BookingInputSerializer,
+        responses={
+            201: BookingSerializer,
+            400: OpenApiResponse(description="Field errors: {field: [messages]}"),
+            404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description="The time is not free."),
+            410: GONE,
+        },
+        tags=["public"],
+        auth=[],
+    )
+    def post(self, request: Request, token: str) -> Response:
+        link = _link_or_404(token)
+        if not link_is_usable(link):
+            return _gone(link)
+        try:
+            return public_booking_response(
+                request=request, book=partial(one_time_link_book, link=link)
+            )
+        except LinkUnavailable:
+            # Consumed by a concurrent request between the check above and the row lock.
+            link.refresh_from_db()
+            return _gone(link)
+
+
 urlpatterns = [
     path(
         "api/calendars/<int:calendar_id>/one-time-links/",
@@ -157,5 +356,16 @@ urlpatterns = [
         "api/one-time-links/<int:link_id>/revoke/",
         OneTimeLinkRevokeView.as_view(),
         name="api-one-time-link-revoke",
+    ),
+    path("api/public/links/<str:token>/", PublicLinkView.as_view(), name="api-public-link"),
+    path(
+        "api/public/links/<str:token>/slots/",
+        PublicLinkSlotsView.as_view(),
+        name="api-public-link-slots",
+    ),
+    path(
+        "api/public/links/<str:token>/bookings/",
+        PublicLinkBookingView.as_view(),
+        name="api-public-link-booking-create",
     ),
 ]

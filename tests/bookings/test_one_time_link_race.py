@@ -1,0 +1,58 @@
+"""Exactly once on real PostgreSQL: many concurrent bookings through one link."""
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from bookings.models import Booking, OneTimeLink
+from bookings.services.one_time_links import one_time_link_generate
+from tests.calendars.factories import CalendarFactory
+
+ATTEMPTS = 24
+
+
+@pytest.mark.postgres
+def test_it_books_exactly_once_through_one_link_under_concurrency(transactional_db):
+    calendar = CalendarFactory(hours=[(weekday, time(0), time(23, 30)) for weekday in range(7)])
+    link = one_time_link_generate(calendar=calendar)
+    token = link.token
+    day = (datetime.now(UTC) + timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Different free times, so only the link (not the slot) can refuse the losers.
+    starts = [day + timedelta(minutes=30 * n) for n in range(ATTEMPTS)]
+    barrier = threading.Barrier(ATTEMPTS)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def attempt(start: datetime) -> None:
+        try:
+            client = APIClient()
+            payload = {
+                "start": start.isoformat(),
+                "name": "Racer",
+                "email": f"racer-{start:%H%M}@example.com",
+                "timezone": "UTC",
+            }
+            barrier.wait(timeout=30)
+            response = client.post(f"/api/public/links/{token}/bookings/", payload, format="json")
+            statuses.append(response.status_code)
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(start,)) for start in starts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    assert Counter(statuses) == {201: 1, 410: ATTEMPTS - 1}
+    link.refresh_from_db()
+    assert link.state == OneTimeLink.State.USED
+    assert Booking.objects.filter(calendar=calendar).count() == 1
+    assert link.booking == Booking.objects.get(calendar=calendar)
