@@ -1,0 +1,156 @@
+"""Never a double booking: concurrent attempts at one slot against a real PostgreSQL.
+
+Each thread has its own database connection; a Barrier releases them together so their
+transactions overlap, and the winners are counted afterwards from the database.
+"""
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+
+from bookings.models import Booking, BookingSource, OutboxMessage
+from bookings.services.bookings import SlotUnavailable, booking_create
+from contacts.models import Contact
+from tests.bookings.factories import BookingFactory
+from tests.calendars.factories import CalendarFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 20
+NOW = datetime(2027, 3, 10, 8, 0, tzinfo=UTC)  # a Wednesday
+SLOT = datetime(2027, 3, 15, 10, 0, tzinfo=UTC)  # Monday 10:00, inside the factory's hours
+
+
+def run_together(target, count: int = THREADS) -> list:
+    """Run target(index) in `count` threads released at once; their results, in order."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = target(index)
+        except Exception as exc:  # recorded and asserted on by the test
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a booking thread hung"
+    return results
+
+
+def book_in_thread(calendar, email_of):
+    def attempt(index: int):
+        return booking_create(
+            calendar=calendar,
+            start=SLOT,
+            name=f"Racer {index}",
+            email=email_of(index),
+            timezone="UTC",
+            source=BookingSource.API,
+            now=NOW,
+        )
+
+    return attempt
+
+
+def assert_exactly_winners(results: list, seats: int, calendar) -> list[Booking]:
+    winners = [r for r in results if isinstance(r, Booking)]
+    losers = [r for r in results if not isinstance(r, Booking)]
+    assert len(winners) == seats
+    assert all(isinstance(r, SlotUnavailable) for r in losers), losers
+    stored = list(Booking.objects.filter(calendar=calendar))
+    assert len(stored) == seats  # nothing half-written by a loser
+    assert {b.pk for b in stored} == {w.pk for w in winners}
+    assert sorted(b.seat for b in stored) == list(range(1, seats + 1))
+    assert all(b.status == Booking.Status.CONFIRMED and b.start == SLOT for b in stored)
+    return stored
+
+
+@pytest.mark.parametrize("seats", [1, 3])
+def test_it_confirms_exactly_the_seats_of_a_slot_under_concurrent_bookings(seats):
+    calendar = CalendarFactory(seats_per_slot=seats)
+
+    results = run_together(book_in_thread(calendar, lambda i: f"racer{i}@example.com"))
+
+    stored = assert_exactly_winners(results, seats, calendar)
+    # Contacts: one per winner, linked; none left behind by a loser's rolled-back upsert.
+    contacts = Contact.objects.all()
+    assert sorted(c.email for c in contacts) == sorted(b.invitee_email for b in stored)
+    assert {b.contact_id for b in stored} == {c.pk for c in contacts}
+    # Emails only for the winners' bookings (keys name the booking: "booking:<id>:...").
+    booked_ids = {str(b.pk) for b in stored}
+    assert {m.key.split(":")[1] for m in OutboxMessage.objects.all()} <= booked_ids
+
+
+def test_it_gives_one_contact_to_concurrent_winners_with_the_same_email():
+    calendar = CalendarFactory(seats_per_slot=3)
+
+    results = run_together(book_in_thread(calendar, lambda i: "same@example.com"))
+
+    stored = assert_exactly_winners(results, 3, calendar)
+    contact = Contact.objects.get()
+    assert {b.contact_id for b in stored} == {contact.pk}
+
+
+@pytest.mark.parametrize("seats", [1, 3])
+def test_it_answers_201_for_the_seats_and_409_for_the_rest_through_the_api(seats):
+    calendar = CalendarFactory(seats_per_slot=seats)
+    url = f"/api/public/calendars/{calendar.slug}/bookings/"
+
+    def attempt(index: int):
+        response = Client().post(
+            url,
+            {
+                "start": SLOT.isoformat(),
+                "name": f"Racer {index}",
+                "email": f"racer{index}@example.com",
+                "timezone": "UTC",
+            },
+            content_type="application/json",
+        )
+        return response.status_code, response.json()
+
+    with time_machine.travel(NOW, tick=True):
+        results = run_together(attempt)
+
+    assert all(isinstance(r, tuple) for r in results), results
+    assert Counter(status for status, _ in results) == {201: seats, 409: THREADS - seats}
+    assert all(body["code"] == "slot_unavailable" for status, body in results if status == 409)
+    created_ids = {body["id"] for status, body in results if status == 201}
+    stored = Booking.objects.filter(calendar=calendar, status=Booking.Status.CONFIRMED)
+    assert {b.pk for b in stored} == created_ids  # every answered booking is stored
+    assert Booking.objects.count() == seats
+
+
+def test_it_has_the_database_refuse_a_second_confirmed_booking_of_one_seat():
+    calendar = CalendarFactory()
+    BookingFactory(calendar=calendar, start=SLOT, seat=1)
+
+    with (
+        pytest.raises(IntegrityError, match="booking_one_confirmed_per_seat"),
+        transaction.atomic(),
+    ):
+        BookingFactory(calendar=calendar, start=SLOT, seat=1)
+
+    assert Booking.objects.count() == 1
+
+
+def test_it_lets_the_database_keep_cancelled_bookings_beside_a_confirmed_one():
+    calendar = CalendarFactory()
+    BookingFactory(calendar=calendar, start=SLOT, seat=1, status=Booking.Status.CANCELLED)
+    BookingFactory(calendar=calendar, start=SLOT, seat=1, status=Booking.Status.CANCELLED)
+
+    BookingFactory(calendar=calendar, start=SLOT, seat=1)
+
+    assert Booking.objects.filter(status=Booking.Status.CONFIRMED).count() == 1
