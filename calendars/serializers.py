@@ -22,12 +22,13 @@ def _time_field() -> serializers.TimeField:
     return serializers.TimeField(format="%H:%M", input_formats=TIME_FORMATS)
 
 
-def _row_errors_to_items(errors: validation.RowErrors, count: int) -> list[dict[str, list[str]]]:
-    items: list[dict[str, list[str]]] = [{} for _ in range(count)]
-    for index, fields in errors.items():
+def _row_errors_to_items(errors: validation.RowErrors) -> dict[int, dict[str, list[str]]]:
+    """Shape row errors like DRF's own nested-list errors: {index: {field: [messages]}}."""
+    items: dict[int, dict[str, list[str]]] = {}
+    for index, fields in sorted(errors.items()):
         for field, messages in fields.items():
             key = "non_field_errors" if field == "__all__" else field
-            items[index].setdefault(key, []).extend(messages)
+            items.setdefault(index, {}).setdefault(key, []).extend(messages)
     return items
 
 
@@ -123,21 +124,23 @@ class CalendarSerializer(serializers.ModelSerializer):
         rows = [(h["weekday"], h["start"], h["end"]) for h in value]
         errors = validation.weekly_hours_errors(rows)
         if errors:
-            raise serializers.ValidationError(_row_errors_to_items(errors, len(rows)))
+            raise serializers.ValidationError(_row_errors_to_items(errors))
         return value
 
     def validate_date_overrides(self, value: list[dict]) -> list[dict]:
-        items: list[dict[str, Any]] = [{} for _ in value]
+        items: dict[int, dict[str, Any]] = {}
         seen = set()
         for index, override in enumerate(value):
             if override["date"] in seen:
-                items[index]["date"] = ["This date is listed twice: give it one item."]
+                items.setdefault(index, {})["date"] = [
+                    "This date is listed twice: give it one item."
+                ]
             seen.add(override["date"])
             rows = [(i["start"], i["end"]) for i in override["intervals"]]
             errors = validation.interval_errors(rows, allow_closed=False)
             if errors:
-                items[index]["intervals"] = _row_errors_to_items(errors, len(rows))
-        if any(items):
+                items.setdefault(index, {})["intervals"] = _row_errors_to_items(errors)
+        if items:
             raise serializers.ValidationError(items)
         return value
 
