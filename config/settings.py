@@ -156,6 +156,16 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Outbox rows whose delivery task was lost (broker restart, dead worker) are re-enqueued.
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {"task": "bookings.tasks.sweep_outbox", "schedule": 60.0}
+# Workflow waits live in the database (due_at), released here; the sweeper re-enqueues steps
+# the broker lost and takes back steps whose worker died mid-run.
+CELERY_BEAT_SCHEDULE["workflows-release-waits"] = {
+    "task": "workflows.tasks.release_due_waits",
+    "schedule": 30.0,
+}
+CELERY_BEAT_SCHEDULE["workflows-sweep-steps"] = {
+    "task": "workflows.tasks.sweep_steps",
+    "schedule": 60.0,
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class WorkflowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "workflows"
+    verbose_name = "Workflows"
+
+    def ready(self) -> None:
+        from workflows import receivers
+
+        receivers.connect()

@@ -1,0 +1,183 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from bookings import tokens
+
+
+class TriggerType(models.TextChoices):
+    CONTACT_CREATED = "contact_created", "Contact created"
+    CONTACT_TAG_ADDED = "contact_tag_added", "Contact tag added"
+    APPOINTMENT_BOOKED = "appointment_booked", "Appointment booked"
+    APPOINTMENT_CANCELLED = "appointment_cancelled", "Appointment cancelled"
+    INBOUND_WEBHOOK = "inbound_webhook", "Inbound webhook"
+    MANUAL = "manual", "Manual (admin action or API)"
+
+
+class ActionType(models.TextChoices):
+    GENERATE_ONE_TIME_LINK = "generate_one_time_link", "Generate One-Time Booking Link"
+    SEND_EMAIL = "send_email", "Send Email"
+    WAIT = "wait", "Wait"
+    ADD_TAG = "add_tag", "Add tag"
+    REMOVE_TAG = "remove_tag", "Remove tag"
+    SEND_WEBHOOK = "send_webhook", "Send webhook"
+
+
+class Workflow(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        PUBLISHED = "published"
+
+    WEBHOOK_TOKEN_PURPOSE = "workflow-webhook"  # noqa: S105 (a salt, not a password)
+
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    trigger_type = models.CharField(
+        max_length=32, choices=TriggerType.choices, default=TriggerType.MANUAL
+    )
+    # Validated by the trigger's config form (workflows/triggers.py); ids, never objects.
+    trigger_config = models.JSONField(default=dict, blank=True)
+    # The inbound-webhook URL is /hooks/<locator><mac>/: the mac is an HMAC of these two
+    # under SECRET_KEY, so the database holds nothing usable as the URL while the owner can
+    # still be shown it. A new nonce rotates the secret.
+    webhook_locator = models.CharField(
+        max_length=16, unique=True, default=tokens.new_locator, editable=False
+    )
+    webhook_nonce = models.CharField(max_length=32, default=tokens.new_nonce, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="workflows",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["trigger_type", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    @property
+    def webhook_token(self) -> str:
+        return tokens.make_token(
+            purpose=self.WEBHOOK_TOKEN_PURPOSE,
+            locator=self.webhook_locator,
+            nonce=self.webhook_nonce,
+        )
+
+
+class WorkflowAction(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="actions")
+    position = models.PositiveIntegerField(default=0)
+    key = models.CharField(
+        max_length=40,
+        help_text="Names this action's outputs in custom values, e.g. {{ link.url }}.",
+    )
+    type = models.CharField(max_length=32, choices=ActionType.choices)
+    # Validated by the action type's config form (workflows/actions/<type>.py).
+    config = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["workflow", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "key"], name="workflow_action_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position + 1}. {self.get_type_display()} ({self.key})"
+
+    def as_spec(self) -> dict:
+        return {"key": self.key, "type": self.type, "config": self.config}
+
+
+class Enrollment(models.Model):
+    """One contact's pass through one workflow.
+
+    `actions` is a copy of the workflow's actions when the contact entered: editing a
+    published workflow changes what new contacts get, while contacts already inside finish
+    the steps they started with.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="enrollments")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="enrollments"
+    )
+    trigger_type = models.CharField(max_length=32, choices=TriggerType.choices)
+    trigger_data = models.JSONField(default=dict, blank=True)
+    is_test = models.BooleanField(default=False, help_text="Started by the admin's Test run.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # {"<action key>": {"<output>": "<text>"}}: the custom values produced so far.
+    values = models.JSONField(default=dict, blank=True)
+    actions = models.JSONField(default=list, help_text="The workflow's actions at enrollment.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The same trigger firing again (e.g. a tag action re-adding a tag) must not
+            # enroll a contact who is still inside: no loops, no duplicate emails.
+            models.UniqueConstraint(
+                fields=["workflow", "contact"],
+                condition=models.Q(status="active"),
+                name="enrollment_one_active_per_contact",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.workflow} ({self.status})"
+
+
+class StepRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        WAITING = "waiting"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    key = models.CharField(max_length=40)
+    type = models.CharField(max_length=32, choices=ActionType.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    output = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    # For a waiting step, when the wait ends; for a queued retry, when it may run again.
+    due_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="The first attempt.")
+    # The latest claim; a step "running" long after it was claimed lost its worker.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["enrollment", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "position"], name="step_run_one_per_position"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["status", "queued_at"]),
+            models.Index(fields=["status", "claimed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.position + 1} ({self.key}) · {self.status}"

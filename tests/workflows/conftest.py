@@ -1,0 +1,16 @@
+import pytest
+
+from workflows import tasks
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Record run_step sends instead of talking to a broker: [(step_run_id, countdown)]."""
+    sent: list[tuple[int, float | None]] = []
+    monkeypatch.setattr(tasks.run_step, "delay", lambda step_id: sent.append((step_id, None)))
+    monkeypatch.setattr(
+        tasks.run_step,
+        "apply_async",
+        lambda args, countdown=None, **kw: sent.append((args[0], countdown)),
+    )
+    return sent

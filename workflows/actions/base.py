@@ -1,0 +1,94 @@
+"""What every action type provides, and what a running action gets."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+
+from workflows import templating
+
+if TYPE_CHECKING:
+    from contacts.models import Contact
+    from workflows.models import Enrollment, StepRun
+
+
+class ActionFailed(Exception):
+    """A permanent failure: retrying cannot help (bad address, calendar deleted, 404)."""
+
+
+class ActionTransientError(Exception):
+    """Try again later with backoff (mail server down, webhook timeout, 503)."""
+
+
+class ConfigForm(forms.Form):
+    """The typed settings of one action (or trigger) type, stored as JSON.
+
+    The same form validates the API payload and renders in the admin builder, so both
+    accept exactly the same configurations. `user` limits choices such as calendars to
+    what that user may use."""
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def to_config(self) -> dict[str, Any]:
+        """The cleaned data as JSON: model choices become ids, empty optionals vanish."""
+        config: dict[str, Any] = {}
+        for name, value in self.cleaned_data.items():
+            if value in (None, ""):
+                continue
+            config[name] = getattr(value, "pk", value)
+        return config
+
+
+@dataclass
+class ActionContext:
+    step_run: "StepRun"
+    enrollment: "Enrollment"
+    contact: "Contact"
+    config: Mapping[str, Any]
+    values: Mapping[str, Mapping[str, str]]
+
+    def render(self, template: str, *, escape_html: bool = False) -> str:
+        try:
+            return templating.render(template, self.values, escape_html=escape_html)
+        except (templating.TemplateError, templating.MissingValue) as exc:
+            # Validation at save time makes this unreachable for a saved workflow; if it
+            # happens anyway, fail loudly rather than send a message with a hole in it.
+            raise ActionFailed(str(exc)) from exc
+
+    @property
+    def process_label(self) -> str:
+        return (
+            f"workflow {self.enrollment.workflow_id} · enrollment {self.enrollment.pk} · "
+            f"step {self.step_run.key}"
+        )
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"steprun:{self.step_run.pk}"
+
+
+@dataclass
+class ActionResult:
+    # Template-visible outputs (the definition's `outputs`) plus any extra detail for the
+    # admin; only declared outputs become custom values.
+    output: dict[str, Any] = field(default_factory=dict)
+    # Set by Wait: the step parks until then and the periodic task releases it.
+    wait_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ActionDefinition:
+    type: str
+    label: str
+    category: str
+    default_key: str
+    outputs: tuple[str, ...]
+    form_class: type[ConfigForm]
+    run: Callable[[ActionContext], ActionResult]
+    # Config fields whose text may contain custom values; checked when the workflow is saved.
+    templated_fields: tuple[str, ...] = ()
+    help_text: str = ""

@@ -1,0 +1,30 @@
+"""Tunables of workflow execution, overridable in settings (tests shorten them)."""
+
+from django.conf import settings
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "WORKFLOW_STEP_MAX_ATTEMPTS", 5))
+
+
+def retry_base_seconds() -> float:
+    return float(getattr(settings, "WORKFLOW_RETRY_BASE_SECONDS", 30))
+
+
+def retry_max_seconds() -> float:
+    return float(getattr(settings, "WORKFLOW_RETRY_MAX_SECONDS", 15 * 60))
+
+
+def queued_stale_seconds() -> float:
+    """A queued step older than this (past its due time) is re-enqueued by the sweeper."""
+    return float(getattr(settings, "WORKFLOW_QUEUED_STALE_SECONDS", 120))
+
+
+def running_stale_seconds() -> float:
+    """A step running longer than this is taken back: its worker died mid-step."""
+    return float(getattr(settings, "WORKFLOW_RUNNING_STALE_SECONDS", 10 * 60))
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff after `attempts` failed attempts: base, 2*base, 4*base ... cap."""
+    return min(retry_base_seconds() * 2 ** max(attempts - 1, 0), retry_max_seconds())

@@ -1,0 +1,47 @@
+from django.db.models import Prefetch, QuerySet
+
+from bookings import tokens
+from workflows.models import Enrollment, StepRun, TriggerType, Workflow
+
+
+def workflow_list_for(*, user) -> QuerySet[Workflow]:
+    """The workflows a staff user may see and edit: their own, or every one for a superuser."""
+    qs = Workflow.objects.select_related("created_by").prefetch_related("actions")
+    if getattr(user, "is_superuser", False):
+        return qs
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    return qs.filter(created_by=user)
+
+
+def workflow_manual_choices_for(*, user) -> QuerySet[Workflow]:
+    return workflow_list_for(user=user).filter(
+        status=Workflow.Status.PUBLISHED, trigger_type=TriggerType.MANUAL
+    )
+
+
+def workflow_get_by_webhook_token(*, token: str) -> Workflow | None:
+    """The inbound-webhook workflow behind a secret URL, or None for any wrong token."""
+    parts = tokens.split_token(token)
+    if parts is None:
+        return None
+    locator, mac = parts
+    workflow = Workflow.objects.filter(
+        webhook_locator=locator, trigger_type=TriggerType.INBOUND_WEBHOOK
+    ).first()
+    if workflow is None or not tokens.check_mac(
+        purpose=Workflow.WEBHOOK_TOKEN_PURPOSE,
+        locator=locator,
+        nonce=workflow.webhook_nonce,
+        mac=mac,
+    ):
+        return None
+    return workflow
+
+
+def enrollment_list(*, workflow: Workflow) -> QuerySet[Enrollment]:
+    return (
+        Enrollment.objects.filter(workflow=workflow)
+        .select_related("contact")
+        .prefetch_related(Prefetch("steps", queryset=StepRun.objects.order_by("position")))
+    )

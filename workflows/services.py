@@ -1,0 +1,485 @@
+"""Workflow writes: save and publish, enroll contacts, run and advance steps.
+
+Execution is at-least-once: a step's task may arrive twice or after a crash. A step is
+claimed with a conditional UPDATE (queued -> running) so a duplicate does nothing, actions
+are idempotent per step run (idempotency keys `steprun:<id>`), slow I/O happens outside any
+transaction, and the next step is enqueued only after the commit that records success.
+"""
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.services import contact_upsert, split_name
+from workflows import conf, templating
+from workflows.actions import REGISTRY, ActionContext, ActionFailed, ActionTransientError
+from workflows.models import Enrollment, StepRun, TriggerType, Workflow, WorkflowAction
+from workflows.triggers import trigger_matches
+from workflows.validation import CleanWorkflow, WorkflowInvalid, validate_workflow
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+MAX_WEBHOOK_PAYLOAD_BYTES = 64 * 1024
+
+
+class EnrollmentRefused(Exception):
+    """A manual enrollment that cannot happen; `str()` tells staff why."""
+
+
+class RetryRefused(Exception):
+    pass
+
+
+def _enqueue(step_run_id: int, *, countdown: float | None = None) -> None:
+    """Send the step's task after the current transaction commits (now if none)."""
+    from workflows.tasks import run_step  # tasks import services; keep the cycle lazy
+
+    def send() -> None:
+        if countdown:
+            run_step.apply_async((step_run_id,), countdown=countdown)
+        else:
+            run_step.delay(step_run_id)
+
+    transaction.on_commit(send)
+
+
+# ---------------------------------------------------------------------------- workflows
+
+
+@transaction.atomic
+def workflow_save(
+    *, workflow: Workflow | None, name: str, status: str, clean: CleanWorkflow, user
+) -> Workflow:
+    """Create or replace a workflow from validated input (API). Contacts already inside
+    keep the copy of the actions they entered with."""
+    if workflow is None:
+        workflow = Workflow(created_by=user)
+    workflow.name = name
+    workflow.status = status
+    workflow.trigger_type = clean.trigger_type
+    workflow.trigger_config = clean.trigger_config
+    workflow.full_clean()
+    workflow.save()
+    workflow.actions.all().delete()
+    WorkflowAction.objects.bulk_create(
+        WorkflowAction(
+            workflow=workflow, position=position, key=a.key, type=a.type, config=a.config
+        )
+        for position, a in enumerate(clean.actions)
+    )
+    return workflow
+
+
+def workflow_action_specs(*, workflow: Workflow) -> list[dict[str, Any]]:
+    return [a.as_spec() for a in workflow.actions.order_by("position", "id")]
+
+
+def workflow_validate_stored(*, workflow: Workflow, status: str | None = None) -> CleanWorkflow:
+    """Re-validate what is stored (e.g. before publishing); raises WorkflowInvalid."""
+    return validate_workflow(
+        status=status or workflow.status,
+        trigger={"type": workflow.trigger_type, "config": workflow.trigger_config},
+        actions=workflow_action_specs(workflow=workflow),
+        user=None,
+    )
+
+
+def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
+    """Publish or unpublish. Publishing re-checks the whole workflow first."""
+    if status == Workflow.Status.PUBLISHED:
+        workflow_validate_stored(workflow=workflow, status=status)
+    Workflow.objects.filter(pk=workflow.pk).update(status=status, updated_at=timezone.now())
+    workflow.status = status
+    return workflow
+
+
+def workflow_actions_renumber(*, workflow: Workflow) -> None:
+    """Positions 0..n-1 in the current order (after an admin reorder)."""
+    for position, action in enumerate(workflow.actions.order_by("position", "id")):
+        if action.position != position:
+            WorkflowAction.objects.filter(pk=action.pk).update(position=position)
+
+
+def workflow_webhook_rotate(*, workflow: Workflow) -> Workflow:
+    from bookings.tokens import new_nonce
+
+    workflow.webhook_nonce = new_nonce()
+    workflow.save(update_fields=["webhook_nonce", "updated_at"])
+    return workflow
+
+
+# --------------------------------------------------------------------------- enrollment
+
+
+def enrollment_create(
+    *,
+    workflow: Workflow,
+    contact: Contact,
+    trigger_type: str,
+    trigger_data: Mapping[str, Any] | None = None,
+    is_test: bool = False,
+) -> Enrollment | None:
+    """Enroll a contact and queue its first step after commit. None when the contact is
+    already active in this workflow (the same trigger firing again is not a new entry)."""
+    now = timezone.now()
+    actions = workflow_action_specs(workflow=workflow)
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(
+                workflow=workflow,
+                contact=contact,
+                trigger_type=trigger_type,
+                trigger_data=dict(trigger_data or {}),
+                is_test=is_test,
+                actions=actions,
+                status=Enrollment.Status.ACTIVE if actions else Enrollment.Status.COMPLETED,
+                finished_at=None if actions else now,
+                created_at=now,
+            )
+            if actions:
+                step = StepRun.objects.create(
+                    enrollment=enrollment,
+                    position=0,
+                    key=actions[0]["key"],
+                    type=actions[0]["type"],
+                    queued_at=now,
+                )
+                _enqueue(step.pk)
+    except IntegrityError:
+        # The partial unique index: this contact is already inside (maybe by a concurrent
+        # trigger that won the race).
+        return None
+    return enrollment
+
+
+def enrollment_start_manual(
+    *, workflow: Workflow, contact: Contact, is_test: bool = False, by=None
+) -> Enrollment:
+    """Staff adding a contact (admin action, API, Test run). A test run may use a draft."""
+    if not is_test:
+        if not workflow.is_published:
+            raise EnrollmentRefused("The workflow is not published.")
+        if workflow.trigger_type != TriggerType.MANUAL:
+            raise EnrollmentRefused("Only workflows with the manual trigger accept contacts.")
+    elif not workflow.actions.exists():
+        raise EnrollmentRefused("The workflow has no actions to test.")
+    enrollment = enrollment_create(
+        workflow=workflow,
+        contact=contact,
+        trigger_type=TriggerType.MANUAL,
+        trigger_data={"by": getattr(by, "username", ""), "test": is_test},
+        is_test=is_test,
+    )
+    if enrollment is None:
+        raise EnrollmentRefused(f"{contact} is already active in “{workflow}”.")
+    return enrollment
+
+
+def workflows_trigger(
+    *, trigger_type: str, contact_id: int | None, event: Mapping[str, Any]
+) -> list[Enrollment]:
+    """Enroll the contact in every published workflow whose trigger accepts the event."""
+    if contact_id is None:
+        return []
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        return []
+    enrollments = []
+    workflows = Workflow.objects.filter(
+        trigger_type=trigger_type, status=Workflow.Status.PUBLISHED
+    ).select_related("created_by")
+    for workflow in workflows:
+        if not trigger_matches(workflow=workflow, event=event):
+            continue
+        enrollment = enrollment_create(
+            workflow=workflow, contact=contact, trigger_type=trigger_type, trigger_data=event
+        )
+        if enrollment is not None:
+            enrollments.append(enrollment)
+    return enrollments
+
+
+def inbound_webhook_receive(
+    *, workflow: Workflow, payload: Any
+) -> tuple[Contact, Enrollment | None]:
+    """Upsert the contact named by a JSON payload and enroll it. Raises ValidationError
+    with field errors for a payload without a usable email."""
+    if not isinstance(payload, dict):
+        raise ValidationError({"non_field_errors": "Expected a JSON object."})
+    email = payload.get("email")
+    if not isinstance(email, str) or not email.strip():
+        raise ValidationError({"email": "This field is required."})
+    try:
+        validate_email(email.strip())
+    except ValidationError as exc:
+        raise ValidationError({"email": "Enter a valid email address."}) from exc
+    fields = {}
+    for name in ("first_name", "last_name", "phone"):
+        value = payload.get(name, "")
+        if not isinstance(value, str):
+            raise ValidationError({name: "Expected a string."})
+        fields[name] = value.strip()
+    if not fields["first_name"] and isinstance(payload.get("name"), str):
+        fields["first_name"], fields["last_name"] = split_name(payload["name"])
+    with transaction.atomic():
+        contact, _ = contact_upsert(email=email.strip(), **fields)
+        enrollment = enrollment_create(
+            workflow=workflow,
+            contact=contact,
+            trigger_type=TriggerType.INBOUND_WEBHOOK,
+            trigger_data=payload,
+        )
+    return contact, enrollment
+
+
+# -------------------------------------------------------------------------- execution
+
+
+def _values_for(enrollment: Enrollment, contact: Contact) -> dict[str, dict[str, str]]:
+    values = {
+        templating.CONTACT_NAMESPACE: templating.contact_values(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email,
+            phone=contact.phone,
+        )
+    }
+    values.update(enrollment.values or {})
+    return values
+
+
+def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
+    """Run one step if it is queued and due. Returns what happened (for logs and tests):
+    "skipped", "succeeded", "waiting", "retrying" or "failed"."""
+    now = now or timezone.now()
+    claimed = (
+        StepRun.objects.filter(pk=step_run_id, status=StepRun.Status.QUEUED)
+        .filter(Q(due_at__isnull=True) | Q(due_at__lte=now + timedelta(seconds=1)))
+        .update(
+            status=StepRun.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), now),
+            claimed_at=now,
+        )
+    )
+    if not claimed:
+        return "skipped"  # a duplicate delivery, not due yet, or already done
+    step = StepRun.objects.select_related("enrollment__workflow", "enrollment__contact").get(
+        pk=step_run_id
+    )
+    enrollment = step.enrollment
+    if enrollment.status != Enrollment.Status.ACTIVE:
+        _fail(step, "The enrollment is no longer active.")
+        return "failed"
+    spec = enrollment.actions[step.position]
+    definition = REGISTRY.get(spec["type"])
+    if definition is None:
+        _fail(step, f"Unknown action type “{spec['type']}”.")
+        return "failed"
+    context = ActionContext(
+        step_run=step,
+        enrollment=enrollment,
+        contact=enrollment.contact,
+        config=spec.get("config") or {},
+        values=_values_for(enrollment, enrollment.contact),
+    )
+    try:
+        result = definition.run(context)
+    except ActionTransientError as exc:
+        return _retry_or_fail(step, str(exc))
+    except ActionFailed as exc:
+        _fail(step, str(exc))
+        return "failed"
+    except Exception as exc:
+        # A bug or an unexpected library error: recorded on the step for the admin to see
+        # and retry, instead of the task dying and the step sitting "running".
+        logger.exception("Workflow step %s crashed", step_run_id)
+        return _retry_or_fail(step, f"{type(exc).__name__}: {exc}")
+    if result.wait_until is not None and result.wait_until > timezone.now():
+        StepRun.objects.filter(pk=step.pk, status=StepRun.Status.RUNNING).update(
+            status=StepRun.Status.WAITING, due_at=result.wait_until, output=result.output
+        )
+        return "waiting"
+    _advance(step, from_status=StepRun.Status.RUNNING, output=result.output)
+    return "succeeded"
+
+
+def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> bool:
+    """Mark the step succeeded, keep its outputs as custom values, queue the next step or
+    complete the enrollment. False when another run got there first."""
+    now = timezone.now()
+    with transaction.atomic():
+        # The enrollment row lock serializes advancing one contact (values are a JSON
+        # read-modify-write).
+        enrollment = Enrollment.objects.select_for_update().get(pk=step.enrollment_id)
+        updated = StepRun.objects.filter(pk=step.pk, status=from_status).update(
+            status=StepRun.Status.SUCCEEDED, output=dict(output), finished_at=now, error=""
+        )
+        if not updated:
+            return False
+        definition = REGISTRY.get(step.type)
+        declared = definition.outputs if definition else ()
+        values = dict(enrollment.values or {})
+        values[step.key] = {name: str(output[name]) for name in declared if name in output}
+        enrollment.values = values
+        next_position = step.position + 1
+        if next_position < len(enrollment.actions):
+            spec = enrollment.actions[next_position]
+            next_step, created = StepRun.objects.get_or_create(
+                enrollment=enrollment,
+                position=next_position,
+                defaults={"key": spec["key"], "type": spec["type"], "queued_at": now},
+            )
+            if created:
+                _enqueue(next_step.pk)
+        else:
+            enrollment.status = Enrollment.Status.COMPLETED
+            enrollment.finished_at = now
+        enrollment.save(update_fields=["values", "status", "finished_at"])
+    return True
+
+
+def _retry_or_fail(step: StepRun, error: str) -> str:
+    step.refresh_from_db(fields=["attempts"])
+    if step.attempts >= conf.max_attempts():
+        _fail(step, f"{error} (gave up after {step.attempts} attempts)")
+        return "failed"
+    delay = conf.retry_delay(step.attempts)
+    now = timezone.now()
+    with transaction.atomic():
+        updated = StepRun.objects.filter(pk=step.pk, status=StepRun.Status.RUNNING).update(
+            status=StepRun.Status.QUEUED,
+            error=error[:MAX_ERROR_LENGTH],
+            queued_at=now,
+            due_at=now + timedelta(seconds=delay),
+        )
+        if updated:
+            # A short countdown; if the broker loses it, the sweeper re-enqueues the step.
+            _enqueue(step.pk, countdown=delay)
+    return "retrying"
+
+
+def _fail(step: StepRun, error: str) -> None:
+    now = timezone.now()
+    error = error[:MAX_ERROR_LENGTH]
+    with transaction.atomic():
+        StepRun.objects.filter(pk=step.pk).update(
+            status=StepRun.Status.FAILED, error=error, finished_at=now
+        )
+        Enrollment.objects.filter(pk=step.enrollment_id, status=Enrollment.Status.ACTIVE).update(
+            status=Enrollment.Status.FAILED,
+            error=f"Step {step.position + 1} ({step.key}): {error}"[:MAX_ERROR_LENGTH],
+            finished_at=now,
+        )
+    logger.warning("Workflow step %s (%s) failed: %s", step.pk, step.key, error)
+
+
+def step_run_retry(*, step_run: StepRun) -> StepRun:
+    """Queue a failed step again (admin Retry); its enrollment becomes active again."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.select_for_update().get(pk=step_run.enrollment_id)
+            updated = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.FAILED).update(
+                status=StepRun.Status.QUEUED,
+                attempts=0,
+                queued_at=now,
+                due_at=None,
+                finished_at=None,
+            )
+            if not updated:
+                raise RetryRefused("Only a failed step can be retried.")
+            if enrollment.status != Enrollment.Status.ACTIVE:
+                enrollment.status = Enrollment.Status.ACTIVE
+                enrollment.finished_at = None
+                enrollment.error = ""
+                enrollment.save(update_fields=["status", "finished_at", "error"])
+            _enqueue(step_run.pk)
+    except IntegrityError as exc:
+        raise RetryRefused(
+            "The contact has entered this workflow again since; that run is still active."
+        ) from exc
+    step_run.refresh_from_db()
+    return step_run
+
+
+def waits_release(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Advance every waiting step whose time has come (periodic task)."""
+    now = now or timezone.now()
+    released = 0
+    due = StepRun.objects.filter(status=StepRun.Status.WAITING, due_at__lte=now).order_by("due_at")[
+        :limit
+    ]
+    for step in due:
+        if _advance(step, from_status=StepRun.Status.WAITING, output=step.output):
+            released += 1
+    return released
+
+
+def steps_sweep(*, now: datetime | None = None, limit: int = 1000) -> tuple[int, int]:
+    """Recover work the broker or a worker lost (periodic task): re-enqueue steps queued
+    too long, and take back steps "running" long after their claim. Returns the counts."""
+    now = now or timezone.now()
+    queued_cutoff = now - timedelta(seconds=conf.queued_stale_seconds())
+    stale = StepRun.objects.filter(status=StepRun.Status.QUEUED).filter(
+        Q(due_at__isnull=True, queued_at__lte=queued_cutoff) | Q(due_at__lte=queued_cutoff)
+    )
+    requeued = 0
+    for step_id, queued_at in stale.values_list("pk", "queued_at")[:limit]:
+        # Touch queued_at so the next sweep waits again instead of piling up duplicates.
+        with transaction.atomic():
+            if StepRun.objects.filter(
+                pk=step_id, status=StepRun.Status.QUEUED, queued_at=queued_at
+            ).update(queued_at=now, due_at=None):
+                _enqueue(step_id)
+                requeued += 1
+
+    running_cutoff = now - timedelta(seconds=conf.running_stale_seconds())
+    stuck = StepRun.objects.filter(status=StepRun.Status.RUNNING, claimed_at__lte=running_cutoff)
+    reclaimed = 0
+    for step_id, claimed_at, attempts in stuck.values_list("pk", "claimed_at", "attempts")[:limit]:
+        if attempts >= conf.max_attempts():
+            # Each claim counts: a step that keeps killing its worker must stop somewhere.
+            step = StepRun.objects.filter(pk=step_id, status=StepRun.Status.RUNNING).first()
+            if step is not None and step.claimed_at == claimed_at:
+                _fail(step, f"Its worker stopped mid-step {attempts} times.")
+            continue
+        with transaction.atomic():
+            if StepRun.objects.filter(
+                pk=step_id, status=StepRun.Status.RUNNING, claimed_at=claimed_at
+            ).update(
+                status=StepRun.Status.QUEUED,
+                queued_at=now,
+                due_at=None,
+                error="Taken back after its worker stopped mid-step.",
+            ):
+                _enqueue(step_id)
+                reclaimed += 1
+    return requeued, reclaimed
+
+
+__all__ = [
+    "EnrollmentRefused",
+    "RetryRefused",
+    "WorkflowInvalid",
+    "enrollment_create",
+    "enrollment_start_manual",
+    "inbound_webhook_receive",
+    "step_run_execute",
+    "step_run_retry",
+    "steps_sweep",
+    "waits_release",
+    "workflow_save",
+    "workflow_set_status",
+    "workflows_trigger",
+]
