@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -115,26 +115,21 @@ def outbox_enqueue(
     ics_method: str = "",
     deliver: bool = True,
 ) -> OutboxMessage:
-    message = OutboxMessage.objects.filter(key=key).first()
-    if message is None:
-        candidate = OutboxMessage(
-            key=key,
-            to=to,
-            subject=subject,
-            body_text=body_text,
-            body_html=body_html,
-            ics=ics,
-            ics_method=ics_method,
-        )
-        candidate.full_clean(validate_unique=False)
-        try:
-            # A savepoint: losing a concurrent insert of the same key must not abort the
-            # caller's transaction (the booking), only this insert.
-            with transaction.atomic():
-                candidate.save(force_insert=True)
-            message = candidate
-        except IntegrityError:
-            message = OutboxMessage.objects.get(key=key)
+    candidate = OutboxMessage(
+        key=key,
+        to=to,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        ics=ics,
+        ics_method=ics_method,
+    )
+    candidate.full_clean(validate_unique=False)
+    # INSERT ... ON CONFLICT DO NOTHING: an existing row for the key wins, a concurrent
+    # insert of the same key waits for the other transaction and then does nothing, and
+    # the caller's transaction (the booking) is never aborted by a duplicate.
+    OutboxMessage.objects.bulk_create([candidate], ignore_conflicts=True)
+    message = OutboxMessage.objects.get(key=key)
     if deliver and message.status == OutboxMessage.Status.PENDING:
         # robust: a broker that is down at commit time must not turn a committed booking
         # into an error page; the sweeper finds the row a minute later.
@@ -257,9 +252,7 @@ def outbox_stranded_ids(*, now: datetime | None = None, limit: int = 500) -> lis
     now = now or timezone.now()
     longest_backoff = timedelta(
         seconds=float(
-            getattr(
-                settings, "OUTBOX_RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS
-            )
+            getattr(settings, "OUTBOX_RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS)
         )
     )
     pending = OutboxMessage.Status.PENDING
