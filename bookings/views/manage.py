@@ -1,17 +1,171 @@
-"""A booking's own secret pages: confirmation, cancel, reschedule, .ics. Owner: pages helper."""
+"""A booking's own secret pages: confirmation, cancel, reschedule, .ics.
 
-from django.http import HttpResponse
-from django.urls import path
+<token> is Booking.token (bookings/tokens.py). Whoever holds it may cancel or move the
+booking, so these pages: answer the product's 404 for anything malformed or unknown (the
+same answer either way, nothing hints at which locators exist); send
+`Referrer-Policy: no-referrer` (no outbound link leaks the URL) and `Cache-Control:
+no-store` (no shared cache or back button keeps them); and rely on config/logging.py to
+redact /b/<token> in log lines.
+"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.views import View
+
+from bookings import tokens
+from bookings.forms import RescheduleForm
+from bookings.ics import METHOD_CANCEL, METHOD_REQUEST, booking_ics, google_calendar_url
+from bookings.models import Booking
+from bookings.services.bookings import BookingError, booking_cancel, booking_reschedule
+from bookings.views.pages import BookingPageView, HttpResponseSeeOther, booking_url, owner_name
+from bookings.views.picker import format_day, format_duration, format_time, timezone_label
 
 
-def _todo(request, **kwargs):
-    return HttpResponse("not implemented yet", status=501)
+def booking_from_token(token: str) -> Booking:
+    parts = tokens.split_token(token)
+    if parts is None:
+        raise Http404("No such booking.")
+    locator, mac = parts
+    booking = (
+        Booking.objects.select_related("calendar", "calendar__owner")
+        .filter(locator=locator)
+        .first()
+    )
+    if booking is None or not tokens.check_mac(
+        purpose=Booking.TOKEN_PURPOSE, locator=locator, nonce=booking.nonce, mac=mac
+    ):
+        raise Http404("No such booking.")
+    return booking
+
+
+def secret(response: HttpResponse) -> HttpResponse:
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def when_label(*, start: datetime, end: datetime, tz_name: str) -> str:
+    tz = ZoneInfo(tz_name)
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    label = f"{format_day(local_start.date())}, {format_time(local_start)} \u2013 "
+    if local_end.date() != local_start.date():
+        label += f"{format_day(local_end.date())}, "
+    return label + format_time(local_end)
+
+
+def booking_context(booking: Booking) -> dict:
+    token = booking.token
+    calendar = booking.calendar
+    return {
+        "booking": booking,
+        "calendar": calendar,
+        "owner_name": owner_name(calendar),
+        "duration": format_duration(calendar.duration_minutes),
+        "when": when_label(start=booking.start, end=booking.end, tz_name=booking.timezone),
+        "tz_label": timezone_label(booking.timezone),
+        "is_cancelled": booking.status == Booking.Status.CANCELLED,
+        "urls": {
+            "booking": booking_url(booking),
+            "cancel": reverse("bookings:cancel", kwargs={"token": token}),
+            "reschedule": reverse("bookings:reschedule", kwargs={"token": token}),
+            "ics": reverse("bookings:ics", kwargs={"token": token}),
+            "google": google_calendar_url(booking=booking),
+            "book_again": calendar.scheduling_path() if calendar.is_active else "",
+        },
+    }
+
+
+def booking_page(request: HttpRequest, token: str) -> HttpResponse:
+    booking = booking_from_token(token)
+    compact = request.GET.get("embed") == "1"
+    context = {
+        **booking_context(booking),
+        "compact": compact,
+        "rescheduled": request.GET.get("rescheduled") == "1",
+    }
+    response = render(request, "bookings/confirmation.html", context)
+    if compact:
+        # Shown inside the embed's iframe after booking; it only holds links, and the
+        # cancel and reschedule pages it links to open outside the frame and stay unframeable.
+        response.xframe_options_exempt = True
+    return secret(response)
+
+
+class CancelView(View):
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.booking = booking_from_token(kwargs["token"])
+        return secret(super().dispatch(request, *args, **kwargs))
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        return render(request, "bookings/cancel.html", booking_context(self.booking))
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        reason = request.POST.get("reason", "")[:500]
+        booking_cancel(booking=self.booking, reason=reason)
+        return HttpResponseSeeOther(request.path)
+
+
+class RescheduleView(BookingPageView):
+    """The booking page's picker, pointed at an existing booking.
+
+    The CSRF exemption inherited from BookingPageView is safe here too: the secret token
+    in the URL is the only authority, and a cross-site forger does not have it.
+    """
+
+    template_name = "bookings/reschedule.html"
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.booking = booking_from_token(kwargs["token"])
+        return secret(super().dispatch(request, *args, **kwargs))
+
+    def get_calendar(self):
+        # The booking's calendar even when it stopped taking new bookings: an invitee may
+        # still move the time they already have.
+        return self.booking.calendar
+
+    def default_timezone(self) -> str:
+        return self.booking.timezone
+
+    def make_form(self, **kwargs) -> RescheduleForm:
+        kwargs.pop("initial", None)
+        return RescheduleForm(**kwargs)
+
+    def book(self, data: dict) -> Booking:
+        return booking_reschedule(booking=self.booking, start=data["start"], now=self.now)
+
+    def get_success_url(self, booking: Booking) -> str:
+        return f"{booking_url(booking)}?rescheduled=1"
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if self.booking.status != Booking.Status.CONFIRMED:
+            return self.handle_booking_error(
+                BookingError("This booking was cancelled, so it cannot be rescheduled."),
+                self.make_form(data=request.POST),
+            )
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs) -> dict:
+        return {**booking_context(self.booking), **kwargs}
+
+
+def ics_download(request: HttpRequest, token: str) -> HttpResponse:
+    booking = booking_from_token(token)
+    method = METHOD_CANCEL if booking.status == Booking.Status.CANCELLED else METHOD_REQUEST
+    response = HttpResponse(
+        booking_ics(booking=booking, method=method), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="booking.ics"'
+    return secret(response)
 
 
 # Names used elsewhere (keep them): booking, cancel, reschedule, ics. <token> is Booking.token.
 urlpatterns = [
-    path("b/<str:token>/", _todo, name="booking"),
-    path("b/<str:token>/cancel/", _todo, name="cancel"),
-    path("b/<str:token>/reschedule/", _todo, name="reschedule"),
-    path("b/<str:token>/invite.ics", _todo, name="ics"),
+    path("b/<str:token>/", booking_page, name="booking"),
+    path("b/<str:token>/cancel/", CancelView.as_view(), name="cancel"),
+    path("b/<str:token>/reschedule/", RescheduleView.as_view(), name="reschedule"),
+    path("b/<str:token>/invite.ics", ics_download, name="ics"),
 ]

@@ -1,16 +1,241 @@
-"""Public booking pages (scheduling link, permanent link, embed). Owner: pages helper."""
+"""Public booking pages: the scheduling link, the permanent link and the embed.
 
-from django.http import HttpResponse
-from django.urls import path
+One class, `BookingPageView`, runs the whole flow: GET draws the calendar summary, the month
+picker, the chosen day's free times in the invitee's timezone and the form; POST validates
+the form, books, and redirects (303) to the booking's confirmation page. Everything works
+with plain links and form posts; static/js/booking.js only makes it faster.
+
+    GET  ?month=YYYY-MM&date=YYYY-MM-DD&tz=Area/City&time=<ISO 8601>
+         200 the page (bad parameters fall back to defaults, never an error)
+    POST start, tz, name, email, phone?, notes?, consent?
+         303 -> confirmation page
+         400 the page again with field errors
+         409 the page again with "That time was just taken" and fresh times
+
+HOOKS for subclasses (the one-time link page, /l/<token>/, is one):
+
+    get_calendar() -> Calendar      look the calendar up from self.kwargs; raise Http404
+    source: str                     BookingSource recorded on the booking
+    compact: bool                   the embed layout (and frameable)
+    initial() -> dict               form prefill, e.g. {"name": ..., "email": ...}
+    book(data: dict) -> Booking     make the booking; `data` holds booking_create's keyword
+                                    arguments except calendar/source (start, name, email,
+                                    phone, notes, timezone, consent). May raise
+                                    SlotUnavailable (-> 409 page with fresh times),
+                                    ValidationError (-> 400 with field errors), or another
+                                    BookingError (-> handle_booking_error).
+    handle_booking_error(exc, form) -> HttpResponse
+                                    any other BookingError (e.g. a used link -> 410 page)
+    get_success_url(booking) -> str where the 303 goes (the booking's confirmation page)
+    slots_api_url() -> str          the JSON slots endpoint the script reads
+    free_slots(range_start=, range_end=) -> list[datetime]
+                                    the free starts the server draws (default: the
+                                    calendar's, via bookings.selectors.calendar_free_slots)
+    default_timezone() -> str | None
+                                    the zone shown before the invitee picks one (None:
+                                    the calendar's)
+    make_form(**kwargs) -> form     BookingForm by default; must offer booking_kwargs()
+    get_context_data(**kwargs) -> dict
+                                    extra template context; `template_name` picks the page
+
+A subclass sets self.calendar in get_calendar's caller (dispatch) and can read self.now.
+"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone as dj_timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+
+from bookings.forms import BookingForm, TimeFields, add_service_errors, parse_start
+from bookings.models import Booking, BookingSource
+from bookings.selectors import calendar_free_slots
+from bookings.services.bookings import BookingError, SlotUnavailable, booking_create
+from bookings.views.picker import Picker, build_picker, format_duration, parse_tz
+from calendars.models import Calendar
+
+TAKEN_MESSAGE = "That time was just taken. Please pick another one below."
 
 
-def _todo(request, **kwargs):
-    return HttpResponse("not implemented yet", status=501)
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def public_calendars() -> QuerySet[Calendar]:
+    return Calendar.objects.select_related("owner").filter(is_active=True)
+
+
+def owner_name(calendar: Calendar) -> str:
+    owner = calendar.owner
+    return owner.get_full_name() or owner.get_username()
+
+
+def booking_url(booking: Booking, *, embed: bool = False) -> str:
+    url = reverse("bookings:booking", kwargs={"token": booking.token})
+    return f"{url}?embed=1" if embed else url
+
+
+# Why no CSRF check on these POSTs: the booking form carries no ambient authority (no
+# session, no login: anyone may submit it directly), so a forged cross-site post could do
+# nothing its author could not do alone. The embed needs it anyway: inside a third-party
+# iframe browsers withhold the SameSite CSRF cookie, and every embedded booking would fail.
+@method_decorator(csrf_exempt, name="dispatch")
+class BookingPageView(View):
+    template_name = "bookings/page.html"
+    source: str = BookingSource.SCHEDULING_LINK
+    compact = False
+
+    # -- hooks -------------------------------------------------------------------------
+
+    def get_calendar(self) -> Calendar:
+        calendar = public_calendars().filter(slug=self.kwargs["slug"]).first()
+        if calendar is None:
+            raise Http404("No such calendar.")
+        return calendar
+
+    def initial(self) -> dict:
+        return {}
+
+    def book(self, data: dict) -> Booking:
+        return booking_create(calendar=self.calendar, source=self.source, now=self.now, **data)
+
+    def handle_booking_error(self, exc: BookingError, form: BookingForm) -> HttpResponse:
+        return self.render_page(form=form, status=409, notice=str(exc) or TAKEN_MESSAGE)
+
+    def get_success_url(self, booking: Booking) -> str:
+        return booking_url(booking, embed=self.compact)
+
+    def slots_api_url(self) -> str:
+        return reverse("bookings:api-calendar-slots", kwargs={"slug": self.calendar.slug})
+
+    def default_timezone(self) -> str | None:
+        """The zone times are shown in before the invitee picks one (None: the calendar's)."""
+        return None
+
+    def free_slots(self, *, range_start: datetime, range_end: datetime) -> list[datetime]:
+        return calendar_free_slots(
+            calendar=self.calendar, range_start=range_start, range_end=range_end, now=self.now
+        )
+
+    def get_context_data(self, **kwargs) -> dict:
+        return kwargs
+
+    # -- flow --------------------------------------------------------------------------
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.now = dj_timezone.now()
+        self.calendar = self.get_calendar()
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        form = self.make_form(initial=self.initial())
+        return self.render_page(form=form, params=request.GET)
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        form = self.make_form(data=request.POST)
+        if not form.is_valid():
+            return self.render_page(form=form, status=400)
+        try:
+            booking = self.book(form.booking_kwargs())
+        except SlotUnavailable:
+            return self.render_page(form=form, status=409, notice=TAKEN_MESSAGE, taken=True)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            return self.render_page(form=form, status=400)
+        except BookingError as exc:
+            return self.handle_booking_error(exc, form)
+        return HttpResponseSeeOther(self.get_success_url(booking))
+
+    def make_form(self, **kwargs) -> TimeFields:
+        return BookingForm(
+            requires_consent=self.calendar.requires_consent,
+            consent_text=self.calendar.consent_text,
+            **kwargs,
+        )
+
+    def picker_params_from_post(self, *, taken: bool) -> dict:
+        """Redraw the picker where the invitee was: their zone, the day of their time."""
+        data = self.request.POST
+        params = {"tz": data.get("tz", ""), "date": data.get("date", "")}
+        start = parse_start(data.get("start", ""))
+        if start is not None:
+            fallback = self.default_timezone() or self.calendar.timezone
+            tz = parse_tz(params["tz"]) or ZoneInfo(fallback)
+            params["date"] = start.astimezone(tz).date().isoformat()
+            if not taken:
+                params["time"] = start.isoformat()
+        return params
+
+    def make_picker(self, params) -> Picker:
+        return build_picker(
+            calendar=self.calendar,
+            params=params,
+            free_slots=self.free_slots,
+            now=self.now,
+            base_path=self.request.path,
+            default_tz=self.default_timezone(),
+        )
+
+    def render_page(
+        self,
+        *,
+        form: BookingForm,
+        params=None,
+        status: int = 200,
+        notice: str = "",
+        taken: bool = False,
+    ) -> HttpResponse:
+        if params is None:
+            params = self.picker_params_from_post(taken=taken)
+        picker = self.make_picker(params)
+        if form.is_bound:
+            form.mark_errors()
+        if picker.requested_time_unavailable and not notice:
+            notice = "That time is no longer free. Please pick another one."
+        context = self.get_context_data(
+            calendar=self.calendar,
+            owner_name=owner_name(self.calendar),
+            duration=format_duration(self.calendar.duration_minutes),
+            picker=picker,
+            form=form,
+            notice=notice,
+            compact=self.compact,
+            slots_api_url=self.slots_api_url(),
+            form_action=self.request.path,
+        )
+        response = render(self.request, self.template_name, context, status=status)
+        if self.compact:
+            response.xframe_options_exempt = True
+        return response
+
+
+class PermanentLinkView(BookingPageView):
+    source = BookingSource.PERMANENT_LINK
+
+    def get_calendar(self) -> Calendar:
+        calendar = public_calendars().filter(public_id=self.kwargs["public_id"]).first()
+        if calendar is None:
+            raise Http404("No such calendar.")
+        return calendar
+
+
+@method_decorator(xframe_options_exempt, name="dispatch")
+class EmbedView(BookingPageView):
+    source = BookingSource.EMBED
+    compact = True
 
 
 # Names used elsewhere (keep them): scheduling, permanent, embed.
 urlpatterns = [
-    path("book/<slug:slug>/", _todo, name="scheduling"),
-    path("c/<str:public_id>/", _todo, name="permanent"),
-    path("embed/<slug:slug>/", _todo, name="embed"),
+    path("book/<slug:slug>/", BookingPageView.as_view(), name="scheduling"),
+    path("c/<str:public_id>/", PermanentLinkView.as_view(), name="permanent"),
+    path("embed/<slug:slug>/", EmbedView.as_view(), name="embed"),
 ]

@@ -1,0 +1,128 @@
+"""Forms of the public booking pages: the invitee's details, and a new time for a reschedule.
+
+The chosen time travels as `start`, an ISO 8601 instant with its UTC offset (exactly what the
+slots API and the page's time links give), and `tz`, the IANA timezone the invitee saw the
+times in. Forms only check the shape of the input; whether the time is free is the booking
+service's decision, made under its lock.
+"""
+
+from datetime import datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from calendars.models import validate_timezone
+
+
+def parse_start(value: str) -> datetime | None:
+    """An aware datetime from an ISO 8601 string with an offset, or None for anything else."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+DEFAULT_CONSENT_TEXT = "I agree to be contacted about this booking."
+
+
+class TimeFields(forms.Form):
+    def mark_errors(self) -> None:
+        """Point each invalid input at its message, for screen readers."""
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["aria-invalid"] = "true"
+                attrs["aria-describedby"] = f"{self[name].id_for_label}-error"
+
+    start = forms.CharField(
+        widget=forms.HiddenInput,
+        error_messages={"required": "Pick a time first."},
+    )
+    tz = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def clean_start(self) -> datetime:
+        parsed = parse_start(self.cleaned_data["start"])
+        if parsed is None:
+            raise ValidationError("Pick a time from the list.", code="invalid")
+        return parsed
+
+    def clean_tz(self) -> str:
+        value = self.cleaned_data["tz"]
+        validate_timezone(value)
+        return value
+
+
+class BookingForm(TimeFields):
+    name = forms.CharField(
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        error_messages={"required": "Please enter your name."},
+    )
+    email = forms.EmailField(
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={"required": "Please enter your email address."},
+    )
+    phone = forms.CharField(
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+    )
+    notes = forms.CharField(
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Anything to share before the meeting?",
+    )
+    consent = forms.BooleanField(required=False)
+
+    def __init__(self, *args, requires_consent: bool = False, consent_text: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requires_consent = requires_consent
+        if requires_consent:
+            self.fields["consent"].required = True
+            self.fields["consent"].label = consent_text or DEFAULT_CONSENT_TEXT
+            self.fields["consent"].error_messages["required"] = "Please tick this box to book."
+        else:
+            del self.fields["consent"]
+
+    def clean_name(self) -> str:
+        value = self.cleaned_data["name"].strip()
+        if not value:
+            raise ValidationError("Please enter your name.", code="required")
+        return value
+
+    def booking_kwargs(self) -> dict:
+        """Keyword arguments for booking_create / one_time_link_book."""
+        data = self.cleaned_data
+        return {
+            "start": data["start"],
+            "name": data["name"],
+            "email": data["email"],
+            "phone": data.get("phone", ""),
+            "notes": data.get("notes", ""),
+            "timezone": data["tz"],
+            "consent": bool(data.get("consent", False)),
+        }
+
+
+class RescheduleForm(TimeFields):
+    def booking_kwargs(self) -> dict:
+        return {"start": self.cleaned_data["start"], "timezone": self.cleaned_data["tz"]}
+
+
+# The booking service reports field errors under the input names (name, email, ...); only
+# the timezone is called differently here, where it travels as `tz`.
+SERVICE_TO_FORM_FIELD = {"timezone": "tz"}
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Attach a service's ValidationError to the form, field by field where possible."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            name = SERVICE_TO_FORM_FIELD.get(field, field)
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)

@@ -1,0 +1,332 @@
+"""The month/day/time picker shared by every page that lets an invitee choose a time.
+
+`build_picker` turns the page's query parameters (month=YYYY-MM, date=YYYY-MM-DD,
+tz=Area/City, time=<ISO 8601>) into what the templates draw: a month grid where days with
+free slots are links, the chosen day's free times as links, and prev/next month links. All of
+it is plain GET links, so the page works without JavaScript; static/js/booking.js redraws the
+same markup from the slots API when scripts run.
+
+Cost matters (the booking page is benchmarked): free slots are computed once for the shown
+month, grouped into days with a bisect per day (no per-slot timezone conversion), and only
+the selected day's times are formatted. Bad parameters never fail: they fall back to defaults.
+"""
+
+import calendar as pycalendar
+import zoneinfo
+from bisect import bisect_left
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from bookings.forms import parse_start
+from calendars.models import Calendar
+
+FreeSlots = Callable[..., list[datetime]]
+
+# Canonical IANA areas; the legacy aliases (US/Eastern, Etc/GMT+5, ...) stay accepted in the
+# URL but are not offered in the list.
+_AREAS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
+
+
+@cache
+def timezone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@cache
+def _offered_timezones() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    by_area: dict[str, list[str]] = {area: [] for area in _AREAS}
+    for name in timezone_names():
+        area, _, rest = name.partition("/")
+        if area in by_area and rest:
+            by_area[area].append(name)
+    return tuple((area, tuple(sorted(names))) for area, names in by_area.items())
+
+
+def timezone_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+@lru_cache(maxsize=256)
+def timezone_options(selected: str) -> SafeString:
+    """The <option>s of the timezone <select>, grouped by area, `selected` marked.
+
+    Rendering ~420 options through the template engine would dominate the page's cost, so
+    the markup is built once per selected zone and cached.
+    """
+    parts = []
+    offered = {name for _, names in _offered_timezones() for name in names} | {"UTC"}
+    if selected not in offered:
+        parts.append(format_html('<option value="{}" selected>{}</option>', selected, selected))
+    utc_selected = mark_safe(" selected") if selected == "UTC" else ""
+    parts.append(format_html('<option value="UTC"{}>UTC</option>', utc_selected))
+    for area, names in _offered_timezones():
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (name, mark_safe(" selected") if name == selected else "", timezone_label(name))
+                for name in names
+            ),
+        )
+        parts.append(format_html('<optgroup label="{}">{}</optgroup>', area, options))
+    return mark_safe("".join(parts))  # noqa: S308 (every piece above is escaped)
+
+
+def parse_tz(value: str | None) -> ZoneInfo | None:
+    if value and value in timezone_names():
+        return ZoneInfo(value)
+    return None
+
+
+def _parse_month(value: str | None) -> date | None:
+    if not value or len(value) != 7:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        return None
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value or len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _add_months(month: date, months: int) -> date:
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tz).astimezone(UTC)
+
+
+def format_duration(minutes: int) -> str:
+    hours, mins = divmod(minutes, 60)
+    if hours and mins:
+        return f"{hours} h {mins} min"
+    if hours:
+        return f"{hours} h"
+    return f"{mins} min"
+
+
+def format_time(moment: datetime) -> str:
+    return f"{moment:%H:%M}"
+
+
+def format_day(day: date) -> str:
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+@dataclass(frozen=True, slots=True)
+class DayCell:
+    date: date
+    in_month: bool
+    free: int
+    selected: bool
+    url: str
+
+    @property
+    def label(self) -> str:
+        count = f"{self.free} free time{'s' if self.free != 1 else ''}" if self.free else "no times"
+        return f"{format_day(self.date)}, {count}"
+
+
+@dataclass(frozen=True, slots=True)
+class TimeChoice:
+    start: datetime  # in the invitee's timezone
+    selected: bool
+
+    @property
+    def iso(self) -> str:
+        return self.start.isoformat()
+
+    @property
+    def label(self) -> str:
+        return format_time(self.start)
+
+
+@dataclass
+class Picker:
+    tz: ZoneInfo
+    tz_explicit: bool
+    month: date
+    today: date
+    weeks: list[list[DayCell]]
+    selected_date: date | None
+    times: list[TimeChoice]
+    selected_time: datetime | None
+    # A time was asked for (in the URL) that is not free: it was just taken.
+    requested_time_unavailable: bool
+    prev_url: str | None
+    next_url: str | None
+    window_end: datetime
+    base_path: str
+    extra_params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tz_name(self) -> str:
+        return self.tz.key
+
+    @property
+    def tz_label(self) -> str:
+        return timezone_label(self.tz.key)
+
+    @property
+    def selected_time_label(self) -> str:
+        moment = self.selected_time
+        return f"{format_day(moment.date())} at {format_time(moment)}" if moment else ""
+
+    @property
+    def month_label(self) -> str:
+        return f"{self.month:%B %Y}"
+
+    @property
+    def month_param(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+    @property
+    def selected_date_label(self) -> str:
+        return format_day(self.selected_date) if self.selected_date else ""
+
+    @property
+    def timezone_options(self) -> SafeString:
+        return timezone_options(self.tz.key)
+
+    @property
+    def has_free_days(self) -> bool:
+        return any(cell.free for week in self.weeks for cell in week)
+
+    def url(self, **params: str | None) -> str:
+        query = {**self.extra_params, **{k: v for k, v in params.items() if v}}
+        return f"{self.base_path}?{urlencode(query)}" if query else self.base_path
+
+
+def build_picker(
+    *,
+    calendar: Calendar,
+    params: Mapping[str, str],
+    free_slots: FreeSlots,
+    now: datetime,
+    base_path: str,
+    default_tz: str | None = None,
+    extra_params: Mapping[str, str] | None = None,
+) -> Picker:
+    """Everything the picker templates need, from the request's query parameters.
+
+    `free_slots(range_start=..., range_end=...)` returns sorted aware datetimes of free
+    starts; it is called once (twice when the current month has nothing left and the page
+    moves on to the next one by itself).
+    """
+    chosen_tz = parse_tz(params.get("tz"))
+    tz = chosen_tz or parse_tz(default_tz) or ZoneInfo(calendar.timezone)
+    today = now.astimezone(tz).date()
+    window_end = now + timedelta(days=calendar.booking_window_days)
+    first_month = today.replace(day=1)
+    last_month = window_end.astimezone(tz).date().replace(day=1)
+
+    requested_time = parse_start(params.get("time", ""))
+    requested_date = _parse_date(params.get("date"))
+    if requested_time is not None:
+        requested_date = requested_time.astimezone(tz).date()
+    month = _parse_month(params.get("month"))
+    explicit_month = month is not None or requested_date is not None
+    if month is None:
+        month = requested_date.replace(day=1) if requested_date else first_month
+    month = min(max(month, first_month), last_month)
+
+    day_starts, slots = _month_slots(month, tz, free_slots)
+    if not slots and not explicit_month and month < last_month:
+        # Late in the month nothing may be left: show the next month rather than an empty one.
+        month = _add_months(month, 1)
+        day_starts, slots = _month_slots(month, tz, free_slots)
+
+    # Index of the first slot of each day of the month (plus the end), found by bisect.
+    bounds = [bisect_left(slots, start) for start in day_starts]
+    days_in_month = len(day_starts) - 1
+    free_by_day = {
+        month.replace(day=i + 1): bounds[i + 1] - bounds[i] for i in range(days_in_month)
+    }
+
+    selected_date = requested_date if requested_date in free_by_day else None
+    if selected_date is None:
+        selected_date = next((d for d, count in free_by_day.items() if count), None)
+
+    # The zone goes into links only once chosen, so a page without `tz` can still adopt the
+    # zone the browser reports.
+    tz_param = tz.key if chosen_tz else None
+    picker = Picker(
+        tz=tz,
+        tz_explicit=chosen_tz is not None,
+        month=month,
+        today=today,
+        weeks=[],
+        selected_date=selected_date,
+        times=[],
+        selected_time=None,
+        requested_time_unavailable=False,
+        prev_url=None,
+        next_url=None,
+        window_end=window_end,
+        base_path=base_path,
+        extra_params=extra_params or {},
+    )
+    month_param = picker.month_param
+
+    weeks: list[list[DayCell]] = []
+    for week in pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
+        row = []
+        for day in week:
+            in_month = day.month == month.month
+            free = free_by_day.get(day, 0) if in_month else 0
+            url = picker.url(tz=tz_param, month=month_param, date=day.isoformat()) if free else ""
+            row.append(DayCell(day, in_month, free, day == selected_date, url))
+        weeks.append(row)
+    picker.weeks = weeks
+
+    if selected_date is not None:
+        index = selected_date.day - 1
+        for slot in slots[bounds[index] : bounds[index + 1]]:
+            local = slot.astimezone(tz)
+            selected = requested_time is not None and slot == requested_time
+            picker.times.append(TimeChoice(local, selected))
+            if selected:
+                picker.selected_time = local
+    picker.requested_time_unavailable = requested_time is not None and picker.selected_time is None
+
+    if month > first_month:
+        picker.prev_url = picker.url(tz=tz_param, month=f"{_add_months(month, -1):%Y-%m}")
+    if month < last_month:
+        picker.next_url = picker.url(tz=tz_param, month=f"{_add_months(month, 1):%Y-%m}")
+    return picker
+
+
+def _month_slots(
+    month: date, tz: ZoneInfo, free_slots: FreeSlots
+) -> tuple[list[datetime], list[datetime]]:
+    days = pycalendar.monthrange(month.year, month.month)[1]
+    day_starts = [local_midnight(month.replace(day=d), tz) for d in range(1, days + 1)]
+    day_starts.append(local_midnight(_add_months(month, 1), tz))
+    slots = free_slots(range_start=day_starts[0], range_end=day_starts[-1])
+    return day_starts, list(slots)
