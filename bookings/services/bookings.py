@@ -93,6 +93,7 @@ def booking_create(
 
     with transaction.atomic():
         calendar = _lock_calendar(calendar)
+        _check_reach(calendar=calendar, start=start, now=now)
         booking = Booking(
             calendar=calendar,
             start=start,
@@ -171,6 +172,7 @@ def booking_reschedule(
             raise BookingError("This booking was cancelled, so it cannot be rescheduled.")
         if locked.start == start:
             return locked
+        _check_reach(calendar=calendar, start=start, now=now)
         seat = _free_seat(calendar=calendar, start=start, now=now, ignore_booking=locked)
         locked.start = start
         locked.end = start + timedelta(minutes=calendar.duration_minutes)
@@ -191,7 +193,10 @@ def _checked_start(start) -> datetime:
         raise ValidationError({"start": "Give the start as a date and time."})
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValidationError({"start": "The start needs a UTC offset or timezone."})
-    return start.astimezone(UTC)
+    try:
+        return start.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+05:00
+        raise ValidationError({"start": "The start is out of range."}) from exc
 
 
 def _lock_calendar(calendar: Calendar) -> Calendar:
@@ -201,6 +206,13 @@ def _lock_calendar(calendar: Calendar) -> Calendar:
     if locked is None or not locked.is_active:
         raise SlotUnavailable("This calendar is not taking bookings.")
     return locked
+
+
+def _check_reach(*, calendar: Calendar, start: datetime, now: datetime) -> None:
+    # Far outside notice and window the answer is known without a query, and the date
+    # arithmetic that follows stays clear of datetime's limits (years 1 and 9999).
+    if not now - _DAY <= start <= now + timedelta(days=calendar.booking_window_days + 2):
+        raise SlotUnavailable(TAKEN_MESSAGE)
 
 
 def _free_seat(

@@ -197,6 +197,25 @@ def test_it_answers_409_for_a_start_that_is_not_a_slot_start(api):
     assert not Booking.objects.exists()
 
 
+@pytest.mark.parametrize("start", ["9999-12-31T23:30:00+00:00", "0001-01-01T00:00:00-01:00"])
+def test_it_answers_409_for_a_start_at_the_ends_of_time(api, start):
+    calendar = CalendarFactory()
+
+    response = api.post(url(calendar), body(start=start), format="json")
+
+    assert response.status_code == 409
+    assert not Booking.objects.exists()
+
+
+def test_it_answers_400_for_a_start_that_cannot_be_expressed_in_utc(api):
+    calendar = CalendarFactory()
+
+    response = api.post(url(calendar), body(start="0001-01-01T00:00:00+05:00"), format="json")
+
+    assert response.status_code == 400
+    assert "start" in response.json()
+
+
 def test_it_answers_404_for_an_unknown_calendar(api):
     response = api.post("/api/public/calendars/no-such/bookings/", body(), format="json")
 
