@@ -37,6 +37,10 @@ from bookings.services.one_time_links import (
     one_time_link_book,
     one_time_link_generate,
     one_time_link_get_by_token,
+    one_time_link_is_usable,
+    one_time_link_owner,
+    one_time_link_prefill,
+    one_time_link_public_state,
     one_time_link_revoke,
     one_time_link_url,
     one_time_links_in_state,
@@ -169,16 +173,6 @@ class OneTimeLinkRevokeView(APIView):
 # Public: the token in the path is the credential.
 
 
-def link_is_usable(link: OneTimeLink) -> bool:
-    """Active, and its calendar still takes bookings (a deactivated calendar's links stop)."""
-    return link.state == OneTimeLink.State.ACTIVE and link.calendar.is_active
-
-
-def owner_summary(calendar: Calendar) -> dict:
-    owner = calendar.owner
-    return {"name": owner.get_full_name() or owner.get_username(), "email": owner.email}
-
-
 class PublicCalendarSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
@@ -219,18 +213,6 @@ NOT_FOUND = OpenApiResponse(description="No such link (also for a malformed toke
 GONE = OpenApiResponse(GoneSerializer, description="The link was used, expired or revoked.")
 
 
-def link_prefill(link: OneTimeLink) -> dict | None:
-    if link.contact is None:
-        return None
-    return {"name": link.contact.full_name, "email": link.contact.email}
-
-
-def public_state(link: OneTimeLink) -> str:
-    if link.state == OneTimeLink.State.ACTIVE and not link.calendar.is_active:
-        return str(OneTimeLink.State.EXPIRED)
-    return str(link.state)
-
-
 def _link_or_404(token: str) -> OneTimeLink:
     link = one_time_link_get_by_token(token=token)
     if link is None:
@@ -243,7 +225,7 @@ def _gone(link: OneTimeLink) -> Response:
         {
             "detail": "This link has expired. Contact the person who sent it for a new one.",
             "code": LINK_UNAVAILABLE_CODE,
-            "state": public_state(link),
+            "state": one_time_link_public_state(link=link),
         },
         status=status.HTTP_410_GONE,
     )
@@ -266,7 +248,7 @@ class PublicLinkView(APIView):
         calendar = link.calendar
         return Response(
             {
-                "state": public_state(link),
+                "state": one_time_link_public_state(link=link),
                 "expires_at": link.expires_at,
                 "calendar": {
                     "name": calendar.name,
@@ -275,9 +257,9 @@ class PublicLinkView(APIView):
                     "timezone": calendar.timezone,
                     "requires_consent": calendar.requires_consent,
                     "consent_text": calendar.consent_text,
-                    "owner": owner_summary(calendar),
+                    "owner": one_time_link_owner(link=link),
                 },
-                "prefill": link_prefill(link),
+                "prefill": one_time_link_prefill(link=link),
             }
         )
 
@@ -303,7 +285,7 @@ class PublicLinkSlotsView(APIView):
     )
     def get(self, request: Request, token: str) -> Response:
         link = _link_or_404(token)
-        if not link_is_usable(link):
+        if not one_time_link_is_usable(link=link):
             return _gone(link)
         # The calendar's name, not its slug: the link should not hand out the scheduling URL.
         return slots_response(
@@ -334,7 +316,7 @@ class PublicLinkBookingView(APIView):
     )
     def post(self, request: Request, token: str) -> Response:
         link = _link_or_404(token)
-        if not link_is_usable(link):
+        if not one_time_link_is_usable(link=link):
             return _gone(link)
         try:
             return public_booking_response(

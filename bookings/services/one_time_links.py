@@ -20,6 +20,11 @@ Selectors:
     def one_time_link_get_by_token(*, token: str) -> OneTimeLink | None
     def one_time_links_in_state(queryset, *, state: str, now=None) -> QuerySet
 
+    def one_time_link_is_usable(*, link) -> bool     # active and its calendar takes bookings
+    def one_time_link_public_state(*, link) -> str   # state; "expired" if calendar inactive
+    def one_time_link_prefill(*, link) -> dict | None   # {"name", "email"} of its contact
+    def one_time_link_owner(*, link) -> dict          # {"name", "email"} of the owner
+
     def parse_expires_in(text: str) -> timedelta   # "30m", "12h", "7d"; ValueError otherwise
 
 TOKENS (see bookings/tokens.py). The URL's last segment is `<locator><mac>`: a 12-character
@@ -134,6 +139,31 @@ def one_time_link_get_by_token(*, token: str) -> OneTimeLink | None:
         purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
     )
     return link if link is not None and valid else None
+
+
+def one_time_link_is_usable(*, link: OneTimeLink) -> bool:
+    """Active, and its calendar still takes bookings (a deactivated calendar's links stop)."""
+    return link.state == OneTimeLink.State.ACTIVE and link.calendar.is_active
+
+
+def one_time_link_public_state(*, link: OneTimeLink) -> str:
+    """The state an invitee is told: a link to a deactivated calendar reads as expired."""
+    if link.state == OneTimeLink.State.ACTIVE and not link.calendar.is_active:
+        return str(OneTimeLink.State.EXPIRED)
+    return str(link.state)
+
+
+def one_time_link_prefill(*, link: OneTimeLink) -> dict | None:
+    """The booking form's name and email when the link was made for a contact."""
+    if link.contact is None:
+        return None
+    return {"name": link.contact.full_name, "email": link.contact.email}
+
+
+def one_time_link_owner(*, link: OneTimeLink) -> dict:
+    """Whom the invitee should contact for a new link."""
+    owner = link.calendar.owner
+    return {"name": owner.get_full_name() or owner.get_username(), "email": owner.email}
 
 
 def one_time_link_url(*, link: OneTimeLink) -> str:
