@@ -1,0 +1,251 @@
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from bookings.models import Booking
+from tests.bookings.factories import BookingFactory
+from tests.calendars.factories import CalendarFactory, DateOverrideFactory
+
+pytestmark = pytest.mark.django_db
+
+# A Monday, two weeks before the dates asked about below.
+NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+EVERY_DAY_9_TO_17 = [(weekday, time(9), time(17)) for weekday in range(7)]
+MONDAY_9_TO_17 = [(0, time(9), time(17))]
+
+
+@pytest.fixture(autouse=True)
+def frozen_now():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def slots_url(calendar) -> str:
+    return reverse("bookings:api-calendar-slots", kwargs={"slug": calendar.slug})
+
+
+def get(client, calendar, **params):
+    return client.get(slots_url(calendar), params)
+
+
+def half_hours(day: str, first: str, last: str, offset: str) -> list[str]:
+    start = datetime.fromisoformat(f"{day}T{first}")
+    end = datetime.fromisoformat(f"{day}T{last}")
+    out = []
+    while start <= end:
+        out.append(f"{start.isoformat()}{offset}")
+        start += timedelta(minutes=30)
+    return out
+
+
+def test_it_lists_a_days_slots_in_the_calendars_timezone(client):
+    calendar = CalendarFactory(timezone="Europe/Berlin")
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.status_code == 200
+    assert response.json() == {
+        "calendar": calendar.slug,
+        "timezone": "Europe/Berlin",
+        "slots": {"2027-03-15": half_hours("2027-03-15", "09:00", "16:30", "+01:00")},
+    }
+
+
+def test_it_includes_the_end_date(client):
+    calendar = CalendarFactory()
+    response = get(client, calendar, start="2027-03-15", end="2027-03-16")
+    assert response.status_code == 200
+    assert list(response.json()["slots"]) == ["2027-03-15", "2027-03-16"]
+
+
+def test_it_leaves_out_dates_without_slots(client):
+    calendar = CalendarFactory()  # Monday to Friday
+    response = get(client, calendar, start="2027-03-12", end="2027-03-15")
+    assert response.status_code == 200
+    assert list(response.json()["slots"]) == ["2027-03-12", "2027-03-15"]
+
+
+def test_it_leaves_out_a_closed_override_date(client):
+    calendar = CalendarFactory()
+    DateOverrideFactory(calendar=calendar, date=datetime(2027, 3, 15).date(), start=None, end=None)
+    response = get(client, calendar, start="2027-03-15", end="2027-03-16")
+    assert response.status_code == 200
+    assert list(response.json()["slots"]) == ["2027-03-16"]
+
+
+def test_it_leaves_out_booked_slots(client):
+    calendar = CalendarFactory()
+    BookingFactory(calendar=calendar, start=datetime(2027, 3, 15, 10, tzinfo=UTC))
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.status_code == 200
+    slots = response.json()["slots"]["2027-03-15"]
+    assert "2027-03-15T10:00:00+00:00" not in slots
+    assert len(slots) == 15
+
+
+def test_it_offers_a_cancelled_bookings_slot_again(client):
+    calendar = CalendarFactory()
+    start = datetime(2027, 3, 15, 10, tzinfo=UTC)
+    BookingFactory(calendar=calendar, start=start, status=Booking.Status.CANCELLED)
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert "2027-03-15T10:00:00+00:00" in response.json()["slots"]["2027-03-15"]
+
+
+def test_it_follows_the_dst_change_in_new_york(client):
+    calendar = CalendarFactory(timezone="America/New_York", hours=EVERY_DAY_9_TO_17)
+    # Clocks spring forward on Sunday 2027-03-14.
+    response = get(client, calendar, start="2027-03-13", end="2027-03-15")
+    assert response.status_code == 200
+    slots = response.json()["slots"]
+    assert slots["2027-03-13"][0] == "2027-03-13T09:00:00-05:00"
+    assert slots["2027-03-14"][0] == "2027-03-14T09:00:00-04:00"
+    assert slots["2027-03-15"][-1] == "2027-03-15T16:30:00-04:00"
+    assert all(len(day) == 16 for day in slots.values())
+
+
+def test_it_follows_the_dst_end_in_berlin_in_the_invitees_timezone(client):
+    calendar = CalendarFactory(timezone="Europe/Berlin", hours=EVERY_DAY_9_TO_17)
+    # Berlin falls back on Sunday 2027-10-31; asked for in UTC, the wall-clock 09:00 moves.
+    with time_machine.travel(datetime(2027, 10, 1, tzinfo=UTC), tick=False):
+        response = get(client, calendar, start="2027-10-30", end="2027-10-31", timezone="UTC")
+    slots = response.json()["slots"]
+    assert slots["2027-10-30"][0] == "2027-10-30T07:00:00+00:00"
+    assert slots["2027-10-31"][0] == "2027-10-31T08:00:00+00:00"
+
+
+def test_it_shifts_dates_for_an_invitee_13_hours_ahead(client):
+    calendar = CalendarFactory(timezone="UTC", hours=MONDAY_9_TO_17)
+    # Monday 09:00-17:00 UTC is Monday 22:00 to Tuesday 06:00 in Auckland (NZDT, +13:00).
+    response = get(
+        client, calendar, start="2027-03-15", end="2027-03-16", timezone="Pacific/Auckland"
+    )
+    assert response.status_code == 200
+    assert response.json()["timezone"] == "Pacific/Auckland"
+    assert response.json()["slots"] == {
+        "2027-03-15": half_hours("2027-03-15", "22:00", "23:30", "+13:00"),
+        "2027-03-16": half_hours("2027-03-16", "00:00", "05:30", "+13:00"),
+    }
+
+
+def test_it_only_answers_the_dates_asked_in_the_invitees_timezone(client):
+    calendar = CalendarFactory(timezone="UTC", hours=MONDAY_9_TO_17)
+    response = get(
+        client, calendar, start="2027-03-16", end="2027-03-16", timezone="Pacific/Auckland"
+    )
+    assert list(response.json()["slots"]) == ["2027-03-16"]
+    assert len(response.json()["slots"]["2027-03-16"]) == 12
+
+
+def test_it_uses_the_calendars_timezone_when_the_parameter_is_empty(client):
+    calendar = CalendarFactory(timezone="Asia/Tokyo")
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15", timezone="")
+    assert response.status_code == 200
+    assert response.json()["timezone"] == "Asia/Tokyo"
+
+
+def test_it_answers_a_past_range_with_no_slots(client):
+    calendar = CalendarFactory()
+    response = get(client, calendar, start="2020-03-16", end="2020-03-20")
+    assert response.status_code == 200
+    assert response.json()["slots"] == {}
+
+
+def test_it_needs_no_authentication_and_sets_no_cookie(client):
+    calendar = CalendarFactory()
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.status_code == 200
+    assert not response.cookies
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"end": "2027-03-15"}, "start"),
+        ({"start": "2027-03-15"}, "end"),
+        ({"start": "2027-3-15", "end": "2027-03-15"}, "start"),
+        ({"start": "2027-02-30", "end": "2027-03-15"}, "start"),
+        ({"start": "20270315", "end": "2027-03-15"}, "start"),
+        ({"start": "2027-03-15", "end": "tomorrow"}, "end"),
+        ({"start": "2027-03-15", "end": "9999-12-31"}, "end"),
+        ({"start": "2027-03-15", "end": "2027-03-14"}, "end"),
+        ({"start": "2027-01-01", "end": "2027-04-04"}, "end"),
+        ({"start": "2027-03-15", "end": "2027-03-15", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"start": "2027-03-15", "end": "2027-03-15", "timezone": "../../etc/passwd"}, "timezone"),
+    ],
+)
+def test_it_refuses_a_bad_query_with_a_message_on_the_field(client, params, field):
+    calendar = CalendarFactory()
+    response = client.get(slots_url(calendar), params)
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == [field]
+    assert body[field][0]
+
+
+def test_it_reports_every_bad_field_at_once(client):
+    calendar = CalendarFactory()
+    response = get(client, calendar, start="x", end="y", timezone="Nowhere")
+    assert response.status_code == 400
+    assert set(response.json()) == {"start", "end", "timezone"}
+
+
+def test_it_accepts_a_range_of_exactly_93_days(client):
+    calendar = CalendarFactory()
+    response = get(client, calendar, start="2027-01-01", end="2027-04-03")
+    assert response.status_code == 200
+
+
+def test_it_answers_404_for_an_unknown_calendar(client):
+    response = client.get(
+        reverse("bookings:api-calendar-slots", kwargs={"slug": "nope"}),
+        {"start": "2027-03-15", "end": "2027-03-15"},
+    )
+    assert response.status_code == 404
+    assert response.json()["detail"]
+
+
+def test_it_answers_404_for_an_inactive_calendar(client):
+    calendar = CalendarFactory(is_active=False)
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.status_code == 404
+
+
+# --- cost -------------------------------------------------------------------------------
+
+
+def busy_calendar():
+    calendar = CalendarFactory(
+        duration_minutes=15, booking_window_days=365, hours=EVERY_DAY_9_TO_17
+    )
+    DateOverrideFactory(calendar=calendar, date=datetime(2027, 4, 1).date(), start=None, end=None)
+    start = datetime(2027, 3, 15, 9, tzinfo=UTC)
+    Booking.objects.bulk_create(
+        BookingFactory.build(calendar=calendar, start=start + timedelta(days=d, hours=h))
+        for d in range(93)
+        for h in range(0, 8, 2)
+    )
+    return calendar
+
+
+QUERY_BOUND = 4  # calendar, weekly hours, overrides, bookings
+
+
+def test_it_answers_one_day_in_a_constant_number_of_queries(client, django_assert_max_num_queries):
+    calendar = busy_calendar()
+    with django_assert_max_num_queries(QUERY_BOUND):
+        response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.status_code == 200
+    assert len(response.json()["slots"]["2027-03-15"]) == 32 - 4
+
+
+def test_it_answers_93_days_in_the_same_number_of_queries(client, django_assert_max_num_queries):
+    calendar = busy_calendar()
+    with django_assert_max_num_queries(QUERY_BOUND):
+        response = get(client, calendar, start="2027-03-15", end="2027-06-15")
+    assert response.status_code == 200
+    slots = response.json()["slots"]
+    assert len(slots) == 92  # 93 dates, one closed by an override
+    assert all(len(day) == 28 for day in slots.values())
