@@ -1,0 +1,290 @@
+"""Each action type on its own: what it does, what it outputs, how it fails."""
+
+import json
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import time_machine
+
+from bookings.models import OneTimeLink
+from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.contacts.factories import ContactFactory
+from tests.workflows.support import make_workflow, run_queued
+from workflows.actions import send_webhook
+from workflows.models import Enrollment, StepRun
+from workflows.services import enrollment_create
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_time():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def run_one(action, *, contact=None, user=None):
+    """Enroll a contact in a one-action workflow and run it; the step and enrollment."""
+    workflow = make_workflow(user=user or UserFactory(is_superuser=True), actions=[action])
+    enrollment = enrollment_create(
+        workflow=workflow, contact=contact or ContactFactory(), trigger_type="manual"
+    )
+    run_queued()
+    enrollment.refresh_from_db()
+    return enrollment.steps.get(), enrollment
+
+
+class Receiver:
+    """A real HTTP server in a thread; `answers` maps a path to (status, headers)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.answers: dict[str, tuple[int, dict]] = {}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                status, headers = receiver.answers.get(self.path, (200, {}))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
+
+
+# Generate One-Time Booking Link
+
+
+def test_it_generates_a_link_for_the_contact_on_the_chosen_calendar():
+    calendar = CalendarFactory(name="Intro call", timezone="Europe/Berlin")
+    contact = ContactFactory()
+    _step, enrollment = run_one(
+        {"key": "link", "type": "generate_one_time_link", "config": {"calendar": calendar.pk}},
+        contact=contact,
+    )
+
+    link = OneTimeLink.objects.get()
+    assert (link.calendar, link.contact, link.state) == (calendar, contact, "active")
+    assert link.created_by_process == f"workflow {enrollment.workflow_id} · enrollment " + (
+        f"{enrollment.pk} · step link"
+    )
+    assert enrollment.values["link"] == {
+        "url": f"http://testserver/l/{link.token}/",
+        "expires_at": "never",
+        "calendar_name": "Intro call",
+    }
+
+
+def test_it_sets_the_optional_expiry_and_shows_it_in_the_calendars_zone():
+    calendar = CalendarFactory(timezone="Europe/Berlin")
+    _step, enrollment = run_one(
+        {
+            "type": "generate_one_time_link",
+            "config": {"calendar": calendar.pk, "expires_in_hours": 48},
+        }
+    )
+
+    assert OneTimeLink.objects.get().expires_at == NOW + timedelta(hours=48)
+    assert enrollment.values["link"]["expires_at"] == "2030-01-09 09:00 CET"
+
+
+def test_it_fails_the_link_step_when_the_calendar_is_inactive():
+    calendar = CalendarFactory(name="Closed", is_active=False)
+    step, _enrollment = run_one(
+        {"type": "generate_one_time_link", "config": {"calendar": calendar.pk}}
+    )
+    assert (step.status, step.error) == ("failed", "The calendar “Closed” is inactive.")
+    assert OneTimeLink.objects.count() == 0
+
+
+# Send Email
+
+
+def test_it_emails_the_contact_by_default(mailoutbox):
+    contact = ContactFactory(email="ada@example.com")
+    step, _ = run_one(
+        {"type": "send_email", "config": {"subject": "Hello", "body": "Text"}}, contact=contact
+    )
+    assert step.status == "succeeded"
+    assert [(m.to, m.subject, m.body) for m in mailoutbox] == [
+        (["ada@example.com"], "Hello", "Text")
+    ]
+
+
+def test_it_emails_another_address_when_given(mailoutbox):
+    run_one(
+        {
+            "type": "send_email",
+            "config": {
+                "to": "team@example.com",
+                "subject": "New: {{ contact.email }}",
+                "body": ".",
+            },
+        },
+        contact=ContactFactory(email="ada@example.com"),
+    )
+    assert (mailoutbox[0].to, mailoutbox[0].subject) == (
+        ["team@example.com"],
+        "New: ada@example.com",
+    )
+
+
+def test_it_keeps_line_breaks_of_a_value_out_of_the_subject(mailoutbox):
+    run_one(
+        {"type": "send_email", "config": {"subject": "Hi {{ contact.first_name }}", "body": "."}},
+        contact=ContactFactory(first_name="Ada\r\nBcc: evil@example.com"),
+    )
+    assert mailoutbox[0].subject == "Hi Ada Bcc: evil@example.com"
+
+
+def test_it_fails_the_email_step_for_an_address_that_is_not_one(mailoutbox):
+    step, _enrollment = run_one(
+        {
+            "type": "send_email",
+            "config": {"to": "{{ contact.phone }}", "subject": "s", "body": "b"},
+        },
+        contact=ContactFactory(phone="+49 30 1234"),
+    )
+    assert (step.status, step.error) == ("failed", "“+49 30 1234” is not an email address.")
+    assert mailoutbox == []
+
+
+# Wait
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "delta"),
+    [
+        (15, "minutes", timedelta(minutes=15)),
+        (3, "hours", timedelta(hours=3)),
+        (2, "days", timedelta(days=2)),
+    ],
+)
+def test_it_waits_for_the_configured_time(amount, unit, delta):
+    step, enrollment = run_one({"type": "wait", "config": {"amount": amount, "unit": unit}})
+    assert (step.status, step.due_at) == (StepRun.Status.WAITING, NOW + delta)
+    assert enrollment.status == Enrollment.Status.ACTIVE
+
+
+# Tags
+
+
+def test_it_adds_a_tag():
+    contact = ContactFactory()
+    step, _ = run_one({"type": "add_tag", "config": {"tag": "lead"}}, contact=contact)
+    assert step.output == {"tag": "lead", "changed": True}
+    assert list(contact.tags.values_list("name", flat=True)) == ["lead"]
+
+
+def test_it_removes_a_tag():
+    from contacts.services import contact_tag_add
+
+    contact = ContactFactory()
+    contact_tag_add(contact=contact, name="lead")
+    step, _ = run_one({"type": "remove_tag", "config": {"tag": "LEAD"}}, contact=contact)
+    assert step.output == {"tag": "LEAD", "changed": True}
+    assert contact.tags.count() == 0
+
+
+def test_it_succeeds_when_removing_a_tag_the_contact_does_not_have():
+    step, _ = run_one({"type": "remove_tag", "config": {"tag": "none"}})
+    assert (step.status, step.output["changed"]) == ("succeeded", False)
+
+
+# Send webhook
+
+
+def test_it_posts_the_contact_and_values_as_json(receiver):
+    contact = ContactFactory(email="ada@example.com", first_name="Ada")
+    step, enrollment = run_one(
+        {"key": "hook", "type": "send_webhook", "config": {"url": receiver.url + "/in"}},
+        contact=contact,
+    )
+
+    assert (step.status, step.output) == ("succeeded", {"status_code": 200})
+    [request] = receiver.requests
+    body = json.loads(request["body"])
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert request["headers"]["Idempotency-Key"] == f"steprun:{step.pk}"
+    assert body["contact"]["email"] == "ada@example.com"
+    assert body["enrollment"] == enrollment.pk
+    assert enrollment.values["hook"] == {"status_code": "200"}
+
+
+def test_it_retries_a_webhook_answering_503(receiver):
+    receiver.answers["/in"] = (503, {})
+    step, enrollment = run_one({"type": "send_webhook", "config": {"url": receiver.url + "/in"}})
+    assert (step.status, step.error) == ("queued", "The webhook answered 503.")
+    assert enrollment.status == "active"
+
+
+def test_it_fails_a_webhook_answering_404_for_good(receiver):
+    receiver.answers["/in"] = (404, {})
+    step, enrollment = run_one({"type": "send_webhook", "config": {"url": receiver.url + "/in"}})
+    assert (step.status, step.error, step.attempts) == ("failed", "The webhook answered 404.", 1)
+    assert enrollment.status == "failed"
+
+
+def test_it_refuses_a_redirect_to_another_host(receiver):
+    port = receiver.server.server_port
+    receiver.answers["/in"] = (307, {"Location": f"http://localhost:{port}/elsewhere"})
+    step, _ = run_one({"type": "send_webhook", "config": {"url": receiver.url + "/in"}})
+    assert step.status == "failed"
+    assert step.error == "The webhook redirected to another host (localhost)."
+    assert [r["path"] for r in receiver.requests] == ["/in"]
+
+
+def test_it_follows_a_307_on_the_same_host_with_the_same_post(receiver):
+    receiver.answers["/in"] = (307, {"Location": "/moved"})
+    step, _ = run_one({"type": "send_webhook", "config": {"url": receiver.url + "/in"}})
+    assert step.status == "succeeded"
+    assert [r["path"] for r in receiver.requests] == ["/in", "/moved"]
+    assert receiver.requests[0]["body"] == receiver.requests[1]["body"]
+
+
+def test_it_retries_a_webhook_that_does_not_answer_in_time(monkeypatch):
+    monkeypatch.setattr(send_webhook, "TIMEOUT_SECONDS", 0.2)
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        step, _ = run_one({"type": "send_webhook", "config": {"url": url}})
+    assert step.status == "queued"
+    assert step.error.startswith("The webhook could not be reached")
+
+
+def test_it_retries_a_webhook_whose_host_refuses_connections():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    step, _ = run_one({"type": "send_webhook", "config": {"url": f"http://127.0.0.1:{port}/"}})
+    assert step.status == "queued"
+    assert "could not be reached" in step.error
