@@ -70,7 +70,7 @@ def _seconds(text: str) -> float:
 
 def parse_wrk(output: str) -> LoadResult:
     """Read wrk's --latency report. Non-2xx/3xx answers are counted under status 0."""
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
     total = re.search(r"^\s*(\d+) requests in (\S+?),", output, re.MULTILINE)
     if not total or set(percentiles) != {"50", "99"}:
         raise ValueError(f"unexpected wrk output:\n{output}")

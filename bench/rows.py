@@ -7,6 +7,7 @@ import random
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,7 +34,8 @@ class Context:
     ceiling: LoadResult | None = None
     plain_bookings_rate: float | None = None
     plain_bookings_count: int = 0
-    extra: dict = field(default_factory=dict)
+    # Wraps each measured load: `profile(name)` is a context manager (py-spy when asked).
+    profile: Callable = field(default=lambda name: nullcontext())
 
     def fetch(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         return load.fetch(self.host, self.port, method, path, body)
@@ -52,20 +54,26 @@ def _ms(seconds: float) -> float:
     return seconds * 1000
 
 
-def _get_load(ctx: Context, path: str) -> LoadResult:
+def _get_load(ctx: Context, path: str, name: str) -> LoadResult:
     """A 1-second warm-up (each worker's first requests import and compile), then the run."""
     if ctx.wrk:
         url = f"http://{ctx.host}:{ctx.port}{path}"
         load.run_wrk(ctx.wrk, url, concurrency=ctx.concurrency, duration=1)
-        return load.run_wrk(ctx.wrk, url, concurrency=ctx.concurrency, duration=ctx.duration)
+        with ctx.profile(name):
+            return load.run_wrk(ctx.wrk, url, concurrency=ctx.concurrency, duration=ctx.duration)
 
     def same() -> load.Request:
         return load.Request("GET", path)
 
     load.run_python(ctx.host, ctx.port, concurrency=ctx.concurrency, duration=1, next_request=same)
-    return load.run_python(
-        ctx.host, ctx.port, concurrency=ctx.concurrency, duration=ctx.duration, next_request=same
-    )
+    with ctx.profile(name):
+        return load.run_python(
+            ctx.host,
+            ctx.port,
+            concurrency=ctx.concurrency,
+            duration=ctx.duration,
+            next_request=same,
+        )
 
 
 # -- issue 2: ceiling and slots API ------------------------------------------------------
@@ -76,7 +84,7 @@ def ceiling(ctx: Context) -> list[Row]:
     status, body = ctx.fetch("GET", "/api/ping/")
     if status != 200:
         return [broken(name, 2, f"HTTP {status}: {_snippet(body)}")]
-    result = _get_load(ctx, "/api/ping/")
+    result = _get_load(ctx, "/api/ping/", name)
     ctx.ceiling = result
     bad = result.unexpected(200)
     return [
@@ -114,7 +122,7 @@ def _get_row(ctx: Context, *, name: str, issue: int, path: str, minimum: float, 
     if status != 200:
         return broken(name, issue, f"HTTP {status}: {_snippet(body)}", target=target)
     described = check(body) if check else ""
-    result = _get_load(ctx, path)
+    result = _get_load(ctx, path, name)
     fraction = ctx.fraction(result.rate)
     bad = result.unexpected(200)
     notes = [f"{result.requests} requests ({result.tool})"]
@@ -271,6 +279,7 @@ def _booking_run(
     *,
     slugs: list[str],
     path_for: Callable[[str, int], tuple[str, object]],
+    name: str,
     limit: int | None = None,
 ) -> tuple[LoadResult, list[_Answered], bool, Counter]:
     """POST distinct free slots round-robin over `slugs` for the row's duration."""
@@ -299,14 +308,15 @@ def _booking_run(
         slug, start, tag = answer.request.tag
         answered.append(_Answered(slug, start, answer.status, answer.body, tag))
 
-    result = load.run_python(
-        ctx.host,
-        ctx.port,
-        concurrency=ctx.concurrency,
-        duration=ctx.duration,
-        next_request=next_request,
-        on_answer=on_answer,
-    )
+    with ctx.profile(name):
+        result = load.run_python(
+            ctx.host,
+            ctx.port,
+            concurrency=ctx.concurrency,
+            duration=ctx.duration,
+            next_request=next_request,
+            on_answer=on_answer,
+        )
     return result, answered, from_api, Counter(a.status for a in answered)
 
 
@@ -340,7 +350,9 @@ def bookings(ctx: Context) -> list[Row]:
     def path_for(slug: str, n: int) -> tuple[str, object]:
         return f"/api/public/calendars/{slug}/bookings/", None
 
-    result, answered, from_api, statuses = _booking_run(ctx, slugs=slugs, path_for=path_for)
+    result, answered, from_api, statuses = _booking_run(
+        ctx, slugs=slugs, path_for=path_for, name=name
+    )
     created = statuses.get(201, 0)
     rate = created / result.duration if result.duration else 0.0
     ctx.plain_bookings_rate = rate
@@ -442,7 +454,7 @@ def link_bookings(ctx: Context) -> list[Row]:
         return f"/api/public/links/{token}/bookings/", link_id
 
     result, answered, _from_api, statuses = _booking_run(
-        ctx, slugs=slugs, path_for=path_for, limit=per_calendar * len(slugs)
+        ctx, slugs=slugs, path_for=path_for, name=name, limit=per_calendar * len(slugs)
     )
     created = statuses.get(201, 0)
     rate = created / result.duration if result.duration else 0.0
@@ -526,7 +538,7 @@ def link_contention(ctx: Context, attempts: int = 50) -> list[Row]:
     answers = load.run_burst(ctx.host, ctx.port, requests)
     statuses = Counter(a.status for a in answers)
     if statuses.get(404, 0) + statuses.get(405, 0) + statuses.get(501, 0) == attempts:
-        return [unavailable(name, 4, f"POST answers {_status_note(statuses)}", target=target)]
+        return [unavailable(name, 4, f"POST {_status_note(statuses)}", target=target)]
     latencies = [a.latency for a in answers]
     successes = statuses.get(201, 0)
 
@@ -541,7 +553,7 @@ def link_contention(ctx: Context, attempts: int = 50) -> list[Row]:
         problems.append("link not marked used")
     losers_ok = statuses.get(410, 0) == attempts - successes
     ok = successes == 1 and losers_ok and not problems
-    notes = [_status_note(statuses) + " (losers must get 410)"]
+    notes = [_status_note(statuses) + " (the others must get 410)"]
     notes.append(
         "check: " + ("1 booking stored, link used" if not problems else "; ".join(problems))
     )

@@ -10,9 +10,11 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench.profile import find_pyspy, profiling
 from bench.report import Row, broken, format_table, unavailable, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -81,6 +83,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-wrk", action="store_true", help="use the Python load generator for GETs too"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy during each row (BENCH_PYSPY or PATH)",
     )
     parser.add_argument("--seed", type=int, default=20_240_601, help="random seed for the data")
     args = parser.parse_args(argv)
@@ -182,6 +189,18 @@ def main(argv: list[str] | None = None) -> int:
             rng=rng,
             log=log,
         )
+        if args.profile:
+            pyspy = find_pyspy()
+            if pyspy is None:
+                log("--profile: py-spy not found (set BENCH_PYSPY), measuring without it")
+            else:
+                ctx.profile = partial(
+                    profiling,
+                    pyspy=pyspy,
+                    master_pid=server.process.pid,
+                    run_dir=run_dir,
+                    seconds=args.duration,
+                )
         harness_errors += _run_rows(ctx, args.groups, rows, run_dir, server, sink, env)
     except Exception:
         (run_dir / "error.log").write_text(traceback.format_exc())
