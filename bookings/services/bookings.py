@@ -202,7 +202,13 @@ def _checked_start(start) -> datetime:
 def _lock_calendar(calendar: Calendar) -> Calendar:
     # The per-calendar lock: every booking write of this calendar waits here, then reads
     # busy time that includes everything committed before it.
-    locked = Calendar.objects.select_for_update().filter(pk=calendar.pk).first()
+    # of=self: the owner comes along for the emails without locking their user row.
+    locked = (
+        Calendar.objects.select_for_update(of=("self",))
+        .select_related("owner")
+        .filter(pk=calendar.pk)
+        .first()
+    )
     if locked is None or not locked.is_active:
         raise SlotUnavailable("This calendar is not taking bookings.")
     return locked
