@@ -243,7 +243,9 @@ def one_time_link_book(
         if locked.state_at(now) != OneTimeLink.State.ACTIVE:
             raise LinkUnavailable("This link has expired.")
         booking = booking_services.booking_create(
-            calendar=locked.calendar,
+            # The caller's calendar instance (usually loaded with the link) saves a query;
+            # booking_create locks and re-reads the row by its id anyway.
+            calendar=link.calendar if link.calendar_id == locked.calendar_id else locked.calendar,
             start=start,
             name=name,
             email=email,

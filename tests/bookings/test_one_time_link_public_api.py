@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from bookings.models import Booking, BookingSource, OneTimeLink
@@ -288,3 +290,28 @@ def test_it_documents_the_public_endpoints_in_the_openapi_schema(api):
     assert "get" in paths["/api/public/links/{token}/"]
     assert "get" in paths["/api/public/links/{token}/slots/"]
     assert "410" in paths["/api/public/links/{token}/bookings/"]["post"]["responses"]
+
+
+def statements(queries) -> list[str]:
+    # Savepoints are bookkeeping of nested atomic blocks, not round trips that read or write.
+    return [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
+
+
+def test_it_books_through_a_link_with_two_queries_more_than_a_plain_booking(api):
+    link = OneTimeLinkFactory()
+    ContactFactory(email="ana@example.com")  # the same contact work on both paths
+    with CaptureQueriesContext(connection) as plain:
+        response = api.post(
+            f"/api/public/calendars/{link.calendar.slug}/bookings/",
+            body(OTHER_SLOT),
+            format="json",
+        )
+        assert response.status_code == 201
+    with CaptureQueriesContext(connection) as through_link:
+        response = api.post(f"/api/public/links/{link.token}/bookings/", body(), format="json")
+        assert response.status_code == 201
+
+    # Finding the link replaces finding the calendar; then lock the link, mark it used.
+    assert len(statements(through_link)) <= len(statements(plain)) + 2, "\n".join(
+        statements(through_link)
+    )
