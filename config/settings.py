@@ -25,7 +25,22 @@ def _read(name: str, cast, default):
         raise ImproperlyConfigured(f"{name} has a malformed value: {exc}") from exc
 
 
-DEBUG = _read("DEBUG", env.bool, False)
+_FALSE_STRINGS = ("false", "off", "no", "n", "0", "")
+
+
+def _bool(name: str, *, default):
+    # env.bool reads any unknown word ("maybe", "ture") as False: refuse it instead.
+    value = env.str(name, default=None)
+    if value is None:
+        return default
+    if value.strip().lower() in environ.Env.BOOLEAN_TRUE_STRINGS:
+        return True
+    if value.strip().lower() in _FALSE_STRINGS:
+        return False
+    raise ImproperlyConfigured(f"{name} has a malformed value {value!r}: use on/off, true/false")
+
+
+DEBUG = _bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -99,6 +114,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": _read("DATABASE_URL", env.db_url, f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if "." not in DATABASES["default"].get("ENGINE", ""):
+    # db_url returns a config with no ENGINE (or the bare scheme) for a malformed URL.
+    raise ImproperlyConfigured(
+        "DATABASE_URL has a malformed value: use e.g. postgres://user:pass@host:5432/name "
+        "or sqlite:////absolute/path.sqlite3"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite has no row locks: BEGIN IMMEDIATE takes the write lock at the start of every
     # transaction, so two bookings for one slot are serialized instead of both reading
@@ -147,7 +168,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BASE_DIR / "var" / "celery-processed"),
         "store_processed": False,
     }
-CELERY_TASK_ALWAYS_EAGER = _read("CELERY_TASK_ALWAYS_EAGER", env.bool, False)
+CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True  # a worker crash mid-task redelivers it; tasks are idempotent
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
