@@ -1,0 +1,232 @@
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import icalendar
+import pytest
+import time_machine
+from django.urls import reverse
+
+from bookings.models import Booking, BookingSource, OutboxMessage
+from bookings.notifications import booking_notify
+from bookings.services.bookings import booking_cancel, booking_create, booking_reschedule
+from tests.bookings.factories import BookingFactory
+from tests.calendars.factories import CalendarFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2027, 3, 10, 8, 0, tzinfo=UTC)
+START = datetime(2027, 3, 15, 14, 0, tzinfo=UTC)  # Monday: 15:00 Berlin, 10:00 New York
+
+
+@pytest.fixture
+def calendar():
+    owner = UserFactory(email="owner@example.com", first_name="Ada", last_name="Owner")
+    # Open 09:00-17:00 New York time on weekdays, so START (10:00 there) is bookable.
+    return CalendarFactory(owner=owner, name="Roof consult", timezone="America/New_York")
+
+
+@pytest.fixture
+def booking(calendar):
+    with time_machine.travel(NOW, tick=False):
+        return BookingFactory(
+            calendar=calendar,
+            start=START,
+            invitee_name="Jamie Rivera",
+            invitee_email="jamie@example.com",
+            timezone="Europe/Berlin",
+        )
+
+
+def rows() -> dict[str, OutboxMessage]:
+    return {row.key.rsplit(":", 1)[1]: row for row in OutboxMessage.objects.all()}
+
+
+def test_it_records_an_invitee_and_an_owner_message():
+    calendar = CalendarFactory(owner=UserFactory(email="owner@example.com"))
+    booking = BookingFactory(calendar=calendar, invitee_email="jamie@example.com")
+
+    booking_notify(booking=booking, event="confirmed")
+
+    found = rows()
+    assert found["invitee"].key == f"booking:{booking.pk}:confirmed:invitee"
+    assert found["invitee"].to == "jamie@example.com"
+    assert found["owner"].key == f"booking:{booking.pk}:confirmed:owner"
+    assert found["owner"].to == "owner@example.com"
+    assert {row.status for row in found.values()} == {OutboxMessage.Status.PENDING}
+
+
+def test_it_shows_the_invitee_their_own_timezone(booking):
+    booking_notify(booking=booking, event="confirmed")
+
+    message = rows()["invitee"]
+    assert "Monday, 15 March 2027, 15:00\N{EN DASH}15:30 (Europe/Berlin)" in message.body_text
+    assert "Monday, 15 March 2027, 15:00\N{EN DASH}15:30 (Europe/Berlin)" in message.body_html
+    assert message.subject == "Confirmed: Roof consult on Mon 15 Mar 2027, 15:00 (Europe/Berlin)"
+
+
+def test_it_shows_the_owner_the_calendar_timezone(booking):
+    booking_notify(booking=booking, event="confirmed")
+
+    text = rows()["owner"].body_text
+    assert "When: Monday, 15 March 2027, 10:00\N{EN DASH}10:30 (America/New_York)" in text
+    assert "Their time: Monday, 15 March 2027, 15:00\N{EN DASH}15:30 (Europe/Berlin)" in text
+    message = rows()["owner"]
+    assert message.subject.startswith("New booking: Jamie Rivera, Mon 15 Mar 2027, 10:00")
+
+
+def test_it_puts_absolute_manage_links_in_text_and_html(booking):
+    booking_notify(booking=booking, event="confirmed")
+
+    message = rows()["invitee"]
+    for name in ("booking", "cancel", "reschedule", "ics"):
+        url = "http://testserver" + reverse(f"bookings:{name}", kwargs={"token": booking.token})
+        assert url in message.body_text
+        assert f'href="{url}"' in message.body_html
+    assert "https://calendar.google.com/calendar/render?" in message.body_text
+
+
+def test_it_gives_the_owner_the_admin_link_not_the_invitee_secret(booking):
+    booking_notify(booking=booking, event="confirmed")
+
+    message = rows()["owner"]
+    admin_url = "http://testserver" + reverse("admin:bookings_booking_change", args=[booking.pk])
+    assert admin_url in message.body_text
+    assert booking.token not in message.body_text + message.body_html + message.ics
+
+
+def test_it_escapes_invitee_input_in_html_only(calendar):
+    booking = BookingFactory(
+        calendar=calendar, invitee_name="<b>Jamie</b>", notes="<script>x</script>"
+    )
+
+    booking_notify(booking=booking, event="confirmed")
+
+    owner = rows()["owner"]
+    assert "<script>" not in owner.body_html
+    assert "&lt;script&gt;" in owner.body_html
+    assert "Notes: <script>x</script>" in owner.body_text
+
+
+def test_it_attaches_a_request_invite_with_the_booking_times(booking):
+    booking_notify(booking=booking, event="confirmed")
+
+    message = rows()["invitee"]
+    cal = icalendar.Calendar.from_ical(message.ics)
+    [event] = cal.walk("VEVENT")
+    assert message.ics_method == "REQUEST"
+    assert str(cal["METHOD"]) == "REQUEST"
+    assert event.decoded("DTSTART") == START
+    assert event.decoded("SEQUENCE") == 0
+
+
+def test_it_records_one_row_per_recipient_when_told_twice(booking):
+    booking_notify(booking=booking, event="confirmed")
+    booking_notify(booking=booking, event="confirmed")
+
+    assert OutboxMessage.objects.count() == 2
+
+
+def test_it_skips_the_owner_without_an_email(calendar, booking):
+    calendar.owner.email = ""
+    calendar.owner.save()
+    booking.refresh_from_db()
+
+    booking_notify(booking=booking, event="confirmed")
+
+    assert list(rows()) == ["invitee"]
+
+
+def test_it_sends_a_cancel_invite_when_cancelled(booking):
+    booking.status = Booking.Status.CANCELLED
+    booking.cancelled_at = NOW + timedelta(hours=1)
+    booking.save()
+
+    booking_notify(booking=booking, event="cancelled")
+
+    found = rows()
+    assert {row.ics_method for row in found.values()} == {"CANCEL"}
+    assert found["invitee"].subject.startswith("Cancelled: Roof consult")
+    assert "cancelled" in found["invitee"].body_text
+    [event] = icalendar.Calendar.from_ical(found["invitee"].ics).walk("VEVENT")
+    assert str(event["STATUS"]) == "CANCELLED"
+    assert event.decoded("SEQUENCE") > 0
+
+
+def test_it_records_every_move_of_a_rescheduled_booking(booking):
+    moves = [START + timedelta(days=1), START, START + timedelta(days=1)]  # and back again
+
+    for minutes, start in enumerate(moves, start=1):
+        booking.start, booking.end = start, start + timedelta(minutes=30)
+        with time_machine.travel(NOW + timedelta(minutes=minutes), tick=False):
+            booking_notify(booking=booking, event="rescheduled")
+
+    invitee_rows = OutboxMessage.objects.filter(key__endswith=":invitee").order_by("key")
+    assert invitee_rows.count() == 3
+    sequences = sorted(
+        icalendar.Calendar.from_ical(row.ics).walk("VEVENT")[0].decoded("SEQUENCE")
+        for row in invitee_rows
+    )
+    assert sequences == [60, 120, 180]
+
+
+def test_it_refuses_an_unknown_event(booking):
+    with pytest.raises(ValueError, match="event"):
+        booking_notify(booking=booking, event="deleted")
+
+
+# Through the booking services: the rows commit with the booking, delivery after commit.
+
+
+@pytest.fixture
+def delay():
+    with mock.patch("bookings.tasks.deliver_outbox_message.delay") as delay:
+        yield delay
+
+
+def test_it_enqueues_delivery_of_a_new_booking_after_commit(
+    calendar, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        booking = booking_create(
+            calendar=calendar,
+            start=START,
+            name="Jamie Rivera",
+            email="jamie@example.com",
+            timezone="Europe/Berlin",
+            source=BookingSource.SCHEDULING_LINK,
+            now=NOW,
+        )
+        assert delay.call_count == 0
+
+    for callback in callbacks:
+        callback()
+    ids = sorted(
+        OutboxMessage.objects.filter(key__startswith=f"booking:{booking.pk}:").values_list(
+            "pk", flat=True
+        )
+    )
+    assert len(ids) == 2
+    assert sorted(call.args[0] for call in delay.call_args_list) == ids
+
+
+def test_it_records_cancel_and_reschedule_emails_through_the_services(
+    calendar, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = booking_create(
+            calendar=calendar,
+            start=START,
+            name="Jamie Rivera",
+            email="jamie@example.com",
+            timezone="Europe/Berlin",
+            source=BookingSource.SCHEDULING_LINK,
+            now=NOW,
+        )
+        booking = booking_reschedule(booking=booking, start=START + timedelta(hours=1), now=NOW)
+        booking_cancel(booking=booking, reason="Ill")
+
+    events = sorted(
+        row.key.split(":")[2] for row in OutboxMessage.objects.filter(key__endswith=":invitee")
+    )
+    assert events == ["cancelled", "confirmed", "rescheduled"]
+    assert delay.call_count == 6
