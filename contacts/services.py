@@ -101,3 +101,38 @@ def contact_tag_remove(*, contact: Contact, name: str) -> bool:
         return False
     contact.tags.remove(tag)
     return True
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: Contact,
+    email: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    phone: str | None = None,
+    tags: list[str] | None = None,
+) -> Contact:
+    """Change the given fields (None leaves one alone). `tags`, when given, becomes the
+    contact's exact tag set; tags it gains send `contact_tag_added`."""
+    changed = []
+    for field, value in (
+        ("email", normalize_email(email) if email is not None else None),
+        ("first_name", first_name),
+        ("last_name", last_name),
+        ("phone", phone),
+    ):
+        if value is not None and getattr(contact, field) != value:
+            setattr(contact, field, value)
+            changed.append(field)
+    if changed:
+        contact.full_clean()
+        contact.save(update_fields=[*changed, "updated_at"])
+    if tags is not None:
+        wanted = {name.strip().lower(): name.strip() for name in tags if name.strip()}
+        for tag in list(contact.tags.all()):
+            if tag.name.lower() not in wanted:
+                contact_tag_remove(contact=contact, name=tag.name)
+        for name in wanted.values():
+            contact_tag_add(contact=contact, name=name)
+    return contact

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from contacts.api import ContactViewSet
+
+router = SimpleRouter()
+router.register("api/contacts", ContactViewSet, basename="api-contact")
+
+urlpatterns = router.urls
