@@ -145,6 +145,7 @@ class StaffBookingSerializer(BookingSerializer):
     """What staff see of a booking of their calendar: everything the invitee gave, and how."""
 
     calendar_id = serializers.IntegerField(read_only=True)
+    phone = serializers.CharField(source="invitee_phone", read_only=True)
     contact_id = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta(BookingSerializer.Meta):
@@ -161,8 +162,6 @@ class StaffBookingSerializer(BookingSerializer):
             "cancel_reason",
         ]
         read_only_fields = fields
-
-    phone = serializers.CharField(source="invitee_phone", read_only=True)
 
 
 class BookingCancelSerializer(serializers.Serializer):
