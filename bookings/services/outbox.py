@@ -40,7 +40,6 @@ import random
 import smtplib
 from datetime import datetime, timedelta
 from email.mime.text import MIMEText
-from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -97,11 +96,21 @@ def retry_backoff(*, attempts: int, rng: random.Random | None = None) -> float:
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 
-def _schedule_delivery(message_id: int) -> None:
-    # Imported here: bookings.tasks imports this module.
-    from bookings.tasks import deliver_outbox_message
+def _deliver_on_commit(message_id: int) -> None:
+    """Enqueue the delivery task once the caller's transaction commits.
 
-    deliver_outbox_message.delay(message_id)
+    robust: a broker that is down at commit time must not turn a committed booking into an
+    error page; the sweeper finds the row a minute later. (A named function, not a partial:
+    Django logs a robust callback's failure by its __qualname__, which a partial lacks.)
+    """
+
+    def schedule_delivery() -> None:
+        # Imported here: bookings.tasks imports this module.
+        from bookings.tasks import deliver_outbox_message
+
+        deliver_outbox_message.delay(message_id)
+
+    transaction.on_commit(schedule_delivery, robust=True)
 
 
 def outbox_enqueue(
@@ -131,9 +140,7 @@ def outbox_enqueue(
     OutboxMessage.objects.bulk_create([candidate], ignore_conflicts=True)
     message = OutboxMessage.objects.get(key=key)
     if deliver and message.status == OutboxMessage.Status.PENDING:
-        # robust: a broker that is down at commit time must not turn a committed booking
-        # into an error page; the sweeper finds the row a minute later.
-        transaction.on_commit(partial(_schedule_delivery, message.pk), robust=True)
+        _deliver_on_commit(message.pk)
     return message
 
 
@@ -242,7 +249,7 @@ def outbox_retry(*, message_ids: list[int]) -> int:
             status=OutboxMessage.Status.PENDING, attempts=0, claimed_at=None
         )
         for message_id in ids:
-            transaction.on_commit(partial(_schedule_delivery, message_id), robust=True)
+            _deliver_on_commit(message_id)
     return len(ids)
 
 

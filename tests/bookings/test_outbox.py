@@ -1,0 +1,371 @@
+import random
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.exceptions import ValidationError
+
+from bookings.models import OutboxMessage
+from bookings.services.outbox import (
+    OutboxDeliveryFailed,
+    OutboxTransientError,
+    outbox_deliver,
+    outbox_enqueue,
+    outbox_retry,
+    outbox_stranded_ids,
+    retry_backoff,
+)
+from bookings.tasks import deliver_outbox_message, sweep_outbox
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2027, 3, 10, 8, 0, tzinfo=UTC)
+ICS = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+
+
+def enqueue(key: str = "test:1", **kwargs) -> OutboxMessage:
+    values = {
+        "key": key,
+        "to": "jamie@example.com",
+        "subject": "Confirmed: Roof consult",
+        "body_text": "See you then.",
+        "body_html": "<p>See you then.</p>",
+        "ics": ICS,
+        "ics_method": "REQUEST",
+        "deliver": False,
+    }
+    values.update(kwargs)
+    return outbox_enqueue(**values)
+
+
+@pytest.fixture
+def delay():
+    with mock.patch("bookings.tasks.deliver_outbox_message.delay") as delay:
+        yield delay
+
+
+# Enqueue
+
+
+def test_it_records_a_pending_row():
+    message = enqueue()
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
+    assert message.attempts == 0
+    assert message.to == "jamie@example.com"
+
+
+def test_it_returns_the_existing_row_for_a_known_key():
+    first = enqueue()
+
+    second = enqueue(subject="Something else")
+
+    assert second.pk == first.pk
+    assert second.subject == "Confirmed: Roof consult"
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_it_refuses_a_bad_address():
+    with pytest.raises(ValidationError) as caught:
+        enqueue(to="not an address")
+
+    assert "to" in caught.value.message_dict
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_it_schedules_delivery_only_after_commit(delay, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = enqueue(deliver=True)
+        assert delay.call_count == 0
+
+    delay.assert_called_once_with(message.pk)
+
+
+def test_it_does_not_schedule_a_sent_row_again(delay, django_capture_on_commit_callbacks):
+    message = enqueue()
+    OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxMessage.Status.SENT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue(deliver=True)
+
+    assert delay.call_count == 0
+
+
+def test_it_keeps_the_commit_when_the_broker_is_down(django_capture_on_commit_callbacks):
+    with (
+        mock.patch(
+            "bookings.tasks.deliver_outbox_message.delay", side_effect=ConnectionError("no broker")
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        message = enqueue(deliver=True)
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
+
+
+# Deliver (Django's locmem backend: what was handed to the mail API)
+
+
+def test_it_sends_text_html_and_the_invite():
+    message = enqueue()
+
+    assert outbox_deliver(message_id=message.pk) is True
+
+    [sent] = mail.outbox
+    assert sent.to == ["jamie@example.com"]
+    assert sent.body == "See you then."
+    assert sent.alternatives[0][:2] == ("<p>See you then.</p>", "text/html")
+    [invite] = sent.attachments
+    assert invite.get_content_type() == "text/calendar"
+    assert invite.get_param("method") == "REQUEST"
+    assert invite.get_filename() == "invite.ics"
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert message.sent_at is not None
+    assert message.attempts == 1
+
+
+def test_it_sends_once_when_delivered_twice():
+    message = enqueue()
+
+    assert outbox_deliver(message_id=message.pk) is True
+    assert outbox_deliver(message_id=message.pk) is False
+
+    assert len(mail.outbox) == 1
+
+
+def test_it_sends_once_when_the_task_runs_twice():
+    message = enqueue()
+
+    deliver_outbox_message(message.pk)
+    deliver_outbox_message(message.pk)
+
+    assert len(mail.outbox) == 1
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+
+
+def test_it_leaves_a_row_another_sender_holds():
+    message = enqueue()
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SENDING, claimed_at=NOW, attempts=1
+    )
+
+    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+        assert outbox_deliver(message_id=message.pk) is False
+
+    assert mail.outbox == []
+
+
+def test_it_reclaims_a_row_stuck_in_sending():
+    message = enqueue()
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SENDING, claimed_at=NOW, attempts=1
+    )
+
+    with time_machine.travel(NOW + timedelta(minutes=11), tick=False):
+        assert outbox_deliver(message_id=message.pk) is True
+
+    assert len(mail.outbox) == 1
+    message.refresh_from_db()
+    assert message.attempts == 2
+
+
+def test_it_ignores_a_missing_row():
+    assert outbox_deliver(message_id=987654) is False
+
+
+# Deliver against a real SMTP server
+
+
+@pytest.mark.smtp
+def test_it_delivers_a_mime_invite(smtp_server):
+    message = enqueue()
+
+    outbox_deliver(message_id=message.pk)
+
+    [received] = smtp_server.wait_for(1)
+    assert received["To"] == "jamie@example.com"
+    assert received["Message-ID"].startswith(f"<outbox.{message.pk}.")
+    parts = {part.get_content_type(): part for part in received.walk()}
+    assert parts["text/plain"].get_content().strip() == "See you then."
+    assert parts["text/html"].get_content().strip() == "<p>See you then.</p>"
+    assert parts["text/calendar"].get_param("method") == "REQUEST"
+    assert "METHOD:REQUEST" in parts["text/calendar"].get_content()
+
+
+@pytest.mark.smtp
+def test_it_puts_the_row_back_when_the_server_is_down(smtp_server):
+    message = enqueue()
+    smtp_server.stop()
+
+    with pytest.raises(OutboxTransientError) as caught:
+        outbox_deliver(message_id=message.pk)
+
+    assert caught.value.attempts == 1
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
+    assert message.attempts == 1
+    assert "ConnectionRefusedError" in message.last_error
+
+
+@pytest.mark.smtp
+def test_it_treats_a_4xx_answer_as_transient(smtp_server):
+    message = enqueue()
+    smtp_server.refuse_next(1)
+
+    with pytest.raises(OutboxTransientError):
+        outbox_deliver(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
+    assert "421" in message.last_error
+
+
+@pytest.mark.smtp
+def test_it_sends_on_the_next_try_after_an_outage(smtp_server):
+    message = enqueue()
+    smtp_server.refuse_next(1)
+    with pytest.raises(OutboxTransientError):
+        outbox_deliver(message_id=message.pk)
+
+    assert outbox_deliver(message_id=message.pk) is True
+
+    assert len(smtp_server.wait_for(1)) == 1
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert message.attempts == 2
+    assert message.last_error == ""
+
+
+@pytest.mark.smtp
+def test_it_fails_a_message_the_server_refuses_for_good(smtp_server):
+    message = enqueue()
+    smtp_server.refuse_next(1, reply="550 5.1.1 No such user")
+
+    with pytest.raises(OutboxDeliveryFailed):
+        outbox_deliver(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "550" in message.last_error
+
+
+@pytest.mark.smtp
+def test_it_fails_a_message_after_the_last_attempt(smtp_server, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    message = enqueue()
+    smtp_server.stop()
+
+    for _ in range(2):
+        with pytest.raises(OutboxTransientError):
+            outbox_deliver(message_id=message.pk)
+    with pytest.raises(OutboxDeliveryFailed):
+        outbox_deliver(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert message.attempts == 3
+    assert outbox_deliver(message_id=message.pk) is False
+
+
+@pytest.mark.smtp
+def test_it_retries_the_task_with_a_growing_countdown(smtp_server, settings):
+    settings.OUTBOX_RETRY_BACKOFF_SECONDS = 10
+    message = enqueue()
+    smtp_server.stop()
+    countdowns = []
+
+    def retry(*, exc, countdown):
+        countdowns.append(countdown)
+        return exc
+
+    with mock.patch.object(deliver_outbox_message, "retry", side_effect=retry):
+        for _ in range(3):
+            with pytest.raises(OutboxTransientError):
+                deliver_outbox_message(message.pk)
+
+    assert 5 <= countdowns[0] <= 10
+    assert 10 <= countdowns[1] <= 20
+    assert 20 <= countdowns[2] <= 40
+
+
+# Backoff
+
+
+def test_it_doubles_the_backoff_up_to_the_cap(settings):
+    settings.OUTBOX_RETRY_BACKOFF_SECONDS = 10
+    settings.OUTBOX_RETRY_BACKOFF_MAX_SECONDS = 60
+    rng = random.Random(7)
+
+    waits = [[retry_backoff(attempts=n, rng=rng) for _ in range(200)] for n in range(1, 7)]
+
+    bounds = [(5, 10), (10, 20), (20, 40), (30, 60), (30, 60), (30, 60)]
+    for samples, (low, high) in zip(waits, bounds, strict=True):
+        assert low <= min(samples) and max(samples) <= high
+        assert max(samples) - min(samples) > (high - low) / 2  # jittered, not fixed
+
+
+# Sweeper and retry
+
+
+def test_it_finds_rows_whose_task_was_lost():
+    with time_machine.travel(NOW, tick=False):
+        lost = enqueue("test:lost")
+        sent = enqueue("test:sent")
+        OutboxMessage.objects.filter(pk=sent.pk).update(status=OutboxMessage.Status.SENT)
+    with time_machine.travel(NOW + timedelta(seconds=90), tick=False):
+        fresh = enqueue("test:fresh")
+
+        found = outbox_stranded_ids()
+
+    assert lost.pk in found
+    assert sent.pk not in found
+    assert fresh.pk not in found
+
+
+def test_it_leaves_a_row_waiting_for_its_retry_to_the_retry():
+    with time_machine.travel(NOW, tick=False):
+        message = enqueue()
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            attempts=2, claimed_at=NOW, last_error="421"
+        )
+
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        assert outbox_stranded_ids() == []
+    with time_machine.travel(NOW + timedelta(minutes=12), tick=False):
+        assert outbox_stranded_ids() == [message.pk]
+
+
+def test_it_sweeps_stranded_rows_into_the_queue(delay):
+    with time_machine.travel(NOW, tick=False):
+        first = enqueue("test:1")
+        second = enqueue("test:2")
+
+    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+        assert sweep_outbox() == 2
+
+    assert sorted(call.args[0] for call in delay.call_args_list) == [first.pk, second.pk]
+
+
+def test_it_retries_failed_rows_but_never_sent_ones(delay, django_capture_on_commit_callbacks):
+    failed = enqueue("test:failed")
+    sent = enqueue("test:sent")
+    OutboxMessage.objects.filter(pk=failed.pk).update(
+        status=OutboxMessage.Status.FAILED, attempts=8, last_error="550"
+    )
+    OutboxMessage.objects.filter(pk=sent.pk).update(status=OutboxMessage.Status.SENT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox_retry(message_ids=[failed.pk, sent.pk]) == 1
+
+    failed.refresh_from_db()
+    sent.refresh_from_db()
+    assert failed.status == OutboxMessage.Status.PENDING
+    assert failed.attempts == 0
+    assert sent.status == OutboxMessage.Status.SENT
+    delay.assert_called_once_with(failed.pk)
