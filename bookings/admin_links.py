@@ -215,8 +215,9 @@ class OneTimeLinkAdmin(admin.ModelAdmin):
             self._share_context(request, calendar, form),
             status=400 if form.errors else 200,
         )
-        # The page holds live one-time URLs: keep them out of Referer headers and caches.
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # The page holds live one-time URLs (in the page, never in its own URL): keep it out
+        # of caches. Not "no-referrer": browsers then send "Origin: null" with the page's
+        # forms, which Django's CSRF check rightly refuses.
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -16,6 +16,8 @@ through the Referer header, nor to the confirmation page) and `Cache-Control: no
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services.bookings import BookingError
@@ -48,6 +50,9 @@ def expired_page(request: HttpRequest, link: OneTimeLink) -> HttpResponse:
     )
 
 
+# dispatch is overridden here, so the parent's csrf_exempt (see pages.py for why the booking
+# form needs none) must be applied again; and under no-referrer browsers post "Origin: null".
+@method_decorator(csrf_exempt, name="dispatch")
 class OneTimeLinkPageView(BookingPageView):
     source = BookingSource.ONE_TIME_LINK
 

@@ -56,7 +56,6 @@ def test_it_shows_the_share_panel_with_its_four_tabs(owner_client, calendar, set
     assert f"/embed/{calendar.slug}/" in html
     assert 'data-copy-target="share-embed-code"' in html
     assert "js/share.js" in html
-    assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "no-store" in response.headers["Cache-Control"]
 
 

@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.test import Client
 from django.urls import reverse
 
 from bookings.models import Booking, BookingSource, OneTimeLink
@@ -127,6 +128,17 @@ def test_it_books_and_redirects_to_the_confirmation_page(client):
     assert link.booking == booking
     assert link.used_at == NOW
     assert_private(response)
+
+
+def test_it_books_without_a_csrf_token_as_browsers_post_with_origin_null_under_no_referrer():
+    link = OneTimeLinkFactory()
+    browser = Client(enforce_csrf_checks=True)
+
+    response = browser.post(page(link), form(), HTTP_ORIGIN="null")
+
+    assert response.status_code == 303
+    link.refresh_from_db()
+    assert link.state == OneTimeLink.State.USED
 
 
 def test_it_shows_the_expired_page_when_reopened_after_booking(client):
