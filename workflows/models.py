@@ -66,6 +66,10 @@ class Workflow(models.Model):
         return self.status == self.Status.PUBLISHED
 
     @property
+    def trigger(self) -> dict:
+        return {"type": self.trigger_type, "config": self.trigger_config}
+
+    @property
     def webhook_token(self) -> str:
         return tokens.make_token(
             purpose=self.WEBHOOK_TOKEN_PURPOSE,

@@ -9,8 +9,10 @@ from workflows.models import StepRun, Workflow
 from workflows.services import step_run_execute, workflow_save
 from workflows.validation import validate_workflow
 
+DEFAULT_ACTIONS = ({"type": "add_tag", "config": {"tag": "entered"}},)
 
-def make_workflow(*, user, trigger=None, actions=(), status="published", name="Flow"):
+
+def make_workflow(*, user, trigger=None, actions=DEFAULT_ACTIONS, status="published", name="Flow"):
     trigger = trigger or {"type": "manual", "config": {}}
     clean = validate_workflow(status=status, trigger=trigger, actions=list(actions), user=user)
     return workflow_save(workflow=None, name=name, status=status, clean=clean, user=user)
