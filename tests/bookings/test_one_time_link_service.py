@@ -308,3 +308,28 @@ def test_it_parses_durations(text, delta):
 def test_it_refuses_bad_durations(text):
     with pytest.raises(ValueError, match=r"30m, 12h or 7d|out of range"):
         parse_expires_in(text)
+
+
+def test_it_rolls_the_booking_back_when_the_link_was_consumed_without_a_row_lock(monkeypatch):
+    # Where no row lock holds (SQLite), another request may consume the link between the
+    # state check and the end of the booking; the conditional UPDATE then touches no row.
+    from bookings.services import bookings as booking_services
+
+    link = OneTimeLinkFactory()
+    create = booking_services.booking_create
+
+    def create_while_another_request_consumes_the_link(**kwargs):
+        booking = create(**kwargs)
+        OneTimeLink.objects.filter(pk=link.pk).update(used_at=NOW)
+        return booking
+
+    monkeypatch.setattr(
+        booking_services, "booking_create", create_while_another_request_consumes_the_link
+    )
+
+    with pytest.raises(LinkUnavailable):
+        book(link)
+
+    assert not Booking.objects.exists()
+    link.refresh_from_db()
+    assert link.booking is None
