@@ -51,6 +51,7 @@ class SmtpServer:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []  # (mail_from, rcpt_tos) per message
         self.refused = 0  # messages answered with an error reply
+        self.refused_at: list[float] = []  # time.monotonic() of each refusal
         self._refuse_left = 0
         self._refuse_reply = UNAVAILABLE
         self._controller: Controller | None = None
@@ -126,6 +127,7 @@ class SmtpServer:
                 if self._refuse_left > 0:
                     self._refuse_left -= 1
                     self.refused += 1
+                    self.refused_at.append(time.monotonic())
                     return self._refuse_reply
                 self.messages.append(
                     email.message_from_bytes(envelope.content, policy=policy.default)
