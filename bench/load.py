@@ -23,6 +23,7 @@ class Request:
     path: str
     body: bytes | None = None
     tag: object = None  # whatever the caller needs back with the answer
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,10 @@ def run_python(
                         request.method,
                         request.path,
                         body=request.body,
-                        headers=JSON_HEADERS if request.body is not None else {},
+                        headers={
+                            **(JSON_HEADERS if request.body is not None else {}),
+                            **dict(request.headers),
+                        },
                     )
                     response = conn.getresponse()
                     body = response.read()
@@ -190,12 +194,19 @@ def run_python(
 
 
 def fetch(
-    host: str, port: int, method: str, path: str, body: bytes | None = None, timeout: float = 30.0
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """One request on a fresh connection: for probes and set-up, not for measuring."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request(method, path, body=body, headers=JSON_HEADERS if body is not None else {})
+        sent = {**(JSON_HEADERS if body is not None else {}), **(headers or {})}
+        conn.request(method, path, body=body, headers=sent)
         response = conn.getresponse()
         return response.status, response.read()
     finally:

@@ -29,11 +29,12 @@ def free_port() -> int:
 
 
 def _stop(process: subprocess.Popen, *, timeout: float = 20) -> None:
-    """SIGTERM our own child's process group (it was started in a new session), then KILL."""
+    """SIGTERM our own child (gunicorn's master, Celery's main process: each stops its
+    workers), then KILL its process group (it was started in a new session) if it hangs."""
     if process.poll() is not None:
         return
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        process.terminate()
         process.wait(timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
@@ -122,6 +123,7 @@ class CeleryWorker:
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
+        self.name = f"bench-{os.getpid()}@{socket.gethostname()}"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -143,7 +145,7 @@ class CeleryWorker:
                 "--without-mingle",
                 "--without-heartbeat",
                 "-n",
-                f"bench-{os.getpid()}@%h",
+                self.name,
             ],
             cwd=ROOT,
             env=self.env,
@@ -151,6 +153,24 @@ class CeleryWorker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the worker answers a remote-control ping (it is consuming then)."""
+        from config.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"celery worker exited:\n{self.log_tail()}")
+            if app.control.ping(destination=[self.name], timeout=0.5):
+                return
+        raise RuntimeError(f"celery worker not ready in {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

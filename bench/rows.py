@@ -37,8 +37,10 @@ class Context:
     # Wraps each measured load: `profile(name)` is a context manager (py-spy when asked).
     profile: Callable = field(default=lambda name: nullcontext())
 
-    def fetch(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        return load.fetch(self.host, self.port, method, path, body)
+    def fetch(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, bytes]:
+        return load.fetch(self.host, self.port, method, path, body, headers=headers)
 
     def fraction(self, rate: float) -> float | None:
         if self.ceiling is None or self.ceiling.rate <= 0:

@@ -1,11 +1,13 @@
 """Orchestration: database, seed, server, rows, table. `python -m bench --help`."""
 
 import argparse
+import fcntl
 import os
 import platform
 import random
 import secrets
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -60,6 +62,28 @@ def bench_environment(*, port: int, smtp_port: int, database_url: str, redis_url
         PYTHONDONTWRITEBYTECODE="1",
     )
     return env
+
+
+def _exclusive(database_url: str, wait: float = 600):
+    """Hold a lock named after the bench database for the whole run: a second `make bench`
+    on the same database waits instead of dropping it under the first one's server."""
+    name = urlsplit(database_url).path.lstrip("/") or "onceslot_bench"
+    # In the system's temp directory: runs from other work trees share the database too.
+    path = Path(tempfile.gettempdir()) / f"{name}.bench.lock"
+    handle = path.open("w")
+    deadline = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"another bench run has held {name} for {wait:.0f} s") from None
+            if not told:
+                log(f"another bench run is using the database {name}; waiting for it")
+                told = True
+            time.sleep(1)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -129,7 +153,7 @@ def _engine_rows() -> list[Row]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
     run_dir = RESULTS / stamp
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -142,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         port=port, smtp_port=smtp_port, database_url=database_url, redis_url=redis_url
     )
     os.environ.update(env)
+    lock = _exclusive(database_url)
 
     from bench import database, load, seed
     from bench.rows import Context
@@ -209,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
         sink.stop()
+        lock.close()
 
     if "engine" in args.groups:
         log("engine rows")
