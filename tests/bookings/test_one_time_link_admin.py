@@ -277,3 +277,25 @@ def test_it_has_no_add_or_change_form_for_links(owner_client, calendar):
     assert change.status_code == 403
     link.refresh_from_db()
     assert link.label == ""
+
+
+def test_it_shows_a_links_details_read_only_with_its_url_to_copy(owner_client, calendar):
+    link = OneTimeLinkFactory(calendar=calendar, label="for Ana")
+
+    response = owner_client.get(reverse("admin:bookings_onetimelink_change", args=[link.pk]))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert input_value(html, f"otl-url-{link.pk}") == one_time_link_url(link=link)
+    assert "for Ana" in html
+    assert 'name="_save"' not in html
+
+
+def test_it_hides_another_staffs_link_details(owner_client):
+    other = OneTimeLinkFactory()
+
+    response = owner_client.get(reverse("admin:bookings_onetimelink_change", args=[other.pk]))
+
+    # The admin's answer for an object outside get_queryset: back to the index, no details.
+    assert response.status_code == 302
+    assert other.token not in owner_client.get(response.headers["Location"]).content.decode()
