@@ -1,0 +1,154 @@
+"""Contacts admin: saved through the services (triggers fire), search, tag filter, email
+uniqueness, and the "Add to workflow" action."""
+
+import pytest
+
+from contacts.models import Contact, Tag
+from contacts.services import contact_tag_add
+from tests.calendars.factories import UserFactory
+from tests.contacts.factories import ContactFactory
+from tests.workflows.conftest import enqueued  # noqa: F401 (a fixture shared with workflows)
+from tests.workflows.support import make_workflow
+from workflows.models import Enrollment
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/admin/contacts/contact/"
+
+
+@pytest.fixture
+def staff(client):
+    user = UserFactory()
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def after_commit(django_capture_on_commit_callbacks, enqueued):  # noqa: F811
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_it_creates_a_contact_that_enters_contact_created_workflows(client, staff, after_commit):
+    workflow = make_workflow(user=staff, trigger={"type": "contact_created", "config": {}})
+    tag = Tag.objects.create(name="lead")
+    with after_commit():
+        response = client.post(
+            f"{LIST}add/",
+            {
+                "first_name": "Ada",
+                "last_name": "L",
+                "email": "ada@EXAMPLE.com",
+                "phone": "",
+                "tags": [tag.pk],
+            },
+        )
+
+    assert response.status_code == 302
+    contact = Contact.objects.get()
+    assert contact.email == "ada@example.com"
+    assert list(contact.tags.all()) == [tag]
+    assert Enrollment.objects.get().workflow == workflow
+
+
+def test_it_fires_tag_triggers_for_tags_added_in_the_admin(client, staff, after_commit):
+    make_workflow(user=staff, trigger={"type": "contact_tag_added", "config": {"tag": "vip"}})
+    contact = ContactFactory()
+    vip = Tag.objects.create(name="vip")
+    with after_commit():
+        response = client.post(
+            f"{LIST}{contact.pk}/change/",
+            {
+                "first_name": "New",
+                "last_name": contact.last_name,
+                "email": contact.email,
+                "phone": "",
+                "tags": [vip.pk],
+            },
+        )
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.first_name == "New"
+    assert Enrollment.objects.get().trigger_data == {"tag": "vip"}
+
+
+def test_it_refuses_an_email_differing_only_in_case_with_a_field_error(client, staff):
+    ContactFactory(email="ada@example.com")
+    response = client.post(f"{LIST}add/", {"email": "ADA@example.com"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == [
+        "A contact with this email already exists."
+    ]
+
+
+def test_it_searches_and_filters_by_tag(client, staff):
+    ada = ContactFactory(first_name="Ada", email="ada@example.com")
+    bob = ContactFactory(first_name="Bob", email="bob@example.com")
+    contact_tag_add(contact=bob, name="vip")
+
+    found = client.get(LIST, {"q": "ada"}).context["cl"].result_list
+    assert list(found) == [ada]
+    tag = Tag.objects.get(name="vip")
+    found = client.get(LIST, {"tags__id__exact": tag.pk}).context["cl"].result_list
+    assert list(found) == [bob]
+
+
+def test_it_asks_which_workflow_before_adding_contacts(client, staff):
+    workflow = make_workflow(user=staff, name="Onboarding")
+    make_workflow(user=staff, name="Automatic", trigger={"type": "contact_created", "config": {}})
+    make_workflow(user=UserFactory(), name="Someone else's")
+    contact = ContactFactory()
+
+    response = client.post(LIST, {"action": "add_to_workflow", "_selected_action": [contact.pk]})
+
+    assert response.status_code == 200
+    choices = list(response.context["form"].fields["workflow"].queryset)
+    assert choices == [workflow]
+    assert Enrollment.objects.count() == 0
+
+
+def test_it_adds_the_selected_contacts_to_the_chosen_workflow(client, staff):
+    workflow = make_workflow(user=staff)
+    contacts = [ContactFactory(), ContactFactory()]
+    already = Enrollment.objects.create(
+        workflow=workflow, contact=contacts[0], trigger_type="manual", actions=[]
+    )
+
+    response = client.post(
+        LIST,
+        {
+            "action": "add_to_workflow",
+            "_selected_action": [c.pk for c in contacts],
+            "workflow": workflow.pk,
+            "apply": "1",
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert set(Enrollment.objects.exclude(pk=already.pk).values_list("contact", flat=True)) == {
+        contacts[1].pk
+    }
+    content = response.content.decode()
+    assert "1 contact(s) added" in content and "1 contact(s) skipped" in content
+
+
+def test_it_refuses_a_workflow_that_is_not_offered(client, staff):
+    foreign = make_workflow(user=UserFactory())
+    contact = ContactFactory()
+    response = client.post(
+        LIST,
+        {
+            "action": "add_to_workflow",
+            "_selected_action": [contact.pk],
+            "workflow": foreign.pk,
+            "apply": "1",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["workflow"]
+    assert Enrollment.objects.count() == 0
+
+
+def test_it_is_for_staff_only(client):
+    client.force_login(UserFactory(is_staff=False))
+    assert client.get(LIST).status_code == 302
