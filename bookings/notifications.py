@@ -6,7 +6,7 @@ the .ics invite; times are shown in the invitee's timezone to the invitee and in
 calendar's timezone to the owner, always with the zone's name.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django.template.loader import render_to_string
@@ -47,7 +47,8 @@ def _key(booking: Booking, event: str, sequence: int, recipient: str) -> str:
     if event == "rescheduled":
         # One booking may be moved many times, even back to an earlier time: the new start
         # and the revision together name this move.
-        return f"booking:{booking.pk}:rescheduled:{booking.start:%Y%m%dT%H%M%SZ}:{sequence}:{recipient}"
+        start = booking.start.astimezone(UTC)
+        return f"booking:{booking.pk}:rescheduled:{start:%Y%m%dT%H%M%SZ}:{sequence}:{recipient}"
     return f"booking:{booking.pk}:{event}:{recipient}"
 
 
