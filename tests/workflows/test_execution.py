@@ -356,3 +356,32 @@ def test_it_escapes_values_in_the_html_body():
     message = mail.outbox[0]
     assert message.body == "Hi <b>Eve</b>"
     assert message.alternatives[0][0] == "<p>Hi &lt;b&gt;Eve&lt;/b&gt;</p>"
+
+
+def test_it_releases_waits_from_the_periodic_task(frozen_time, enqueued):
+    from django.conf import settings
+
+    from workflows.tasks import release_due_waits
+
+    workflow = make_workflow(
+        user=UserFactory(),
+        actions=[
+            {"key": "pause", "type": "wait", "config": {"amount": 3, "unit": "days"}},
+            {"key": "tag", "type": "add_tag", "config": {"tag": "later"}},
+        ],
+    )
+    enrollment = enroll(workflow)
+    run_queued()
+    schedule = {
+        entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    assert schedule["workflows.tasks.release_due_waits"] <= 60
+    assert schedule["workflows.tasks.sweep_steps"] <= 120
+
+    frozen_time.shift(timedelta(days=2, hours=23))
+    assert release_due_waits() == 0
+    frozen_time.shift(timedelta(hours=1))
+    assert release_due_waits() == 1
+
+    assert enrollment.steps.get(position=0).status == StepRun.Status.SUCCEEDED
+    assert enrollment.steps.get(position=1).status == StepRun.Status.QUEUED
