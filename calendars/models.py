@@ -19,6 +19,10 @@ def validate_timezone(value: str) -> None:
         raise ValidationError("%(value)s is not a known IANA timezone.", params={"value": value})
 
 
+def new_rules_version() -> str:
+    return secrets.token_hex(8)
+
+
 def new_public_id() -> str:
     # 12 URL-safe characters (72 bits): a stable, unguessable-enough handle for the permanent
     # link. It is not a secret (anyone with the link may book), only stable across renames.
@@ -78,6 +82,11 @@ class Calendar(models.Model):
     )
     consent_text = models.CharField(max_length=500, blank=True)
     is_active = models.BooleanField(default=True)
+    # Changes on every save of the calendar and of its hours (calendars/signals.py): the
+    # slots API keeps each calendar's engine rules in memory and checks this value in the
+    # same query that reads the bookings. A random token, not updated_at, because frozen or
+    # coarse clocks would give two versions the same value.
+    rules_version = models.CharField(max_length=16, default=new_rules_version, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -90,6 +99,10 @@ class Calendar(models.Model):
     def save(self, *args, **kwargs):
         if not self.slot_interval_minutes:
             self.slot_interval_minutes = self.duration_minutes
+        self.rules_version = new_rules_version()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "rules_version"}
         super().save(*args, **kwargs)
 
     @property

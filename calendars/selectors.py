@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone as dj_timezone
 
 from calendars import availability
 from calendars.models import Calendar, DateOverride, WeeklyInterval, validate_timezone
@@ -129,3 +130,54 @@ def calendar_rules(
         weekly_rows=calendar_weekly_rows(calendar=calendar),
         override_rows=calendar_override_rows(calendar=calendar, first=first, last=last),
     )
+
+
+# -- in-memory rules for the hot public path ----------------------------------------------
+# The slots API is benchmarked against a trivial view, so it must not read weekly hours and
+# overrides on every request. Rules are kept per (calendar id, rules_version); the version
+# changes on every write (Calendar.save, calendars/signals.py) and the slots query checks it
+# in the same round trip as the bookings, so a change is seen by the next request. Plain
+# dicts: each get/set is atomic under the GIL, and a lost race only recomputes an entry.
+_CACHE_LIMIT = 2048
+_rules_cache: dict[tuple[int, str], availability.Rules] = {}
+_public_cache: dict[str, Calendar] = {}
+
+
+def calendar_rules_cached(*, calendar: Calendar, now=None) -> availability.Rules:
+    """calendar_rules for the calendar as read (its rules_version), from memory when known.
+
+    Overrides from two days before today on: earlier dates can hold no bookable slot.
+    """
+    key = (calendar.pk, calendar.rules_version)
+    rules = _rules_cache.get(key)
+    if rules is None:
+        today = (now or dj_timezone.now()).astimezone(zone(calendar.timezone)).date()
+        rules = calendar_rules(calendar=calendar, first=today - timedelta(days=2))
+        if len(_rules_cache) >= _CACHE_LIMIT:
+            _rules_cache.clear()
+        _rules_cache[key] = rules
+    return rules
+
+
+def calendar_get_public_cached(*, slug: str) -> Calendar:
+    """The calendar behind a slug as last read by this process (no query when known).
+
+    The caller must confirm it is current (see bookings.selectors.calendar_free_slots with
+    `check_version`) and call `calendar_forget_public` when it is not.
+    """
+    calendar = _public_cache.get(slug)
+    if calendar is None:
+        calendar = calendar_get_public(slug=slug)
+        if len(_public_cache) >= _CACHE_LIMIT:
+            _public_cache.clear()
+        _public_cache[slug] = calendar
+    return calendar
+
+
+def calendar_forget_public(*, slug: str) -> None:
+    _public_cache.pop(slug, None)
+
+
+def clear_caches() -> None:
+    _rules_cache.clear()
+    _public_cache.clear()

@@ -142,8 +142,11 @@ def calendar_update(
     """Update the given fields; a given hours list replaces the whole set, None keeps it."""
     _check_hours(weekly_hours, date_overrides)
     _set_fields(calendar, fields)
-    _save(calendar)
+    calendar.full_clean()
+    # Hours first, the calendar last: its save gives the final rules_version, so the
+    # returned instance carries the version the database holds.
     _replace_hours(calendar, weekly_hours, date_overrides)
+    _save(calendar)
     return calendar
 
 

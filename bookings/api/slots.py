@@ -20,9 +20,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings.selectors import calendar_free_slots
+from bookings.selectors import StaleCalendar, calendar_free_slots
 from calendars.models import Calendar
-from calendars.selectors import calendar_get_public, timezone_is_known, zone
+from calendars.selectors import (
+    calendar_forget_public,
+    calendar_get_public_cached,
+    timezone_is_known,
+    zone,
+)
 from config.api import PublicRateThrottle
 
 MAX_DAYS = 93
@@ -82,7 +87,12 @@ def _day_start(day: date, tz: ZoneInfo) -> datetime:
 
 
 def slots_payload(
-    *, calendar: Calendar, query: SlotsQuery, label: str | None = None, now: datetime | None = None
+    *,
+    calendar: Calendar,
+    query: SlotsQuery,
+    label: str | None = None,
+    now: datetime | None = None,
+    check_version: bool = False,
 ) -> dict:
     """{"calendar", "timezone", "slots": {local date: [ISO starts]}}; empty dates left out."""
     tz = query.tz
@@ -91,14 +101,17 @@ def slots_payload(
         range_start=_day_start(query.first, tz),
         range_end=_day_start(query.last + timedelta(days=1), tz),
         now=now,
+        check_version=check_version,
     )
     by_day: dict[str, list[str]] = {}
+    day: list[str] = []
+    current = ""
     for start in starts:
         iso = start.astimezone(tz).isoformat()
-        # isoformat begins with the local date: group on it instead of computing .date().
-        day = by_day.get(iso[:10])
-        if day is None:
-            by_day[iso[:10]] = day = []
+        # isoformat begins with the local date, and starts come sorted: group on the prefix.
+        if iso[:10] != current:
+            current = iso[:10]
+            by_day[current] = day = []
         day.append(iso)
     return {
         "calendar": calendar.slug if label is None else label,
@@ -108,11 +121,21 @@ def slots_payload(
 
 
 def slots_response(
-    *, calendar: Calendar, query_params: Mapping[str, str], label: str | None = None
+    *,
+    calendar: Calendar,
+    query_params: Mapping[str, str],
+    label: str | None = None,
+    check_version: bool = False,
 ) -> Response:
-    """The whole answer for a calendar's slots; raises ValidationError (400) on bad input."""
+    """The whole answer for a calendar's slots; raises ValidationError (400) on bad input.
+
+    For the one-time link endpoint: `slots_response(calendar=link.calendar,
+    query_params=request.query_params, label=...)` answers exactly like this one.
+    """
     query = parse_slots_query(query_params, default_timezone=calendar.timezone)
-    return Response(slots_payload(calendar=calendar, query=query, label=label))
+    return Response(
+        slots_payload(calendar=calendar, query=query, label=label, check_version=check_version)
+    )
 
 
 class SlotsAnswerSerializer(serializers.Serializer):
@@ -160,7 +183,16 @@ class CalendarSlotsView(APIView):
         auth=[],
     )
     def get(self, request: Request, slug: str) -> Response:
-        calendar = calendar_get_public(slug=slug)
+        # The calendar and its rules come from memory; the bookings query confirms they are
+        # current, and a changed calendar is read again once.
+        calendar = calendar_get_public_cached(slug=slug)
+        try:
+            return slots_response(
+                calendar=calendar, query_params=request.query_params, check_version=True
+            )
+        except StaleCalendar:
+            calendar_forget_public(slug=slug)
+        calendar = calendar_get_public_cached(slug=slug)
         return slots_response(calendar=calendar, query_params=request.query_params)
 
 

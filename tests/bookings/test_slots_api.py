@@ -5,6 +5,7 @@ import time_machine
 from django.urls import reverse
 
 from bookings.models import Booking
+from calendars.services import calendar_update
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory, DateOverrideFactory
 
@@ -249,3 +250,64 @@ def test_it_answers_93_days_in_the_same_number_of_queries(client, django_assert_
     slots = response.json()["slots"]
     assert len(slots) == 92  # 93 dates, one closed by an override
     assert all(len(day) == 28 for day in slots.values())
+
+
+# --- the in-memory calendar is never served stale -------------------------------------
+
+
+def test_it_answers_a_warm_request_with_one_query(client, django_assert_num_queries):
+    calendar = busy_calendar()
+    get(client, calendar, start="2027-03-15", end="2027-03-15")
+    with django_assert_num_queries(1):
+        response = get(client, calendar, start="2027-03-16", end="2027-03-20")
+    assert response.status_code == 200
+    assert len(response.json()["slots"]) == 5
+
+
+def test_it_sees_a_deactivation_at_once(client):
+    calendar = CalendarFactory()
+    assert get(client, calendar, start="2027-03-15", end="2027-03-15").status_code == 200
+    calendar.is_active = False
+    calendar.save()
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.status_code == 404
+
+
+def test_it_sees_a_new_override_at_once(client):
+    calendar = CalendarFactory()
+    assert (
+        "2027-03-15" in get(client, calendar, start="2027-03-15", end="2027-03-15").json()["slots"]
+    )
+    DateOverrideFactory(calendar=calendar, date=datetime(2027, 3, 15).date(), start=None, end=None)
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.status_code == 200
+    assert response.json()["slots"] == {}
+
+
+def test_it_sees_hours_replaced_through_the_service(client):
+    calendar = CalendarFactory()
+    get(client, calendar, start="2027-03-15", end="2027-03-15")
+    calendar_update(calendar=calendar, weekly_hours=[(0, time(9), time(10))])
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.json()["slots"]["2027-03-15"] == half_hours(
+        "2027-03-15", "09:00", "09:30", "+00:00"
+    )
+
+
+def test_it_follows_a_slug_rename(client):
+    calendar = CalendarFactory()
+    old_url = slots_url(calendar)
+    assert client.get(old_url, {"start": "2027-03-15", "end": "2027-03-15"}).status_code == 200
+    calendar.slug = "renamed"
+    calendar.save()
+    assert client.get(old_url, {"start": "2027-03-15", "end": "2027-03-15"}).status_code == 404
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    assert response.json()["calendar"] == "renamed"
+
+
+def test_it_sees_a_new_booking_at_once(client):
+    calendar = CalendarFactory()
+    get(client, calendar, start="2027-03-15", end="2027-03-15")
+    BookingFactory(calendar=calendar, start=datetime(2027, 3, 15, 9, tzinfo=UTC))
+    slots = get(client, calendar, start="2027-03-15", end="2027-03-15").json()["slots"]
+    assert "2027-03-15T09:00:00+00:00" not in slots["2027-03-15"]

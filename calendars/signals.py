@@ -1,0 +1,16 @@
+"""Any change to a calendar's hours gives the calendar a new rules_version, so the rules
+the slots API keeps in memory are never served after a change (bulk writes in
+calendars.services save the calendar itself in the same transaction)."""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from calendars.models import Calendar, DateOverride, WeeklyInterval, new_rules_version
+
+
+@receiver(post_save, sender=WeeklyInterval)
+@receiver(post_delete, sender=WeeklyInterval)
+@receiver(post_save, sender=DateOverride)
+@receiver(post_delete, sender=DateOverride)
+def hours_changed(sender, instance, **kwargs) -> None:
+    Calendar.objects.filter(pk=instance.calendar_id).update(rules_version=new_rules_version())
