@@ -11,6 +11,7 @@ import copy
 
 from django import forms
 from django.forms.models import BaseInlineFormSet
+from django.forms.utils import pretty_name
 
 from workflows import validation
 from workflows.actions import REGISTRY
@@ -23,6 +24,8 @@ def _prefixed_fields(prefix: str, definitions: dict) -> dict[str, forms.Field]:
     for type_name, definition in definitions.items():
         for name, field in definition.form_class(user=None).fields.items():
             field = copy.deepcopy(field)
+            # The admin would derive "Cfg send email subject" from the prefixed name.
+            field.label = field.label or pretty_name(name)
             # Required only for the chosen type: its own form says so on clean.
             field.required = False
             field.widget.is_required = False
