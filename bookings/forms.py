@@ -1,5 +1,9 @@
 """Forms of the public booking pages: the invitee's details, and a new time for a reschedule.
 
+The pages write their <input>s by hand (templates/bookings/partials/details_fields.html)
+rather than through widget templates: the booking page GET is benchmarked and the form
+renderer costs about a millisecond per field. Limits here and there must agree.
+
 The chosen time travels as `start`, an ISO 8601 instant with its UTC offset (exactly what the
 slots API and the page's time links give), and `tz`, the IANA timezone the invitee saw the
 times in. Forms only check the shape of the input; whether the time is free is the booking
@@ -29,14 +33,6 @@ DEFAULT_CONSENT_TEXT = "I agree to be contacted about this booking."
 
 
 class TimeFields(forms.Form):
-    def mark_errors(self) -> None:
-        """Point each invalid input at its message, for screen readers."""
-        for name in self.errors:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                attrs["aria-invalid"] = "true"
-                attrs["aria-describedby"] = f"{self[name].id_for_label}-error"
-
     start = forms.CharField(
         widget=forms.HiddenInput,
         error_messages={"required": "Pick a time first."},
@@ -58,22 +54,19 @@ class TimeFields(forms.Form):
 class BookingForm(TimeFields):
     name = forms.CharField(
         max_length=200,
-        widget=forms.TextInput(attrs={"autocomplete": "name"}),
         error_messages={"required": "Please enter your name."},
     )
     email = forms.EmailField(
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        max_length=254,
         error_messages={"required": "Please enter your email address."},
     )
     phone = forms.CharField(
         max_length=40,
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
     )
     notes = forms.CharField(
         max_length=5000,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
         label="Anything to share before the meeting?",
     )
     consent = forms.BooleanField(required=False)
