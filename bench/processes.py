@@ -22,6 +22,15 @@ VENV_BIN = Path(sys.executable).parent
 GUNICORN_ARGS = "--worker-class gthread --workers 2 --threads 4 --backlog 512"
 
 
+def process_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    # utime and stime are the 14th and 15th fields of stat; fields[0] here is the 3rd.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,6 +119,13 @@ class Gunicorn:
         except OSError:
             return "(no log)"
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master and its workers: the server's
+        own cost, which other work on the machine slows down less than it slows latency."""
+        if self.process is None:
+            return 0.0
+        return sum(process_cpu_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
+
     def stop(self) -> None:
         if self.process is not None:
             _stop(self.process)
@@ -171,6 +187,10 @@ class CeleryWorker:
             return "\n".join(self.log_path.read_text().splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

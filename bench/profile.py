@@ -6,6 +6,7 @@ summary of the heaviest project functions in the run directory."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections import Counter
 from contextlib import contextmanager
@@ -48,9 +49,16 @@ def summarize_collapsed(text: str, top: int = 15) -> list[tuple[str, float, floa
 
 @contextmanager
 def profiling(
-    name: str, *, pyspy: str | None, master_pid: int | None, run_dir: Path, seconds: float
+    name: str,
+    pid: int | None = None,
+    *,
+    pyspy: str | None,
+    master_pid: int | None,
+    run_dir: Path,
 ):
-    if not pyspy or not master_pid:
+    """Sample `pid` (default: gunicorn's master) and its children until the block ends."""
+    pid = pid or master_pid
+    if not pyspy or not pid:
         yield
         return
     out = run_dir / f"{_slug(name)}.pyspy.txt"
@@ -59,12 +67,10 @@ def profiling(
             pyspy,
             "record",
             "--pid",
-            str(master_pid),
+            str(pid),
             "--subprocesses",
             "--rate",
             "250",
-            "--duration",
-            str(max(1, round(seconds))),
             "--format",
             "raw",
             "--nonblocking",
@@ -77,8 +83,10 @@ def profiling(
     try:
         yield
     finally:
+        # py-spy writes its output when interrupted.
+        process.send_signal(signal.SIGINT)
         try:
-            process.wait(seconds + 30)
+            process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
         if out.exists():

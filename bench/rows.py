@@ -7,7 +7,7 @@ import random
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -34,8 +34,12 @@ class Context:
     ceiling: LoadResult | None = None
     plain_bookings_rate: float | None = None
     plain_bookings_count: int = 0
-    # Wraps each measured load: `profile(name)` is a context manager (py-spy when asked).
-    profile: Callable = field(default=lambda name: nullcontext())
+    # Wraps each measured load: `profile(name, pid=None)` is a context manager that samples
+    # the server (or process `pid`) with py-spy when asked.
+    profile: Callable = field(default=lambda name, pid=None: nullcontext())
+    # The server's CPU seconds so far (gunicorn master and workers); 0 when unknown.
+    server_cpu: Callable[[], float] = field(default=lambda: 0.0)
+    last_cpu: float = 0.0  # server CPU seconds spent in the last measured run
 
     def fetch(
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
@@ -68,6 +72,21 @@ def count_queries(method: str, path: str, body: bytes | None = None) -> str:
     return f"{len(captured.captured_queries)} queries/request (HTTP {response.status_code})"
 
 
+@contextmanager
+def _cpu(ctx: Context):
+    before = ctx.server_cpu()
+    try:
+        yield
+    finally:
+        ctx.last_cpu = ctx.server_cpu() - before
+
+
+def _cpu_note(ctx: Context, requests: int) -> str:
+    if not ctx.last_cpu or not requests:
+        return "server CPU unknown"
+    return f"server CPU {ctx.last_cpu * 1000 / requests:.1f} ms/request"
+
+
 def _ms(seconds: float) -> float:
     return seconds * 1000
 
@@ -77,14 +96,14 @@ def _get_load(ctx: Context, path: str, name: str) -> LoadResult:
     if ctx.wrk:
         url = f"http://{ctx.host}:{ctx.port}{path}"
         load.run_wrk(ctx.wrk, url, concurrency=ctx.concurrency, duration=1)
-        with ctx.profile(name):
+        with ctx.profile(name), _cpu(ctx):
             return load.run_wrk(ctx.wrk, url, concurrency=ctx.concurrency, duration=ctx.duration)
 
     def same() -> load.Request:
         return load.Request("GET", path)
 
     load.run_python(ctx.host, ctx.port, concurrency=ctx.concurrency, duration=1, next_request=same)
-    with ctx.profile(name):
+    with ctx.profile(name), _cpu(ctx):
         return load.run_python(
             ctx.host,
             ctx.port,
@@ -97,14 +116,21 @@ def _get_load(ctx: Context, path: str, name: str) -> LoadResult:
 # -- issue 2: ceiling and slots API ------------------------------------------------------
 
 
-def ceiling(ctx: Context) -> list[Row]:
-    name = "ceiling: GET /api/ping/"
+def ceiling(ctx: Context, *, again: bool = False) -> list[Row]:
+    """The framework's ceiling. Run again after the HTTP rows (`again`) to show how much
+    the machine's other work moved it meanwhile; the fractions use the first run."""
+    name = "ceiling again, after the rows" if again else "ceiling: GET /api/ping/"
     status, body = ctx.fetch("GET", "/api/ping/")
     if status != 200:
         return [broken(name, 2, f"HTTP {status}: {_snippet(body)}")]
     result = _get_load(ctx, "/api/ping/", name)
-    ctx.ceiling = result
+    first = ctx.ceiling
+    if not again:
+        ctx.ceiling = result
     bad = result.unexpected(200)
+    drift = ""
+    if again and first is not None and first.rate:
+        drift = f"; {result.rate / first.rate:.2f}x the first ceiling run"
     return [
         Row(
             name=name,
@@ -113,11 +139,12 @@ def ceiling(ctx: Context) -> list[Row]:
             unit="req/s",
             p50_ms=_ms(result.p50),
             p99_ms=_ms(result.p99),
-            fraction=1.0,
+            fraction=ctx.fraction(result.rate),
             target="reference",
             status=NA if not bad else FAIL,
-            notes=f"{result.requests} requests ({result.tool})"
-            + (f", {bad} errors or non-200" if bad else ""),
+            notes=f"{result.requests} requests ({result.tool}); {_cpu_note(ctx, result.requests)}"
+            + drift
+            + (f"; {bad} errors or non-200" if bad else ""),
         )
     ]
 
@@ -144,7 +171,11 @@ def _get_row(ctx: Context, *, name: str, issue: int, path: str, minimum: float, 
     result = _get_load(ctx, path, name)
     fraction = ctx.fraction(result.rate)
     bad = result.unexpected(200)
-    notes = [f"{result.requests} requests ({result.tool})", queries]
+    notes = [
+        f"{result.requests} requests ({result.tool})",
+        queries,
+        _cpu_note(ctx, result.requests),
+    ]
     if described:
         notes.append(described)
     if bad:
@@ -340,7 +371,7 @@ def _booking_run(
     # A 1-second warm-up, as for the GETs: the first bookings of each worker import and
     # compile (templates, icalendar). Its bookings are checked with the rest, not counted.
     run(1)
-    with ctx.profile(name):
+    with ctx.profile(name), _cpu(ctx):
         result = run(ctx.duration)
     measured = Counter(result.statuses)
     if result.errors:
@@ -393,6 +424,7 @@ def bookings(ctx: Context) -> list[Row]:
     notes = [
         f"{created} booked on {len(slugs)} calendars, concurrency {ctx.concurrency}",
         queries,
+        _cpu_note(ctx, result.requests),
         _status_note(statuses),
     ]
     if not from_api:
@@ -498,6 +530,7 @@ def link_bookings(ctx: Context) -> list[Row]:
     notes = [
         f"{created} booked through {created} distinct links on {len(slugs)} calendars",
         queries,
+        _cpu_note(ctx, result.requests),
         _status_note(statuses),
     ]
     if ratio is not None:

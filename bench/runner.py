@@ -214,17 +214,14 @@ def main(argv: list[str] | None = None) -> int:
             rng=rng,
             log=log,
         )
+        ctx.server_cpu = server.cpu_seconds
         if args.profile:
             pyspy = find_pyspy()
             if pyspy is None:
                 log("--profile: py-spy not found (set BENCH_PYSPY), measuring without it")
             else:
                 ctx.profile = partial(
-                    profiling,
-                    pyspy=pyspy,
-                    master_pid=server.process.pid,
-                    run_dir=run_dir,
-                    seconds=args.duration,
+                    profiling, pyspy=pyspy, master_pid=server.process.pid, run_dir=run_dir
                 )
         harness_errors += _run_rows(ctx, args.groups, rows, run_dir, server, sink, env)
     except Exception:
@@ -284,6 +281,7 @@ def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
         ("bookings", "bookings/s", 3, measure.bookings),
         ("links", "link bookings/s", 4, measure.link_bookings),
         ("contention", "one link, 50 concurrent attempts", 4, measure.link_contention),
+        ("ceiling", "ceiling again", 2, partial(measure.ceiling, again=True)),
         (
             "workflow",
             workflow.ROW_NAME,

@@ -143,16 +143,17 @@ def workflow_row(ctx, *, sink: SmtpSink, env: dict, run_dir: Path) -> list[Row]:
     worker.start()
     try:
         worker.wait_ready()
-        began = time.perf_counter()
-        entered_by, entered = _enter_contacts(ctx, headers)
-        entered_after = time.perf_counter() - began
-        wanted = {_address(n) for n in range(CONTACTS)}
-        while time.perf_counter() - began < GIVE_UP_SECONDS:
-            with sink.lock:
-                arrived = sum(1 for r in wanted if sink.by_recipient.get(r))
-            if arrived >= CONTACTS or not worker.alive():
-                break
-            time.sleep(0.05)
+        with ctx.profile(ROW_NAME + " server"), ctx.profile(ROW_NAME + " worker", worker.pid):
+            began = time.perf_counter()
+            entered_by, entered = _enter_contacts(ctx, headers)
+            entered_after = time.perf_counter() - began
+            wanted = {_address(n) for n in range(CONTACTS)}
+            while time.perf_counter() - began < GIVE_UP_SECONDS:
+                with sink.lock:
+                    arrived = sum(1 for r in wanted if sink.by_recipient.get(r))
+                if arrived >= CONTACTS or not worker.alive():
+                    break
+                time.sleep(0.05)
         # A moment more, so that a duplicate sent just after the last one is seen.
         time.sleep(1.0)
     finally:
