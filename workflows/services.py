@@ -50,7 +50,9 @@ def _enqueue(step_run_id: int, *, countdown: float | None = None) -> None:
         else:
             run_step.delay(step_run_id)
 
-    transaction.on_commit(send)
+    # robust: a broker that is down must not undo or break what was committed (a booking,
+    # a new contact); the step stays queued and the sweeper sends it again later.
+    transaction.on_commit(send, robust=True)
 
 
 # ---------------------------------------------------------------------------- workflows

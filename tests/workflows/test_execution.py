@@ -385,3 +385,28 @@ def test_it_releases_waits_from_the_periodic_task(frozen_time, enqueued):
 
     assert enrollment.steps.get(position=0).status == StepRun.Status.SUCCEEDED
     assert enrollment.steps.get(position=1).status == StepRun.Status.QUEUED
+
+
+def test_it_keeps_the_enrollment_when_the_broker_is_down(
+    link_and_email, monkeypatch, django_capture_on_commit_callbacks, frozen_time
+):
+    from kombu.exceptions import OperationalError
+
+    from workflows import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Connection refused")
+
+    monkeypatch.setattr(tasks.run_step, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollment = enroll(link_and_email)
+
+    step = enrollment.steps.get()
+    assert step.status == StepRun.Status.QUEUED
+    frozen_time.shift(timedelta(seconds=conf.queued_stale_seconds() + 1))
+    monkeypatch.undo()
+    sent = []
+    monkeypatch.setattr(tasks.run_step, "delay", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert steps_sweep() == (1, 0)
+    assert sent == [step.pk]
