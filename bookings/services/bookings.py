@@ -29,7 +29,6 @@ IntegrityError on it is answered as SlotUnavailable, never as a 500.
 """
 
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -42,6 +41,7 @@ from bookings.selectors import calendar_busy
 from calendars import availability
 from calendars.models import Calendar
 from calendars.selectors import calendar_rules, zone
+from config.signals import send_on_commit
 from contacts.services import contact_upsert, split_name
 
 _DAY = timedelta(days=1)
@@ -289,6 +289,4 @@ def _notify(*, booking: Booking, event: str) -> None:
 
 
 def _send_on_commit(signal, **kwargs) -> None:
-    # After commit, so receivers never see a rolled-back booking; robust, so a failing
-    # receiver is logged instead of turning a committed booking into an error answer.
-    transaction.on_commit(partial(signal.send, sender=Booking, **kwargs), robust=True)
+    send_on_commit(signal, sender=Booking, **kwargs)
