@@ -220,6 +220,10 @@ class Picker:
         return f"{self.month:%Y-%m}"
 
     @property
+    def selected_date_iso(self) -> str:
+        return self.selected_date.isoformat() if self.selected_date else ""
+
+    @property
     def selected_date_label(self) -> str:
         return format_day(self.selected_date) if self.selected_date else ""
 

@@ -388,7 +388,33 @@ def test_it_serves_the_page_with_a_constant_handful_of_queries(
     for start in [SLOT, SLOT.replace(hour=11), SLOT.replace(day=9)]:
         BookingFactory(calendar=calendar, start=start)
 
-    with django_assert_max_num_queries(4):
-        response = page(client, calendar, tz="Europe/Berlin")
+    with django_assert_max_num_queries(5):  # calendar, owner, hours, overrides, bookings
+        cold = page(client, calendar, tz="Europe/Berlin")
+    with django_assert_max_num_queries(1):  # bookings, confirming the calendar is current
+        warm = page(client, calendar, tz="Europe/Berlin", date="2030-01-09")
 
-    assert response.status_code == 200
+    assert cold.status_code == warm.status_code == 200
+    assert "Wednesday, 9 January 2030" in warm.text
+
+
+def test_it_sees_a_calendar_change_at_once_despite_the_in_memory_copy(client, calendar):
+    page(client, calendar)
+    calendar.name = "Renamed call"
+    calendar.save()
+
+    renamed = page(client, calendar)
+    calendar.is_active = False
+    calendar.save()
+    deactivated = page(client, calendar)
+
+    assert "Renamed call" in renamed.text
+    assert deactivated.status_code == 404
+
+
+def test_it_shows_a_new_booking_at_once(client, calendar):
+    page(client, calendar, date="2030-01-08")
+    BookingFactory(calendar=calendar, start=SLOT)
+
+    response = page(client, calendar, date="2030-01-08")
+
+    assert "10:00" not in times_on_page(response)
