@@ -296,7 +296,11 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
         values=_values_for(enrollment, enrollment.contact),
     )
     try:
-        result = definition.run(context)
+        if definition.in_transaction:
+            # No outside I/O: the action's rows and the step's success commit together.
+            with transaction.atomic():
+                return _run_and_record(definition, context)
+        return _run_and_record(definition, context)
     except ActionTransientError as exc:
         return _retry_or_fail(step, str(exc))
     except ActionFailed as exc:
@@ -307,6 +311,11 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
         # and retry, instead of the task dying and the step sitting "running".
         logger.exception("Workflow step %s crashed", step_run_id)
         return _retry_or_fail(step, f"{type(exc).__name__}: {exc}")
+
+
+def _run_and_record(definition, context: ActionContext) -> str:
+    step = context.step_run
+    result = definition.run(context)
     if result.wait_until is not None and result.wait_until > timezone.now():
         StepRun.objects.filter(pk=step.pk, status=StepRun.Status.RUNNING).update(
             status=StepRun.Status.WAITING, due_at=result.wait_until, output=result.output
@@ -337,13 +346,20 @@ def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> b
         next_position = step.position + 1
         if next_position < len(enrollment.actions):
             spec = enrollment.actions[next_position]
-            next_step, created = StepRun.objects.get_or_create(
-                enrollment=enrollment,
-                position=next_position,
-                defaults={"key": spec["key"], "type": spec["type"], "queued_at": now},
-            )
-            if created:
+            try:
+                # A savepoint: the next step exists already only when this step ran again
+                # after the state was repaired by hand; that step is left as it is.
+                with transaction.atomic():
+                    next_step = StepRun.objects.create(
+                        enrollment=enrollment,
+                        position=next_position,
+                        key=spec["key"],
+                        type=spec["type"],
+                        queued_at=now,
+                    )
                 _enqueue(next_step.pk)
+            except IntegrityError:
+                pass
         else:
             enrollment.status = Enrollment.Status.COMPLETED
             enrollment.finished_at = now

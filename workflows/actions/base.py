@@ -91,4 +91,7 @@ class ActionDefinition:
     run: Callable[[ActionContext], ActionResult]
     # Config fields whose text may contain custom values; checked when the workflow is saved.
     templated_fields: tuple[str, ...] = ()
+    # True when run() only writes rows (no mail, no HTTP, no signals that must see the
+    # step still running): it then shares one transaction with recording the step.
+    in_transaction: bool = False
     help_text: str = ""

@@ -92,5 +92,6 @@ DEFINITION = ActionDefinition(
     outputs=("url", "expires_at", "calendar_name"),
     form_class=GenerateOneTimeLinkForm,
     run=run,
+    in_transaction=True,
     help_text="A link that books exactly one appointment, made for this contact.",
 )

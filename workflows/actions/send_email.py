@@ -56,18 +56,20 @@ def run(context: ActionContext) -> ActionResult:
             deliver=False,
         )
     try:
-        outbox.outbox_deliver(message_id=message.pk)
+        delivered = outbox.outbox_deliver(message_id=message.pk)
     except outbox.OutboxTransientError as exc:
         raise ActionTransientError(f"The mail server could not be reached: {exc}") from exc
     except outbox.OutboxDeliveryFailed as exc:
         raise ActionFailed(f"The email could not be sent: {exc}") from exc
-    message.refresh_from_db(fields=["status", "last_error"])
-    if message.status == OutboxMessage.Status.FAILED:
-        raise ActionFailed(f"The email could not be sent: {message.last_error}")
-    if message.status != OutboxMessage.Status.SENT:
-        # Another run holds the row (a duplicate delivery or a crashed attempt): look again
-        # later instead of sending a second copy.
-        raise ActionTransientError("The email is being delivered by another attempt.")
+    if not delivered:
+        # Sent before (a re-run), being sent by another run, or failed: the row says which.
+        message.refresh_from_db(fields=["status", "last_error"])
+        if message.status == OutboxMessage.Status.FAILED:
+            raise ActionFailed(f"The email could not be sent: {message.last_error}")
+        if message.status != OutboxMessage.Status.SENT:
+            # Another run holds the row (a duplicate delivery or a crashed attempt): look
+            # again later instead of sending a second copy.
+            raise ActionTransientError("The email is being delivered by another attempt.")
     return ActionResult(output={"to": to, "subject": subject, "message_id": message.pk})
 
 

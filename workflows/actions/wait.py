@@ -42,5 +42,6 @@ DEFINITION = ActionDefinition(
     outputs=(),
     form_class=WaitForm,
     run=run,
+    in_transaction=True,
     help_text="Pause this contact for some minutes, hours or days.",
 )
