@@ -220,6 +220,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "type" or "status" with different choices: name them apart.
+    "ENUM_NAME_OVERRIDES": {
+        "BookingStatusEnum": "bookings.models.Booking.Status",
+        "WorkflowStatusEnum": "workflows.models.Workflow.Status",
+        "EnrollmentStatusEnum": "workflows.models.Enrollment.Status",
+        "StepRunStatusEnum": "workflows.models.StepRun.Status",
+        "TriggerTypeEnum": "workflows.models.TriggerType",
+        "ActionTypeEnum": "workflows.models.ActionType",
+    },
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -4,8 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.models import Contact
-from workflows.actions import REGISTRY
-from workflows.models import Enrollment, StepRun, TriggerType, Workflow
+from workflows.models import ActionType, Enrollment, StepRun, TriggerType, Workflow
 from workflows.validation import CleanWorkflow, WorkflowInvalid, validate_workflow
 
 
@@ -18,7 +17,7 @@ class ActionSerializer(serializers.Serializer):
     key = serializers.CharField(
         required=False, allow_blank=True, max_length=40, help_text="Default: from the type."
     )
-    type = serializers.ChoiceField(choices=[(t, d.label) for t, d in REGISTRY.items()])
+    type = serializers.ChoiceField(choices=ActionType.choices)
     config = serializers.DictField(required=False, default=dict)
 
 

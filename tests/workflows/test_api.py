@@ -414,3 +414,11 @@ def test_it_documents_every_endpoint_in_the_openapi_schema(api):
         "/hooks/{token}/",
     ):
         assert f"{path}:" in schema or f'"{path}"' in schema, path
+
+
+def test_it_generates_the_schema_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    schema = (tmp_path / "schema.yml").read_text()
+    assert "ActionTypeEnum" in schema and "TriggerTypeEnum" in schema
