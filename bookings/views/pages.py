@@ -236,21 +236,85 @@ class BookingPageView(View):
             picker = self.make_picker(params)
         if picker.requested_time_unavailable and not notice:
             notice = "That time is no longer free. Please pick another one."
-        context = self.get_context_data(
-            calendar=self.calendar,
-            owner_name=owner_name(self.calendar),
-            duration=format_duration(self.calendar.duration_minutes),
-            picker=picker,
-            form=form,
-            notice=notice,
-            compact=self.compact,
-            slots_api_url=self.slots_api_url(),
-            form_action=self.request.path,
-        )
-        response = render(self.request, self.template_name, context, status=status)
+        name = owner_name(self.calendar)
+        api_url = self.slots_api_url()
+        key = None
+        if status == 200 and not notice and not form.is_bound and self._renders_purely():
+            key = self._render_key(picker=picker, form=form, owner=name, api_url=api_url)
+        content = _rendered.get(key) if key is not None else None
+        if content is not None:
+            response = HttpResponse(content, status=status)
+        else:
+            context = self.get_context_data(
+                calendar=self.calendar,
+                owner_name=name,
+                duration=format_duration(self.calendar.duration_minutes),
+                picker=picker,
+                form=form,
+                notice=notice,
+                compact=self.compact,
+                slots_api_url=api_url,
+                form_action=self.request.path,
+            )
+            response = render(self.request, self.template_name, context, status=status)
+            if key is not None:
+                if len(_rendered) >= _RENDERED_LIMIT:
+                    _rendered.clear()
+                _rendered[key] = response.content
         if self.compact:
             response.xframe_options_exempt = True
         return response
+
+    # -- rendered pages kept in memory ---------------------------------------------------
+
+    def _renders_purely(self) -> bool:
+        # A subclass with context of its own (the reschedule page) renders from more than
+        # the key below knows about: never reuse its pages.
+        return type(self).get_context_data is BookingPageView.get_context_data
+
+    def _render_key(self, *, picker: Picker, form: TimeFields, owner: str, api_url: str):
+        """Everything page.html draws from, for an unbound form and no notice.
+
+        The page is a pure function of these values (the calendar's shown fields, the owner's
+        name, the form's prefill and every picker value the templates read), so a page
+        rendered for an equal key is exactly what rendering again would give. Keep it in
+        step with templates/bookings/page.html and its partials.
+        """
+        calendar = self.calendar
+        return (
+            type(self),
+            self.template_name,
+            self.request.path,
+            api_url,
+            owner,
+            calendar.name,
+            calendar.slug,
+            calendar.description,
+            calendar.duration_minutes,
+            calendar.requires_consent,
+            calendar.consent_text,
+            tuple(sorted((k, str(v)) for k, v in form.initial.items())),
+            picker.tz.key,
+            picker.tz_explicit,
+            picker.month,
+            picker.today,
+            picker.selected_date,
+            picker.selected_time,
+            picker.requested_time_unavailable,
+            picker.prev_url,
+            picker.next_url,
+            picker.day_url_prefix,
+            picker.window_end,
+            picker.free_counts,
+            picker.day_slots,
+        )
+
+
+# Rendered booking pages by _render_key, per process. Many invitees open the same link and
+# see the same month: the template engine is most of the cost of that (benchmarked) GET,
+# and a page is only reused for inputs that render to exactly the same bytes.
+_RENDERED_LIMIT = 256
+_rendered: dict[tuple, bytes] = {}
 
 
 class PermanentLinkView(BookingPageView):

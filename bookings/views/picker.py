@@ -18,7 +18,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -82,7 +82,12 @@ def timezone_options(selected: str) -> SafeString:
             "",
             '<option value="{}"{}>{}</option>',
             (
-                (name, mark_safe(" selected") if name == selected else "", timezone_label(name))
+                # The group names the area: the option shows the rest ("New York").
+                (
+                    name,
+                    mark_safe(" selected") if name == selected else "",
+                    timezone_label(name.partition("/")[2]),
+                )
                 for name in names
             ),
         )
@@ -182,21 +187,51 @@ class TimeChoice:
 
 @dataclass
 class Picker:
+    """What the picker shows. `weeks` and `times` are drawn on first use: a page served
+    from memory (pages.py) needs only the plain values to know it has one."""
+
     tz: ZoneInfo
     tz_explicit: bool
     month: date
     today: date
-    weeks: list[list[DayCell]]
+    # Free slot count of each day of the month (index 0 is the 1st).
+    free_counts: tuple[int, ...]
     selected_date: date | None
-    times: list[TimeChoice]
-    selected_time: datetime | None
+    # The selected day's free starts (UTC), ascending.
+    day_slots: tuple[datetime, ...]
+    selected_time: datetime | None  # in `tz`
     # A time was asked for (in the URL) that is not free: it was just taken.
     requested_time_unavailable: bool
     prev_url: str | None
     next_url: str | None
     window_end: datetime
     base_path: str
+    day_url_prefix: str = ""
     extra_params: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def weeks(self) -> list[list[DayCell]]:
+        month, counts, selected = self.month, self.free_counts, self.selected_date
+        weeks = []
+        for week in pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
+            row = []
+            for day in week:
+                in_month = day.month == month.month
+                free = counts[day.day - 1] if in_month else 0
+                url = f"{self.day_url_prefix}{day.isoformat()}" if free else ""
+                row.append(DayCell(day, in_month, free, day == selected, url))
+            weeks.append(row)
+        return weeks
+
+    @cached_property
+    def times(self) -> list[TimeChoice]:
+        tz, chosen = self.tz, self.selected_time
+        choices = []
+        for slot in self.day_slots:
+            local = slot.astimezone(tz)
+            iso = local.isoformat()
+            choices.append(TimeChoice(local, iso, iso[11:16], slot == chosen))
+        return choices
 
     @property
     def tz_name(self) -> str:
@@ -233,7 +268,7 @@ class Picker:
 
     @property
     def has_free_days(self) -> bool:
-        return any(cell.free for week in self.weeks for cell in week)
+        return any(self.free_counts)
 
     # The grid and the time list are built here rather than in template loops: on the
     # benchmarked page GET they are most of the markup, and plain string building is an
@@ -319,14 +354,25 @@ def build_picker(
 
     # Index of the first slot of each day of the month (plus the end), found by bisect.
     bounds = [bisect_left(slots, start) for start in day_starts]
-    days_in_month = len(day_starts) - 1
-    free_by_day = {
-        month.replace(day=i + 1): bounds[i + 1] - bounds[i] for i in range(days_in_month)
-    }
+    free_counts = tuple(bounds[i + 1] - bounds[i] for i in range(len(day_starts) - 1))
 
-    selected_date = requested_date if requested_date in free_by_day else None
+    selected_date = None
+    if requested_date is not None and (requested_date.year, requested_date.month) == (
+        month.year,
+        month.month,
+    ):
+        selected_date = requested_date
     if selected_date is None:
-        selected_date = next((d for d, count in free_by_day.items() if count), None)
+        first_free = next((i for i, count in enumerate(free_counts) if count), None)
+        selected_date = month.replace(day=first_free + 1) if first_free is not None else None
+
+    day_slots: tuple[datetime, ...] = ()
+    if selected_date is not None:
+        index = selected_date.day - 1
+        day_slots = tuple(slots[bounds[index] : bounds[index + 1]])
+    selected_time = None
+    if requested_time is not None and requested_time in day_slots:
+        selected_time = requested_time.astimezone(tz)
 
     # The zone goes into links only once chosen, so a page without `tz` can still adopt the
     # zone the browser reports.
@@ -336,42 +382,21 @@ def build_picker(
         tz_explicit=chosen_tz is not None,
         month=month,
         today=today,
-        weeks=[],
+        free_counts=free_counts,
         selected_date=selected_date,
-        times=[],
-        selected_time=None,
-        requested_time_unavailable=False,
+        day_slots=day_slots,
+        selected_time=selected_time,
+        requested_time_unavailable=requested_time is not None and selected_time is None,
         prev_url=None,
         next_url=None,
-        window_end=window_end,
+        # To the minute: the script only needs the month it falls in, and a value that
+        # changes every request would defeat the rendered-page reuse in pages.py.
+        window_end=window_end.replace(second=0, microsecond=0),
         base_path=base_path,
         extra_params=extra_params or {},
     )
-    month_param = picker.month_param
-
     # Every day link differs only in its date: encode the rest once (date comes last).
-    day_url_prefix = picker.url(tz=tz_param, month=month_param, date="_")[:-1]
-    weeks: list[list[DayCell]] = []
-    for week in pycalendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
-        row = []
-        for day in week:
-            in_month = day.month == month.month
-            free = free_by_day.get(day, 0) if in_month else 0
-            url = f"{day_url_prefix}{day.isoformat()}" if free else ""
-            row.append(DayCell(day, in_month, free, day == selected_date, url))
-        weeks.append(row)
-    picker.weeks = weeks
-
-    if selected_date is not None:
-        index = selected_date.day - 1
-        for slot in slots[bounds[index] : bounds[index + 1]]:
-            local = slot.astimezone(tz)
-            iso = local.isoformat()
-            selected = requested_time is not None and slot == requested_time
-            picker.times.append(TimeChoice(local, iso, iso[11:16], selected))
-            if selected:
-                picker.selected_time = local
-    picker.requested_time_unavailable = requested_time is not None and picker.selected_time is None
+    picker.day_url_prefix = picker.url(tz=tz_param, month=picker.month_param, date="_")[:-1]
 
     if month > first_month:
         picker.prev_url = picker.url(tz=tz_param, month=f"{_add_months(month, -1):%Y-%m}")

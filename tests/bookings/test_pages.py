@@ -411,6 +411,15 @@ def test_it_sees_a_calendar_change_at_once_despite_the_in_memory_copy(client, ca
     assert deactivated.status_code == 404
 
 
+def test_it_shows_a_renamed_calendar_even_when_written_without_save(client, calendar):
+    page(client, calendar)
+    type(calendar).objects.filter(pk=calendar.pk).update(name="Quietly renamed")
+
+    response = client.get(calendar.permanent_path())
+
+    assert "Quietly renamed" in response.text
+
+
 def test_it_shows_a_new_booking_at_once(client, calendar):
     page(client, calendar, date="2030-01-08")
     BookingFactory(calendar=calendar, start=SLOT)
