@@ -313,7 +313,7 @@ class BookingPageView(View):
 # Rendered booking pages by _render_key, per process. Many invitees open the same link and
 # see the same month: the template engine is most of the cost of that (benchmarked) GET,
 # and a page is only reused for inputs that render to exactly the same bytes.
-_RENDERED_LIMIT = 256
+_RENDERED_LIMIT = 128  # pages of ~45 kB: a few MB per process at most
 _rendered: dict[tuple, bytes] = {}
 
 

@@ -82,12 +82,7 @@ def timezone_options(selected: str) -> SafeString:
             "",
             '<option value="{}"{}>{}</option>',
             (
-                # The group names the area: the option shows the rest ("New York").
-                (
-                    name,
-                    mark_safe(" selected") if name == selected else "",
-                    timezone_label(name.partition("/")[2]),
-                )
+                (name, mark_safe(" selected") if name == selected else "", timezone_label(name))
                 for name in names
             ),
         )
