@@ -31,6 +31,13 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -104,14 +111,8 @@ class Gunicorn:
         )
 
     def worker_pids(self) -> list[int]:
-        """The worker processes (children of the gunicorn master), for a profiler."""
-        if self.process is None:
-            return []
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(pid) for pid in path.read_text().split()]
-        except OSError:
-            return []
+        """The worker processes (children of the gunicorn master)."""
+        return children(self.process.pid) if self.process is not None else []
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -187,6 +188,13 @@ class CeleryWorker:
             return "\n".join(self.log_path.read_text().splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the worker and its pool processes so far."""
+        if self.process is None:
+            return 0.0
+        pids = [self.process.pid, *children(self.process.pid)]
+        return sum(process_cpu_seconds(pid) for pid in pids)
 
     @property
     def pid(self) -> int | None:

@@ -1,5 +1,9 @@
 """One function per measured row. Each returns its Row(s) and never lets one endpoint's
-absence or failure stop the others (the caller also catches anything unexpected)."""
+absence or failure stop the others (the caller also catches anything unexpected).
+
+The machine is shared, so besides throughput every row reports what one request costs in
+CPU (the app's processes and its PostgreSQL backends), which other work on the machine
+disturbs far less, and the ceiling is measured again just before each row."""
 
 import itertools
 import json
@@ -13,11 +17,34 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bench import load
+from bench.processes import process_cpu_seconds
 from bench.report import FAIL, NA, PASS, Row, broken, unavailable, verdict
 from bench.seed import Seeded, local_grid
 from bench.stats import LoadResult, percentile
 
 NOT_THERE = {404, 405, 501}
+CEILING_PATH = "/api/ping/"
+REFRESH_SECONDS = 3
+ROUNDS = 3  # plain and link bookings alternate in this many rounds
+
+
+@dataclass
+class Cost:
+    """What a measured run cost the server: CPU seconds of the app (gunicorn master and
+    workers) and of its PostgreSQL backends, and connections opened to the database."""
+
+    app: float = 0.0
+    db: float = 0.0
+    sessions: int | None = None
+
+    def add(self, other: "Cost") -> None:
+        self.app += other.app
+        self.db += other.db
+        if other.sessions is not None:
+            self.sessions = (self.sessions or 0) + other.sessions
+
+    def per_request_ms(self, requests: int) -> float | None:
+        return (self.app + self.db) * 1000 / requests if requests and self.app else None
 
 
 @dataclass
@@ -31,15 +58,14 @@ class Context:
     now: datetime
     rng: random.Random
     log: Callable[[str], None] = print
-    ceiling: LoadResult | None = None
-    plain_bookings_rate: float | None = None
-    plain_bookings_count: int = 0
+    ceiling: LoadResult | None = None  # the ceiling row's run
+    ceiling_now: float | None = None  # the ceiling's req/s measured just before this row
+    ceiling_cpu_ms: float | None = None  # app + database CPU ms of one ceiling request
     # Wraps each measured load: `profile(name, pid=None)` is a context manager that samples
     # the server (or process `pid`) with py-spy when asked.
     profile: Callable = field(default=lambda name, pid=None: nullcontext())
-    # The server's CPU seconds so far (gunicorn master and workers); 0 when unknown.
+    # The app server's CPU seconds so far (gunicorn master and workers); 0 when unknown.
     server_cpu: Callable[[], float] = field(default=lambda: 0.0)
-    last_cpu: float = 0.0  # server CPU seconds spent in the last measured run
 
     def fetch(
         self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
@@ -47,18 +73,22 @@ class Context:
         return load.fetch(self.host, self.port, method, path, body, headers=headers)
 
     def fraction(self, rate: float) -> float | None:
-        if self.ceiling is None or self.ceiling.rate <= 0:
+        if not self.ceiling_now:
             return None
-        return rate / self.ceiling.rate
+        return rate / self.ceiling_now
 
 
 def _snippet(body: bytes, limit: int = 160) -> str:
     return body[:limit].decode("utf-8", "replace").replace("\n", " ")
 
 
+def _ms(seconds: float) -> float:
+    return seconds * 1000
+
+
 def count_queries(method: str, path: str, body: bytes | None = None) -> str:
     """How many SQL queries one request costs, run in-process through Django's test client
-    against the bench database (the same code the server runs), e.g. "5 queries"."""
+    against the bench database (the same code the server runs)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -72,45 +102,95 @@ def count_queries(method: str, path: str, body: bytes | None = None) -> str:
     return f"{len(captured.captured_queries)} queries/request (HTTP {response.status_code})"
 
 
+def _pg_query(sql: str) -> list[tuple]:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+def db_sessions() -> int | None:
+    """Connections ever opened to the bench database (PostgreSQL's statistics): shows a
+    server or worker that reconnects per request or task."""
+    rows = _pg_query("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+    return rows[0][0] if rows else None
+
+
+def _backend_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend on the bench database but ours."""
+    rows = _pg_query(
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return {pid: process_cpu_seconds(pid) for (pid,) in rows}
+
+
 @contextmanager
-def _cpu(ctx: Context):
-    before = ctx.server_cpu()
+def measuring(ctx: Context):
+    """Yields a Cost that is filled in when the block ends."""
+    cost = Cost()
+    app, sessions, backends = ctx.server_cpu(), db_sessions(), _backend_cpu()
     try:
-        yield
+        yield cost
     finally:
-        ctx.last_cpu = ctx.server_cpu() - before
+        cost.app = ctx.server_cpu() - app
+        after = _backend_cpu()
+        # A backend that started during the run counts from zero.
+        cost.db = sum(max(0.0, cpu - backends.get(pid, 0.0)) for pid, cpu in after.items())
+        now = db_sessions()
+        cost.sessions = now - sessions if now is not None and sessions is not None else None
 
 
-def _cpu_note(ctx: Context, requests: int) -> str:
-    if not ctx.last_cpu or not requests:
-        return "server CPU unknown"
-    return f"server CPU {ctx.last_cpu * 1000 / requests:.1f} ms/request"
+def _cost_note(ctx: Context, cost: Cost, requests: int) -> str:
+    per = cost.per_request_ms(requests)
+    if per is None:
+        return "CPU unknown"
+    note = (
+        f"CPU/request {per:.1f} ms (app {cost.app * 1000 / requests:.1f}"
+        f" + PostgreSQL {cost.db * 1000 / requests:.1f})"
+    )
+    if ctx.ceiling_cpu_ms:
+        note += f", {ctx.ceiling_cpu_ms / per:.2f}x the ceiling's by CPU"
+    if cost.sessions:
+        note += f"; {cost.sessions} new DB connections"
+    return note
 
 
-def _ms(seconds: float) -> float:
-    return seconds * 1000
+def _ceiling_note(ctx: Context) -> str:
+    return f"vs ceiling {ctx.ceiling_now:,.0f} req/s just before" if ctx.ceiling_now else ""
 
 
-def _get_load(ctx: Context, path: str, name: str) -> LoadResult:
-    """A 1-second warm-up (each worker's first requests import and compile), then the run."""
+def _run_get(ctx: Context, path: str, seconds: float) -> LoadResult:
     if ctx.wrk:
         url = f"http://{ctx.host}:{ctx.port}{path}"
-        load.run_wrk(ctx.wrk, url, concurrency=ctx.concurrency, duration=1)
-        with ctx.profile(name), _cpu(ctx):
-            return load.run_wrk(ctx.wrk, url, concurrency=ctx.concurrency, duration=ctx.duration)
+        return load.run_wrk(ctx.wrk, url, concurrency=ctx.concurrency, duration=seconds)
+    return load.run_python(
+        ctx.host,
+        ctx.port,
+        concurrency=ctx.concurrency,
+        duration=seconds,
+        next_request=lambda: load.Request("GET", path),
+    )
 
-    def same() -> load.Request:
-        return load.Request("GET", path)
 
-    load.run_python(ctx.host, ctx.port, concurrency=ctx.concurrency, duration=1, next_request=same)
-    with ctx.profile(name), _cpu(ctx):
-        return load.run_python(
-            ctx.host,
-            ctx.port,
-            concurrency=ctx.concurrency,
-            duration=ctx.duration,
-            next_request=same,
-        )
+def _get_load(ctx: Context, path: str, name: str) -> tuple[LoadResult, Cost]:
+    """A 1-second warm-up (each worker's first requests import and compile), then the run."""
+    _run_get(ctx, path, 1)
+    with ctx.profile(name), measuring(ctx) as cost:
+        result = _run_get(ctx, path, ctx.duration)
+    return result, cost
+
+
+def refresh_ceiling(ctx: Context) -> None:
+    """Measure the ceiling again, briefly, so that a row is compared with the machine as
+    it is now: other work here comes and goes within a run."""
+    if ctx.ceiling is None:
+        return
+    ctx.ceiling_now = _run_get(ctx, CEILING_PATH, REFRESH_SECONDS).rate
 
 
 # -- issue 2: ceiling and slots API ------------------------------------------------------
@@ -118,19 +198,23 @@ def _get_load(ctx: Context, path: str, name: str) -> LoadResult:
 
 def ceiling(ctx: Context, *, again: bool = False) -> list[Row]:
     """The framework's ceiling. Run again after the HTTP rows (`again`) to show how much
-    the machine's other work moved it meanwhile; the fractions use the first run."""
-    name = "ceiling again, after the rows" if again else "ceiling: GET /api/ping/"
-    status, body = ctx.fetch("GET", "/api/ping/")
+    the machine's other work moved it over the run."""
+    name = "ceiling again, after the rows" if again else f"ceiling: GET {CEILING_PATH}"
+    status, body = ctx.fetch("GET", CEILING_PATH)
     if status != 200:
         return [broken(name, 2, f"HTTP {status}: {_snippet(body)}")]
-    result = _get_load(ctx, "/api/ping/", name)
+    result, cost = _get_load(ctx, CEILING_PATH, name)
     first = ctx.ceiling
     if not again:
         ctx.ceiling = result
+        ctx.ceiling_now = result.rate
+        ctx.ceiling_cpu_ms = cost.per_request_ms(result.requests)
     bad = result.unexpected(200)
-    drift = ""
+    notes = [f"{result.requests} requests ({result.tool})", _cost_note(ctx, cost, result.requests)]
     if again and first is not None and first.rate:
-        drift = f"; {result.rate / first.rate:.2f}x the first ceiling run"
+        notes.append(f"{result.rate / first.rate:.2f}x the first ceiling run")
+    if bad:
+        notes.append(f"{bad} errors or non-200")
     return [
         Row(
             name=name,
@@ -139,12 +223,10 @@ def ceiling(ctx: Context, *, again: bool = False) -> list[Row]:
             unit="req/s",
             p50_ms=_ms(result.p50),
             p99_ms=_ms(result.p99),
-            fraction=ctx.fraction(result.rate),
+            fraction=result.rate / first.rate if again and first and first.rate else 1.0,
             target="reference",
             status=NA if not bad else FAIL,
-            notes=f"{result.requests} requests ({result.tool}); {_cpu_note(ctx, result.requests)}"
-            + drift
-            + (f"; {bad} errors or non-200" if bad else ""),
+            notes="; ".join(notes),
         )
     ]
 
@@ -168,14 +250,12 @@ def _get_row(ctx: Context, *, name: str, issue: int, path: str, minimum: float, 
         return broken(name, issue, f"HTTP {status}: {_snippet(body)}", target=target)
     described = check(body) if check else ""
     queries = count_queries("GET", path)
-    result = _get_load(ctx, path, name)
+    refresh_ceiling(ctx)
+    result, cost = _get_load(ctx, path, name)
     fraction = ctx.fraction(result.rate)
     bad = result.unexpected(200)
-    notes = [
-        f"{result.requests} requests ({result.tool})",
-        queries,
-        _cpu_note(ctx, result.requests),
-    ]
+    notes = [f"{result.requests} requests ({result.tool})", queries]
+    notes += [_cost_note(ctx, cost, result.requests), _ceiling_note(ctx)]
     if described:
         notes.append(described)
     if bad:
@@ -191,7 +271,7 @@ def _get_row(ctx: Context, *, name: str, issue: int, path: str, minimum: float, 
         fraction=fraction,
         target=target,
         status=verdict(ok) if fraction is not None else NA,
-        notes="; ".join(notes),
+        notes="; ".join(n for n in notes if n),
     )
 
 
@@ -204,22 +284,20 @@ def _count_slots(body: bytes) -> str:
 def slots_rows(ctx: Context) -> list[Row]:
     seeded = ctx.seeded
     first = _tomorrow(ctx, seeded.slots_timezone)
-    rows = []
-    for days, minimum in ((1, 1 / 3), (31, 1 / 6)):
-        rows.append(
-            _get_row(
-                ctx,
-                name=f"slots API, {days} day{'s' if days > 1 else ''}",
-                issue=2,
-                path=_slots_path(seeded.slots_calendar, first, days),
-                minimum=minimum,
-                check=_count_slots,
-            )
+    return [
+        _get_row(
+            ctx,
+            name=f"slots API, {days} day{'s' if days > 1 else ''}",
+            issue=2,
+            path=_slots_path(seeded.slots_calendar, first, days),
+            minimum=minimum,
+            check=_count_slots,
         )
-    return rows
+        for days, minimum in ((1, 1 / 3), (31, 1 / 6))
+    ]
 
 
-# -- issue 3: booking page and bookings ------------------------------------------------------
+# -- issue 3: booking page ---------------------------------------------------------------------
 
 
 def booking_page(ctx: Context) -> list[Row]:
@@ -238,6 +316,14 @@ def booking_page(ctx: Context) -> list[Row]:
             check=check,
         )
     ]
+
+
+# -- issues 3 and 4: bookings and one-time link bookings -------------------------------------
+
+PLAIN_NAME = "bookings/s, POST .../bookings/"
+PLAIN_TARGET = ">= 0.10x ceiling"
+LINK_NAME = "link bookings/s, POST /api/public/links/<token>/bookings/"
+LINK_TARGET = ">= 0.90x plain bookings/s"
 
 
 def _free_slots(ctx: Context, slug: str, days: int = 60) -> tuple[list[str], bool]:
@@ -274,6 +360,16 @@ def _booking_body(n: int, start: str) -> bytes:
     ).encode()
 
 
+def _probe_start(ctx: Context, hour: int) -> str:
+    """A free time outside the slots the runs use (those end 60 days ahead)."""
+    day = _tomorrow(ctx, "UTC") + timedelta(days=70)
+    return datetime.combine(day, datetime.min.time()).replace(hour=hour, tzinfo=UTC).isoformat()
+
+
+def _status_note(statuses: Counter) -> str:
+    return "answers " + ", ".join(f"{code or 'error'}: {n}" for code, n in sorted(statuses.items()))
+
+
 @dataclass
 class _Answered:
     calendar: str
@@ -281,6 +377,261 @@ class _Answered:
     status: int
     body: bytes
     tag: object = None
+
+
+@dataclass
+class _Stream:
+    """Bookings on distinct free slots of `slugs`, run in pieces (warm-up, rounds) that
+    draw from one plan, so that no slot is asked for twice."""
+
+    name: str
+    slugs: list[str]
+    path_for: Callable[[str, int], tuple[str, object]]  # (slug, n) -> (path, tag)
+    plan: list[tuple[str, str]]
+    from_api: bool
+    queries: str
+    answered: list[_Answered] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    cost: Cost = field(default_factory=Cost)
+    warm_created: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cursor = iter(enumerate(self.plan))
+
+    @property
+    def exhausted(self) -> bool:
+        return len(self.answered) >= len(self.plan)
+
+    def _next(self) -> load.Request | None:
+        with self._lock:
+            item = next(self._cursor, None)
+        if item is None:
+            return None
+        n, (slug, start) = item
+        path, tag = self.path_for(slug, n)
+        return load.Request("POST", path, _booking_body(n, start), tag=(slug, start, tag))
+
+    def _on_answer(self, answer: load.Answer) -> None:
+        slug, start, tag = answer.request.tag
+        self.answered.append(_Answered(slug, start, answer.status, answer.body, tag))
+
+    def run(self, ctx: Context, seconds: float, *, measured: bool, profile: bool = False):
+        def go() -> LoadResult:
+            return load.run_python(
+                ctx.host,
+                ctx.port,
+                concurrency=ctx.concurrency,
+                duration=seconds,
+                next_request=self._next,
+                on_answer=self._on_answer,
+            )
+
+        if not measured:
+            result = go()
+            self.warm_created += result.statuses.get(201, 0)
+            return
+        with ctx.profile(self.name) if profile else nullcontext(), measuring(ctx) as cost:
+            result = go()
+        self.cost.add(cost)
+        self.seconds += result.duration
+        self.latencies += result.latencies
+        self.statuses.update(result.statuses)
+        if result.errors:
+            self.statuses[0] += result.errors
+
+    @property
+    def created(self) -> int:
+        return self.statuses.get(201, 0)
+
+    @property
+    def rate(self) -> float:
+        return self.created / self.seconds if self.seconds else 0.0
+
+    def notes(self, ctx: Context, problems: list[str], ok_text: str) -> list[str]:
+        notes = [
+            f"{self.created} booked on {len(self.slugs)} calendars,"
+            f" concurrency {ctx.concurrency}, {ROUNDS} rounds",
+            self.queries,
+            _cost_note(ctx, self.cost, sum(self.statuses.values())),
+            _status_note(self.statuses),
+        ]
+        if not self.from_api:
+            notes.append("free slots computed by the bench (slots API not available)")
+        if self.exhausted:
+            notes.append("ran out of prepared slots or links")
+        notes.append("check: " + ("; ".join(problems) if problems else ok_text))
+        return notes
+
+
+def _plan(ctx: Context, slugs: list[str]) -> tuple[list[tuple[str, str]], bool]:
+    per_calendar, from_api = {}, True
+    for slug in slugs:
+        per_calendar[slug], ok = _free_slots(ctx, slug)
+        from_api = from_api and ok
+    return _interleaved(per_calendar, ctx.rng), from_api
+
+
+def _plain_stream(ctx: Context) -> "_Stream | Row":
+    slugs = ctx.seeded.booking_calendars
+    # One booking first: is the endpoint there, and does it book? Its slot is outside the
+    # plan; a second one, in-process, counts the queries.
+    path = f"/api/public/calendars/{slugs[0]}/bookings/"
+    status, body = ctx.fetch("POST", path, _booking_body(10**9, _probe_start(ctx, 12)))
+    if status in NOT_THERE:
+        return unavailable(PLAIN_NAME, 3, f"POST answers {status}", target=PLAIN_TARGET)
+    if status != 201:
+        reason = f"probe booking got HTTP {status}: {_snippet(body)}"
+        return broken(PLAIN_NAME, 3, reason, target=PLAIN_TARGET)
+    queries = count_queries("POST", path, _booking_body(10**9 + 1, _probe_start(ctx, 13)))
+    plan, from_api = _plan(ctx, slugs)
+
+    def path_for(slug: str, n: int) -> tuple[str, object]:
+        return f"/api/public/calendars/{slug}/bookings/", None
+
+    return _Stream(PLAIN_NAME, slugs, path_for, plan, from_api, queries)
+
+
+def _link_services():
+    """The one-time link service, or the reason it is not usable yet."""
+    try:
+        from bookings.services.one_time_links import one_time_link_generate, one_time_link_url
+    except ImportError as exc:
+        return None, f"one_time_link_generate not importable ({exc})"
+    return (one_time_link_generate, one_time_link_url), ""
+
+
+def _make_links(slug: str, count: int, label: str) -> list[tuple[int, str]]:
+    """(link id, token) pairs made through the service, the token read from its URL."""
+    from calendars.models import Calendar
+
+    generate, url = _link_services()[0]
+    calendar = Calendar.objects.get(slug=slug)
+    links = []
+    for n in range(count):
+        link = generate(calendar=calendar, label=f"{label} {n}")
+        links.append((link.pk, url(link=link).rstrip("/").rsplit("/", 1)[-1]))
+    return links
+
+
+def _link_stream(ctx: Context, wanted: int) -> "_Stream | Row":
+    services, reason = _link_services()
+    if services is None:
+        return unavailable(LINK_NAME, 4, reason, target=LINK_TARGET)
+    slugs = ctx.seeded.link_calendars
+    try:
+        probe = _make_links(slugs[0], 2, "probe")
+    except NotImplementedError:
+        reason = "one_time_link_generate raises NotImplementedError"
+        return unavailable(LINK_NAME, 4, reason, target=LINK_TARGET)
+    path = f"/api/public/links/{probe[0][1]}/bookings/"
+    status, body = ctx.fetch("POST", path, _booking_body(10**9, _probe_start(ctx, 12)))
+    if status in NOT_THERE:
+        return unavailable(LINK_NAME, 4, f"POST answers {status}", target=LINK_TARGET)
+    if status != 201:
+        reason = f"probe booking got HTTP {status}: {_snippet(body)}"
+        return broken(LINK_NAME, 4, reason, target=LINK_TARGET)
+    queries = count_queries(
+        "POST",
+        f"/api/public/links/{probe[1][1]}/bookings/",
+        _booking_body(10**9 + 1, _probe_start(ctx, 13)),
+    )
+    per_calendar = -(-wanted // len(slugs))
+    links = {slug: _make_links(slug, per_calendar, "bench") for slug in slugs}
+    plan, from_api = _plan(ctx, slugs)
+    plan = plan[: per_calendar * len(slugs)]  # round-robin: per_calendar of each
+    used: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def path_for(slug: str, n: int) -> tuple[str, object]:
+        with lock:
+            i = used[slug]
+            used[slug] += 1
+        link_id, token = links[slug][i]
+        return f"/api/public/links/{token}/bookings/", link_id
+
+    return _Stream(LINK_NAME, slugs, path_for, plan, from_api, queries)
+
+
+def booking_rows(ctx: Context, *, plain: bool = True, links: bool = True) -> list[Row]:
+    """Plain bookings and bookings through distinct one-time links, measured in alternating
+    rounds so that both see the same machine (the link target is relative to plain)."""
+    rows: list[Row] = []
+    streams: list[_Stream] = []
+    plain_stream = link_stream = None
+    estimate = None
+    if plain:
+        made = _plain_stream(ctx)
+        if isinstance(made, Row):
+            rows.append(made)
+        else:
+            plain_stream = made
+            plain_stream.run(ctx, 1, measured=False)  # warm-up, and a first rate
+            estimate = plain_stream.warm_created
+            streams.append(plain_stream)
+    if links:
+        # Enough links for warm-up and rounds at about the plain rate, with room to spare.
+        rate = estimate if estimate else 100
+        wanted = min(8_000, int(rate * (ctx.duration + 1) * 2) + 200)
+        made = _link_stream(ctx, wanted)
+        if isinstance(made, Row):
+            rows.append(made)
+        else:
+            link_stream = made
+            link_stream.run(ctx, 1, measured=False)
+            streams.append(link_stream)
+    if not streams:
+        return rows
+
+    refresh_ceiling(ctx)
+    for round_ in range(ROUNDS):
+        for stream in streams:
+            stream.run(ctx, ctx.duration / ROUNDS, measured=True, profile=round_ == 0)
+
+    if plain_stream is not None:
+        problems = _check_stored(plain_stream.slugs, plain_stream.answered)
+        unexpected = sum(n for code, n in plain_stream.statuses.items() if code != 201)
+        fraction = ctx.fraction(plain_stream.rate)
+        notes = plain_stream.notes(ctx, problems, "no overlaps, every 201 stored")
+        notes.append(_ceiling_note(ctx))
+        ok = fraction is not None and fraction >= 0.10 and not problems and not unexpected
+        rows.insert(0, _stream_row(plain_stream, 3, PLAIN_TARGET, fraction, ok, notes))
+    if link_stream is not None:
+        problems = _check_stored(link_stream.slugs, link_stream.answered)
+        problems += _check_links(link_stream.answered)
+        unexpected = sum(n for code, n in link_stream.statuses.items() if code != 201)
+        ratio = link_stream.rate / plain_stream.rate if plain_stream and plain_stream.rate else None
+        notes = link_stream.notes(ctx, problems, "no overlaps, every 201 stored and its link used")
+        notes.append(
+            f"{ratio:.2f}x plain bookings/s (same rounds)"
+            if ratio is not None
+            else "no plain bookings/s to compare with"
+        )
+        ok = ratio is not None and ratio >= 0.9 and not problems and not unexpected
+        row = _stream_row(link_stream, 4, LINK_TARGET, ctx.fraction(link_stream.rate), ok, notes)
+        if ratio is None:
+            row.status = NA
+        rows.append(row)
+    return rows
+
+
+def _stream_row(
+    stream: _Stream, issue: int, target: str, fraction: float | None, ok: bool, notes: list[str]
+) -> Row:
+    return Row(
+        name=stream.name,
+        issue=issue,
+        value=stream.rate,
+        unit="bookings/s",
+        p50_ms=_ms(percentile(stream.latencies, 50)),
+        p99_ms=_ms(percentile(stream.latencies, 99)),
+        fraction=fraction,
+        target=target,
+        status=verdict(ok) if fraction is not None else NA,
+        notes="; ".join(n for n in notes if n),
+    )
 
 
 def _check_stored(slugs: list[str], answered: list[_Answered]) -> list[str]:
@@ -322,247 +673,6 @@ def _check_stored(slugs: list[str], answered: list[_Answered]) -> list[str]:
     if wrong:
         problems.append(f"{wrong} stored on another calendar or time than asked")
     return problems
-
-
-def _booking_run(
-    ctx: Context,
-    *,
-    slugs: list[str],
-    path_for: Callable[[str, int], tuple[str, object]],
-    name: str,
-    limit: int | None = None,
-) -> tuple[LoadResult, list[_Answered], bool, Counter]:
-    """POST distinct free slots round-robin over `slugs` for the row's duration."""
-    per_calendar = {}
-    from_api = True
-    for slug in slugs:
-        per_calendar[slug], ok = _free_slots(ctx, slug)
-        from_api = from_api and ok
-    plan = _interleaved(per_calendar, ctx.rng)
-    if limit is not None:
-        plan = plan[:limit]
-    lock = threading.Lock()
-    cursor = iter(enumerate(plan))
-    answered: list[_Answered] = []
-
-    def next_request() -> load.Request | None:
-        with lock:
-            item = next(cursor, None)
-        if item is None:
-            return None
-        n, (slug, start) = item
-        path, tag = path_for(slug, n)
-        return load.Request("POST", path, _booking_body(n, start), tag=(slug, start, tag))
-
-    def on_answer(answer: load.Answer) -> None:
-        slug, start, tag = answer.request.tag
-        answered.append(_Answered(slug, start, answer.status, answer.body, tag))
-
-    def run(seconds: float) -> LoadResult:
-        return load.run_python(
-            ctx.host,
-            ctx.port,
-            concurrency=ctx.concurrency,
-            duration=seconds,
-            next_request=next_request,
-            on_answer=on_answer,
-        )
-
-    # A 1-second warm-up, as for the GETs: the first bookings of each worker import and
-    # compile (templates, icalendar). Its bookings are checked with the rest, not counted.
-    run(1)
-    with ctx.profile(name), _cpu(ctx):
-        result = run(ctx.duration)
-    measured = Counter(result.statuses)
-    if result.errors:
-        measured[0] += result.errors
-    return result, answered, from_api, measured
-
-
-def _probe_start(ctx: Context, hour: int) -> str:
-    """A free time outside the slots the run uses (those end 60 days ahead)."""
-    day = _tomorrow(ctx, "UTC") + timedelta(days=70)
-    return datetime.combine(day, datetime.min.time()).replace(hour=hour, tzinfo=UTC).isoformat()
-
-
-def _probe_post(ctx: Context, path: str, start: str) -> tuple[int, bytes]:
-    return ctx.fetch("POST", path, _booking_body(10**9, start))
-
-
-def _status_note(statuses: Counter) -> str:
-    return "answers " + ", ".join(f"{code or 'error'}: {n}" for code, n in sorted(statuses.items()))
-
-
-def bookings(ctx: Context) -> list[Row]:
-    name = "bookings/s, POST .../bookings/"
-    target = ">= 0.10x ceiling"
-    slugs = ctx.seeded.booking_calendars
-    # One booking first: is the endpoint there, and does it book? Its slot is not reused
-    # (the run asks for the free slots after it).
-    path = f"/api/public/calendars/{slugs[0]}/bookings/"
-    status, body = _probe_post(ctx, path, _probe_start(ctx, 12))
-    if status in NOT_THERE:
-        return [unavailable(name, 3, f"POST answers {status}", target=target)]
-    if status != 201:
-        return [
-            broken(name, 3, f"probe booking got HTTP {status}: {_snippet(body)}", target=target)
-        ]
-    queries = count_queries("POST", path, _booking_body(10**9 + 1, _probe_start(ctx, 13)))
-
-    def path_for(slug: str, n: int) -> tuple[str, object]:
-        return f"/api/public/calendars/{slug}/bookings/", None
-
-    result, answered, from_api, statuses = _booking_run(
-        ctx, slugs=slugs, path_for=path_for, name=name
-    )
-    created = statuses.get(201, 0)
-    rate = created / result.duration if result.duration else 0.0
-    ctx.plain_bookings_rate = rate
-    ctx.plain_bookings_count = created
-    problems = _check_stored(slugs, answered)
-    fraction = ctx.fraction(rate)
-    notes = [
-        f"{created} booked on {len(slugs)} calendars, concurrency {ctx.concurrency}",
-        queries,
-        _cpu_note(ctx, result.requests),
-        _status_note(statuses),
-    ]
-    if not from_api:
-        notes.append("free slots computed by the bench (slots API not available)")
-    notes.append(
-        "check: " + ("no overlaps, every 201 stored" if not problems else "; ".join(problems))
-    )
-    unexpected = sum(n for code, n in statuses.items() if code != 201)
-    ok = fraction is not None and fraction >= 0.10 and not problems and not unexpected
-    return [
-        Row(
-            name=name,
-            issue=3,
-            value=rate,
-            unit="bookings/s",
-            p50_ms=_ms(result.p50),
-            p99_ms=_ms(result.p99),
-            fraction=fraction,
-            target=target,
-            status=verdict(ok) if fraction is not None else NA,
-            notes="; ".join(notes),
-        )
-    ]
-
-
-# -- issue 4: one-time links -------------------------------------------------------------------
-
-
-def _link_services():
-    """The one-time link service, or the reason it is not usable yet."""
-    try:
-        from bookings.services.one_time_links import one_time_link_generate, one_time_link_url
-    except ImportError as exc:
-        return None, f"one_time_link_generate not importable ({exc})"
-    return (one_time_link_generate, one_time_link_url), ""
-
-
-def _make_links(slug: str, count: int, label: str) -> list[tuple[int, str]]:
-    """(link id, token) pairs made through the service, the token read from its URL."""
-    from calendars.models import Calendar
-
-    generate, url = _link_services()[0]
-    calendar = Calendar.objects.get(slug=slug)
-    links = []
-    for n in range(count):
-        link = generate(calendar=calendar, label=f"{label} {n}")
-        links.append((link.pk, url(link=link).rstrip("/").rsplit("/", 1)[-1]))
-    return links
-
-
-def link_bookings(ctx: Context) -> list[Row]:
-    name = "link bookings/s, POST /api/public/links/<token>/bookings/"
-    target = ">= 0.90x plain bookings/s"
-    services, reason = _link_services()
-    if services is None:
-        return [unavailable(name, 4, reason, target=target)]
-    slugs = ctx.seeded.link_calendars
-    try:
-        probe = _make_links(slugs[0], 2, "probe")
-    except NotImplementedError:
-        return [
-            unavailable(name, 4, "one_time_link_generate raises NotImplementedError", target=target)
-        ]
-    path = f"/api/public/links/{probe[0][1]}/bookings/"
-    status, body = _probe_post(ctx, path, _probe_start(ctx, 12))
-    if status in NOT_THERE:
-        return [unavailable(name, 4, f"POST answers {status}", target=target)]
-    if status != 201:
-        return [
-            broken(name, 4, f"probe booking got HTTP {status}: {_snippet(body)}", target=target)
-        ]
-    queries = count_queries(
-        "POST",
-        f"/api/public/links/{probe[1][1]}/bookings/",
-        _booking_body(10**9 + 1, _probe_start(ctx, 13)),
-    )
-
-    # Enough links for warm-up and run: twice the plain bookings' count, with room to spare.
-    wanted = min(8_000, max(400, int(ctx.plain_bookings_count * 2) + 200))
-    per_calendar = -(-wanted // len(slugs))
-    links: dict[str, list[tuple[int, str]]] = {
-        slug: _make_links(slug, per_calendar, "bench") for slug in slugs
-    }
-    used_per_calendar: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def path_for(slug: str, n: int) -> tuple[str, object]:
-        with lock:
-            i = used_per_calendar[slug]
-            used_per_calendar[slug] += 1
-        link_id, token = links[slug][i]
-        return f"/api/public/links/{token}/bookings/", link_id
-
-    result, answered, _from_api, statuses = _booking_run(
-        ctx, slugs=slugs, path_for=path_for, name=name, limit=per_calendar * len(slugs)
-    )
-    created = statuses.get(201, 0)
-    rate = created / result.duration if result.duration else 0.0
-    problems = _check_stored(slugs, answered)
-    problems += _check_links(answered)
-    reference = ctx.plain_bookings_rate
-    ratio = rate / reference if reference else None
-    notes = [
-        f"{created} booked through {created} distinct links on {len(slugs)} calendars",
-        queries,
-        _cpu_note(ctx, result.requests),
-        _status_note(statuses),
-    ]
-    if ratio is not None:
-        notes.append(f"{ratio:.2f}x plain bookings/s")
-    else:
-        notes.append("no plain bookings/s to compare with")
-    if len(answered) >= per_calendar * len(slugs):
-        notes.append("ran out of prepared links")
-    notes.append(
-        "check: "
-        + (
-            "no overlaps, every 201 stored and its link used"
-            if not problems
-            else "; ".join(problems)
-        )
-    )
-    unexpected = sum(n for code, n in statuses.items() if code != 201)
-    ok = ratio is not None and ratio >= 0.9 and not problems and not unexpected
-    return [
-        Row(
-            name=name,
-            issue=4,
-            value=rate,
-            unit="bookings/s",
-            p50_ms=_ms(result.p50),
-            p99_ms=_ms(result.p99),
-            fraction=ctx.fraction(rate),
-            target=target,
-            status=verdict(ok) if ratio is not None else NA,
-            notes="; ".join(notes),
-        )
-    ]
 
 
 def _check_links(answered: list[_Answered]) -> list[str]:

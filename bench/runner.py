@@ -278,8 +278,12 @@ def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
         ("ceiling", "ceiling: GET /api/ping/", 2, measure.ceiling),
         ("slots", "slots API", 2, measure.slots_rows),
         ("page", "booking page", 3, measure.booking_page),
-        ("bookings", "bookings/s", 3, measure.bookings),
-        ("links", "link bookings/s", 4, measure.link_bookings),
+        (
+            "bookings" if "bookings" in groups else "links",
+            "bookings/s and link bookings/s",
+            3,
+            partial(measure.booking_rows, plain="bookings" in groups, links="links" in groups),
+        ),
         ("contention", "one link, 50 concurrent attempts", 4, measure.link_contention),
         ("ceiling", "ceiling again", 2, partial(measure.ceiling, again=True)),
         (
@@ -301,10 +305,6 @@ def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
             with (run_dir / "error.log").open("a") as out:
                 out.write(f"--- {name}\n{traceback.format_exc()}\n")
             rows.append(broken(name, issue, f"{type(exc).__name__}: {exc}"[:200]))
-        finally:
-            from django.db import connection
-
-            connection.close()
         if server.process is not None and server.process.poll() is not None:
             rows.append(broken("server", None, f"gunicorn died:\n{server.log_tail()}"))
             errors += 1

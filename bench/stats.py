@@ -32,6 +32,8 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0  # socket errors and timeouts, not HTTP statuses
     tool: str = ""
+    # Every latency, when the generator keeps them (the Python one does; wrk does not).
+    latencies: list[float] = field(default_factory=list, repr=False)
 
     @property
     def rate(self) -> float:
@@ -58,4 +60,5 @@ def summarize(
         statuses=dict(statuses or {}),
         errors=errors,
         tool=tool,
+        latencies=list(latencies),
     )

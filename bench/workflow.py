@@ -12,6 +12,7 @@ from pathlib import Path
 from bench import load
 from bench.processes import CeleryWorker, SmtpSink
 from bench.report import Row, broken, unavailable, verdict
+from bench.rows import db_sessions
 
 CONTACTS = 1_000
 ROW_NAME = f"workflow: {CONTACTS:,} contacts -> link + email"
@@ -143,6 +144,7 @@ def workflow_row(ctx, *, sink: SmtpSink, env: dict, run_dir: Path) -> list[Row]:
     worker.start()
     try:
         worker.wait_ready()
+        sessions_before, server_cpu_before = db_sessions(), ctx.server_cpu()
         with ctx.profile(ROW_NAME + " server"), ctx.profile(ROW_NAME + " worker", worker.pid):
             began = time.perf_counter()
             entered_by, entered = _enter_contacts(ctx, headers)
@@ -156,6 +158,9 @@ def workflow_row(ctx, *, sink: SmtpSink, env: dict, run_dir: Path) -> list[Row]:
                 time.sleep(0.05)
         # A moment more, so that a duplicate sent just after the last one is seen.
         time.sleep(1.0)
+        worker_cpu = worker.cpu_seconds()
+        server_cpu = ctx.server_cpu() - server_cpu_before
+        sessions_after = db_sessions()
     finally:
         worker.stop()
 
@@ -192,9 +197,13 @@ def workflow_row(ctx, *, sink: SmtpSink, env: dict, run_dir: Path) -> list[Row]:
         f"workflow made through {how}, contacts entered through {entered_by} "
         f"in {entered_after:.1f} s",
         worker.description,
+        f"CPU per contact: worker {worker_cpu * 1000 / CONTACTS:.1f} ms, "
+        f"server {server_cpu * 1000 / CONTACTS:.1f} ms",
         f"{received} of {CONTACTS} emails arrived, {len(set(tokens))} distinct links, "
         f"{links_made} links stored",
     ]
+    if sessions_before is not None and sessions_after is not None:
+        notes.append(f"{sessions_after - sessions_before} new DB connections")
     if elapsed is None:
         notes.append(f"gave up waiting after {GIVE_UP_SECONDS} s")
     notes.append(
