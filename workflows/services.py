@@ -329,7 +329,9 @@ def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> b
     """Mark the step succeeded, keep its outputs as custom values, queue the next step or
     complete the enrollment. False when another run got there first."""
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint when a row-only action already opened the transaction: any error here
+    # rolls the whole step back, which is what the caller wants.
+    with transaction.atomic(savepoint=False):
         # The enrollment row lock serializes advancing one contact (values are a JSON
         # read-modify-write).
         enrollment = Enrollment.objects.select_for_update().get(pk=step.enrollment_id)
