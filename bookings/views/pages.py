@@ -106,15 +106,22 @@ def booking_url(booking: Booking, *, embed: bool = False) -> str:
     return f"{url}?embed=1" if embed else url
 
 
-# Why no CSRF check on these POSTs: the booking form carries no ambient authority (no
-# session, no login: anyone may submit it directly), so a forged cross-site post could do
-# nothing its author could not do alone. The embed needs it anyway: inside a third-party
-# iframe browsers withhold the SameSite CSRF cookie, and every embedded booking would fail.
-@method_decorator(csrf_exempt, name="dispatch")
 class BookingPageView(View):
     template_name = "bookings/page.html"
     source: str = BookingSource.SCHEDULING_LINK
     compact = False
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # No CSRF check on these POSTs, for this class and every subclass (whatever its
+        # dispatch). The booking form carries no ambient authority (no session, no login:
+        # anyone may submit it directly), so a forged cross-site post could do nothing its
+        # author could not do alone; on the secret-URL pages (one-time link, reschedule) the
+        # token in the URL is the authority and a forger does not have it. And the check
+        # would break real use: inside a third-party iframe (the embed) browsers withhold
+        # the SameSite CSRF cookie, and pages sent with Referrer-Policy: no-referrer post
+        # with "Origin: null", which Django's origin check refuses.
+        return csrf_exempt(super().as_view(**initkwargs))
 
     # -- hooks -------------------------------------------------------------------------
 

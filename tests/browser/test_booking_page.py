@@ -143,3 +143,40 @@ def test_it_saves_screenshots_at_phone_and_desktop_widths(
 
     for path in paths:
         assert_png(path)
+
+
+def test_it_moves_a_booking_from_the_reschedule_page(live_server, calendar, new_page):
+    page = new_page(timezone_id="Europe/Berlin")
+    with page.expect_response(slots_response):
+        page.goto(f"{live_server.url}{calendar.scheduling_path()}")
+    page.locator(".time-btn").first.click()
+    page.get_by_label("Name").fill("Jamie Rivera")
+    page.get_by_label("Email").fill("jamie@example.com")
+    page.get_by_role("button", name="Confirm booking").click()
+    page.wait_for_selector("text=You are booked")
+    booking = Booking.objects.get()
+    old_start = booking.start
+
+    page.get_by_role("link", name="Reschedule").click()
+    page.wait_for_selector("text=Now booked for")
+    page.locator(".time-btn").nth(3).click()
+    page.get_by_role("button", name="Move my booking").click()
+    page.wait_for_selector("text=Your booking was moved")
+
+    booking.refresh_from_db()
+    assert booking.start != old_start
+    assert booking.status == Booking.Status.CONFIRMED
+
+
+def test_it_saves_screenshots_of_the_embed_and_the_not_found_page(
+    live_server, calendar, new_page, screenshot
+):
+    embed = new_page(viewport={"width": 720, "height": 900}, timezone_id="Europe/Berlin")
+    with embed.expect_response(slots_response):
+        embed.goto(f"{live_server.url}{calendar.embed_path()}")
+    missing = new_page(viewport=PHONE)
+    response = missing.goto(f"{live_server.url}/book/no-such-calendar/")
+
+    assert response.status == 404
+    assert_png(screenshot(embed, "embed-page"))
+    assert_png(screenshot(missing, "not-found-phone"))
