@@ -73,4 +73,4 @@ format: install
 	.venv/bin/ruff format .
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)

@@ -1,4 +1,13 @@
-"""Orchestration: database, seed, server, rows, table. `python -m bench --help`."""
+"""`make bench`: throughput and latency of Onceslot served by gunicorn against PostgreSQL.
+
+Drops and recreates its own database, seeds it, starts gunicorn (DEBUG off, no throttling,
+no access log) on a free loopback port, loads each endpoint for a fixed time at a fixed
+concurrency, checks what was written, and prints a table (JSON in bench/results/). Exit 0
+when it measured, even if targets fail; non-zero only when the bench itself broke.
+
+Environment: BENCH_DATABASE_URL (default: DATABASE_URL's server, database onceslot_bench),
+BENCH_REDIS_URL (a Redis database the bench may empty; default redis://127.0.0.1:6379/15),
+BENCH_DURATION, BENCH_CONCURRENCY, BENCH_GUNICORN_ARGS, BENCH_PYSPY (for --profile)."""
 
 import argparse
 import fcntl
@@ -87,7 +96,11 @@ def _exclusive(database_url: str, wait: float = 600):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--duration",
         type=float,
@@ -120,6 +133,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown groups: {', '.join(sorted(unknown))}")
     return args
+
+
+def _check_redis(url: str) -> None:
+    """The server enqueues booking emails on the broker and the workflow row needs it."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        raise RuntimeError(f"Redis at {url} does not answer (set BENCH_REDIS_URL): {exc}") from exc
 
 
 def _postgres_version() -> str:
@@ -187,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed)
         log("seeding calendars and 2,000 bookings")
         seeded = seed.seed(now=now, rng=rng)
+        _check_redis(redis_url)
         wrk = None if args.no_wrk else load.ensure_wrk()
         sink.start()
         log(f"starting {server.description} on 127.0.0.1:{port}")
@@ -263,7 +287,11 @@ def _header(meta: dict) -> str:
             f"{load1:.1f}/{load5:.1f}).",
             f"Server: {meta.get('server', '')}; {meta.get('database', '')}.",
             f"Load: GETs by {meta.get('get_load', '')}, POSTs by {meta.get('post_load', '')}; "
-            f"{meta.get('seconds_per_row', 0):g} s per row (GETs after a 1 s warm-up).",
+            f"{meta.get('seconds_per_row', 0):g} s per row after a 1 s warm-up.",
+            "x ceiling: the row's throughput over the ceiling's, re-measured just before the row;"
+            " verdicts use it.",
+            '"by CPU" in the notes: the ceiling\'s CPU per request (app + PostgreSQL) over the'
+            " row's, which the machine's other work disturbs less.",
             "",
         ]
     )
