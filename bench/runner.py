@@ -156,8 +156,10 @@ def _postgres_version() -> str:
 def _engine_rows() -> list[Row]:
     try:
         from bench.engine import engine_rows
-    except ImportError as exc:
-        return [unavailable("availability engine (bench/engine.py)", 2, str(exc))]
+    except ModuleNotFoundError as exc:
+        if exc.name != "bench.engine":
+            raise
+        return [unavailable("availability engine (bench/engine.py)", 2, "bench/engine.py")]
     rows = []
     for item in engine_rows():
         rows.append(
