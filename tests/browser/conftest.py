@@ -3,7 +3,8 @@
 Debian's chromium is driven through `executable_path` (browser downloads are not possible
 here, so never `playwright install`). Reusable fixtures:
 
-    browser                 one Chromium for the session
+    browser                 one Chromium per test module (so that modules elsewhere may
+                            import these fixtures: two live sync Playwrights clash)
     new_page(**options)     a fresh context + page; options go to browser.new_context
                             (viewport, timezone_id, locale, java_script_enabled, ...);
                             closed after the test
@@ -36,13 +37,14 @@ PHONE = {"width": 390, "height": 844}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     path = chromium_path()
     if not path:
         unavailable("needs Debian's chromium (/usr/bin/chromium)")
     # Playwright's sync API runs an event loop on the test thread; the ORM calls the tests
-    # make meanwhile (factories, refresh_from_db) are still plain synchronous code.
+    # make meanwhile (factories, refresh_from_db) are still plain synchronous code. Module
+    # scope also ends that loop before unrelated tests run.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
