@@ -263,6 +263,14 @@ def test_it_blocks_a_seated_slot_overlapped_by_a_booking_with_another_start():
     assert day_slots(rules, [booking(utc(2027, 3, 2, 9, 15))]) == ["09:15", "09:45", "10:00"]
 
 
+def test_it_blocks_a_seated_slot_overlapped_by_a_shorter_booking_with_another_start():
+    rules = make_rules(hours=[("09:00", "11:00")], interval=15, seats=2)
+    # The long 09:00 booking leaves a seat at 09:00, but the 09:15 one overlaps it.
+    taken = [booking(utc(2027, 3, 2, 9, 0), 90), booking(utc(2027, 3, 2, 9, 15))]
+
+    assert day_slots(rules, taken) == ["10:30"]
+
+
 def test_it_counts_buffers_when_a_seated_slot_overlaps_another_booking():
     rules = make_rules(hours=[("09:00", "11:00")], seats=4, buffer_after=15)
 
