@@ -99,3 +99,19 @@ def write_results(directory: Path, *, stamp: str, meta: dict, rows: list[Row]) -
     path.write_text(payload + "\n")
     (directory / "latest.json").write_text(payload + "\n")
     return path
+
+
+def prune(directory: Path, keep: int = 20) -> None:
+    """Keep the newest `keep` runs (JSON and log folder); names sort by time."""
+    import shutil
+
+    runs = sorted(p for p in directory.glob("bench-*.json"))
+    if len(runs) <= keep:
+        return
+    oldest_kept = runs[-keep].stem.removeprefix("bench-")
+    for old in runs[:-keep]:
+        old.unlink(missing_ok=True)
+    # Log folders of removed runs, and of runs that broke before writing their JSON.
+    for folder in directory.iterdir():
+        if folder.is_dir() and folder.name < oldest_kept:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.profile import find_pyspy, profiling
-from bench.report import Row, broken, format_table, unavailable, write_results
+from bench.report import Row, broken, format_table, prune, unavailable, write_results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/onceslot_bench"
@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_header(meta))
     print(format_table(rows))
     path = write_results(RESULTS, stamp=stamp, meta=meta, rows=rows)
+    prune(RESULTS)
     print(
         f"\nresults: {path.relative_to(RESULTS.parent.parent)}; server log: "
         f"{(run_dir / 'gunicorn.log').relative_to(RESULTS.parent.parent)}"

@@ -104,6 +104,20 @@ def test_it_writes_results_as_json_beside_a_latest_copy(tmp_path):
     assert json.loads((tmp_path / "latest.json").read_text()) == data
 
 
+def test_it_keeps_only_the_newest_runs(tmp_path):
+    for stamp in ("20260101T000000Z-1", "20260102T000000Z-2", "20260103T000000Z-3"):
+        write_results(tmp_path, stamp=stamp, meta={}, rows=[])
+        (tmp_path / stamp).mkdir()
+    report.prune(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "20260102T000000Z-2",
+        "20260103T000000Z-3",
+        "bench-20260102T000000Z-2.json",
+        "bench-20260103T000000Z-3.json",
+        "latest.json",
+    ]
+
+
 def test_it_interleaves_calendars_so_each_slot_is_used_once():
     plan = _interleaved({"a": ["1", "2", "3"], "b": ["4"]}, random.Random(1))
     assert [slug for slug, _ in plan[:2]] == ["a", "b"]
