@@ -3,8 +3,6 @@ workflow with the custom value picker, saves it and publishes it."""
 
 import pytest
 
-# The browser fixtures live in tests/browser/conftest.py; imported to be used here too.
-from tests.browser.conftest import browser, new_page, page, screenshot  # noqa: F401
 from tests.calendars.factories import CalendarFactory, UserFactory
 from workflows.models import Workflow
 
@@ -29,8 +27,8 @@ def picker_options(tab, form: str, field: str) -> list[str]:
 def test_it_builds_and_publishes_the_link_and_email_workflow(
     live_server,
     builder,
-    page,  # noqa: F811
-    screenshot,  # noqa: F811
+    page,
+    screenshot,
 ):
     page.goto(f"{live_server.url}/admin/login/?next=/admin/workflows/workflow/add/")
     page.fill("#id_username", "robin")
