@@ -129,17 +129,23 @@ def free_slots(
     last_day = (latest - timedelta(microseconds=1)).astimezone(tz).date()
 
     candidates: list[datetime] = []
+    in_order = True
     day = first_day - _ONE_DAY
     while day <= last_day:
-        for slot in _day_candidates(rules, day):
-            if earliest <= slot < latest:
-                candidates.append(slot)
+        for start, end in day_intervals(rules, day):
+            size = len(candidates)
+            _extend_steps(candidates, rules, start, end, earliest, latest)
+            # Intervals of a day may come in any order or overlap (the engine does not trust
+            # its input to be tidy); only then is a sort needed.
+            if in_order and 0 < size < len(candidates):
+                in_order = candidates[size] > candidates[size - 1]
         day += _ONE_DAY
     if not candidates:
         return []
-    # Days arrive in order, so this is nearly sorted already: Timsort does it in linear time.
-    candidates.sort()
-    candidates = _unique(candidates)
+    if not in_order:
+        # Days arrive in order, so this is nearly sorted: Timsort does it in linear time.
+        candidates.sort()
+        candidates = _unique(candidates)
     if rules.max_per_day is not None:
         candidates = _drop_full_days(rules, busy, candidates, first_day, last_day)
     return _sweep(rules, busy, candidates)
@@ -220,17 +226,23 @@ def _utc(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _day_candidates(rules: Rules, day: date) -> list[datetime]:
+def _extend_steps(
+    into: list[datetime],
+    rules: Rules,
+    start: datetime,
+    end: datetime,
+    low: datetime,
+    high: datetime,
+) -> None:
+    """Append the steps of one interval that lie in [low, high), in order."""
     step = rules.interval
-    duration = rules.duration
-    result = []
-    for start, end in day_intervals(rules, day):
-        last = end - duration
-        slot = start
-        while slot <= last:
-            result.append(slot)
-            slot += step
-    return result
+    slot = start
+    if slot < low:
+        slot = start + step * -((start - low) // step)  # the first step at or after low
+    last = end - rules.duration
+    while slot <= last and slot < high:
+        into.append(slot)
+        slot += step
 
 
 def _produces(rules: Rules, day: date, start: datetime) -> bool:
@@ -322,24 +334,38 @@ def _sweep(rules: Rules, busy: Sequence[Busy], candidates: list[datetime]) -> li
         known = latest_end.get(start)
         if known is None or upper > known:
             latest_end[start] = upper
-    groups = sorted(latest_end.items())
+    if not latest_end:
+        return candidates
+    starts = sorted(latest_end)
+    # Parallel lists, by start: when a group joins (its lower edge), how far it blocks, and
+    # how many seats it takes.
+    lowers = [start - reach_back for start in starts]
+    uppers = [latest_end[start] for start in starts]
+    taken = [at_start[start] for start in starts]
 
     seats = rules.seats
     floor = datetime.min.replace(tzinfo=UTC)
     top_upper, top_start, second_upper = floor, None, floor
-    index, count = 0, len(groups)
+    joined = 0  # groups whose lower edge is behind the current candidate
+    exact = 0  # the first group whose start is not before the current candidate
+    count = len(starts)
     free = []
     for slot in candidates:
-        while index < count and groups[index][0] - reach_back < slot:
-            start, upper = groups[index]
+        while joined < count and lowers[joined] < slot:
+            upper = uppers[joined]
             if upper > top_upper:
-                top_upper, top_start, second_upper = upper, start, top_upper
+                top_upper, top_start, second_upper = upper, starts[joined], top_upper
             elif upper > second_upper:
                 second_upper = upper
-            index += 1
-        if at_start.get(slot, 0) >= seats:
-            continue
-        other_upper = second_upper if top_start == slot else top_upper
+            joined += 1
+        while exact < count and starts[exact] < slot:
+            exact += 1
+        if exact < count and starts[exact] == slot:
+            if taken[exact] >= seats:
+                continue
+            other_upper = second_upper if top_start == slot else top_upper
+        else:
+            other_upper = top_upper
         if other_upper > slot:
             continue
         free.append(slot)
