@@ -32,6 +32,11 @@ INTERFACE (fixed; other modules depend on it):
     def is_free(rules, busy, *, now, start: datetime) -> bool
         # whether `start` is one of the free slot starts.
 
+Extra pure helpers for callers: `window_end` (first instant after the booking window),
+`day_start` / `wall_to_utc` (local wall time to a UTC instant, by the rules below),
+`day_intervals` (a date's working intervals as instants) and `group_by_local_date` (slots
+regrouped by date in a viewer's timezone).
+
 Wall-clock conventions (decided here, tested in tests/calendars/test_availability_dst.py):
 
 - A wall-clock time on a date becomes an instant with `fold=0` (PEP 495). For an ambiguous
@@ -108,6 +113,10 @@ def free_slots(
        local date `today + window_days` ("today" is `now`'s date in the calendar timezone).
     5. With `max_per_day`, a local date that already holds that many bookings (counted by
        the local date of their start) offers no slot starting on it.
+
+    `busy` must hold every confirmed booking that can matter: those within duration +
+    both buffers of the range and, with `max_per_day`, all those on the local dates the
+    range touches. More is harmless; order does not matter; any timezone will do.
 
     Cost: O(days + slots + bookings log bookings): bookings are sorted once and swept
     against the candidates in order, never compared pairwise.

@@ -166,6 +166,20 @@ def test_it_refuses_naive_datetimes():
         free_slots(rules, [], now=NOW.replace(tzinfo=None), range_start=NOW, range_end=NOW)
 
 
+def test_it_refuses_a_naive_start_in_is_free():
+    rules = make_rules()
+
+    with pytest.raises(ValueError, match="start"):
+        is_free(rules, [], now=NOW, start=utc(2027, 3, 2, 9).replace(tzinfo=None))
+
+
+def test_it_refuses_a_zero_duration():
+    rules = make_rules(duration=0, interval=15)
+
+    with pytest.raises(ValueError, match="duration"):
+        is_free(rules, [], now=NOW, start=utc(2027, 3, 2, 9))
+
+
 def test_it_refuses_a_zero_interval():
     rules = make_rules(interval=0)
 
@@ -331,6 +345,33 @@ def test_it_ends_the_window_at_local_midnight():
     assert slots[0] == utc(2027, 3, 2, 3, 0)
     assert slots[-1] == utc(2027, 3, 3, 4, 30)
     assert len(slots) == 4 + 48
+
+
+def test_it_takes_today_from_the_calendar_timezone():
+    rules = make_rules(tz="Pacific/Auckland", hours=[("09:00", "10:00")], window_days=1)
+    now = utc(2027, 3, 1, 19, 0)  # Monday in UTC, already Tuesday 08:00 in Auckland
+
+    slots = free_slots(rules, [], now=now, range_start=now, range_end=now + timedelta(days=3))
+
+    assert slots == [utc(2027, 3, 1, 20, 0), utc(2027, 3, 1, 20, 30)]  # Tuesday 09:00, 09:30
+
+
+def test_it_offers_the_last_slot_before_the_window_closes_but_not_midnight():
+    rules = make_rules(hours=[("00:00", "00:00")], window_days=2)
+    now = utc(2027, 3, 1, 12, 0)
+
+    assert is_free(rules, [], now=now, start=utc(2027, 3, 2, 23, 30))
+    assert not is_free(rules, [], now=now, start=utc(2027, 3, 3, 0, 0))
+
+
+def test_it_returns_nothing_for_an_empty_range():
+    rules = make_rules()
+
+    slots = free_slots(
+        rules, [], now=NOW, range_start=utc(2027, 3, 2, 10), range_end=utc(2027, 3, 2, 10)
+    )
+
+    assert slots == []
 
 
 def test_it_offers_nothing_with_a_zero_day_window():
