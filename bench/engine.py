@@ -15,9 +15,10 @@ from calendars.availability import Busy, Rules, free_slots, is_free
 DAYS = 93
 SIZES = (1_000, 5_000, 10_000)
 RUNS = 5
-# With slots x bookings work, ten times the bookings costs about ten times as much; with
-# one sort and a sweep, the fixed cost of ~9,000 candidates keeps the ratio near two.
-GROWTH_LIMIT = 4.0
+# Linear work costs about the same per slot + booking at every size (the one sort adds a
+# log factor); slots x bookings work would cost ~5x more per item at 10,000 bookings than
+# at 1,000 with these ~9,000 candidates.
+GROWTH_LIMIT = 3.0
 # The window starts mid-January so the 93 days cross New York's March DST change.
 NOW = datetime(2027, 1, 15, 5, 0, tzinfo=UTC)
 
@@ -85,13 +86,16 @@ def engine_rows() -> list[dict]:
             }
         )
 
-    growth = seconds_by_size[SIZES[-1]] / seconds_by_size[SIZES[0]]
+    def per_item(size: int) -> float:
+        return seconds_by_size[size] / (candidates + size)
+
+    growth = per_item(SIZES[-1]) / per_item(SIZES[0])
     rows.append(
         {
-            "row": f"engine growth {SIZES[0]:,} -> {SIZES[-1]:,} bookings",
+            "row": f"engine cost per slot+booking, {SIZES[-1]:,} vs {SIZES[0]:,} bookings",
             "value": round(growth, 2),
-            "unit": "x time",
-            "target": f"<= {GROWTH_LIMIT:g}x (slots x bookings would be ~10x)",
+            "unit": "x",
+            "target": f"<= {GROWTH_LIMIT:g}x (slots x bookings would be ~5x)",
             "status": "PASS" if growth <= GROWTH_LIMIT else "FAIL",
             "note": "linear in slots + bookings: one sort of the bookings, one sweep",
         }

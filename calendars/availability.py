@@ -62,6 +62,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 Intervals = Sequence[tuple[time, time]]
+# Bookings as (start, end) in UTC, checked aware: what the private helpers work on.
+_Spans = list[tuple[datetime, datetime]]
 
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
@@ -155,9 +157,10 @@ def free_slots(
         # Days arrive in order, so this is nearly sorted: Timsort does it in linear time.
         candidates.sort()
         candidates = _unique(candidates)
+    spans = _spans(busy)
     if rules.max_per_day is not None:
-        candidates = _drop_full_days(rules, busy, candidates, first_day, last_day)
-    return _sweep(rules, busy, candidates)
+        candidates = _drop_full_days(rules, spans, candidates, first_day, last_day)
+    return _sweep(rules, spans, candidates)
 
 
 def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetime) -> bool:
@@ -171,9 +174,10 @@ def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetim
     # The day before may have produced this start (see free_slots); check both.
     if not (_produces(rules, local_day, start) or _produces(rules, local_day - _ONE_DAY, start)):
         return False
-    if _day_is_full(rules, busy, local_day):
+    spans = _spans(busy)
+    if _day_is_full(rules, spans, local_day):
         return False
-    return not _blocked(rules, busy, start)
+    return not _blocked(rules, spans, start)
 
 
 def window_end(rules: Rules, *, now: datetime) -> datetime:
@@ -235,6 +239,18 @@ def _utc(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def _spans(busy: Sequence[Busy]) -> _Spans:
+    spans = []
+    for booking in busy:
+        start, end = booking.start, booking.end
+        if start.tzinfo is not UTC:
+            start = _utc(start, "Busy.start")
+        if end.tzinfo is not UTC:
+            end = _utc(end, "Busy.end")
+        spans.append((start, end))
+    return spans
+
+
 def _extend_steps(
     into: list[datetime],
     rules: Rules,
@@ -266,7 +282,7 @@ def _produces(rules: Rules, day: date, start: datetime) -> bool:
 
 
 def _drop_full_days(
-    rules: Rules, busy: Sequence[Busy], slots: list[datetime], first_day: date, last_day: date
+    rules: Rules, busy: _Spans, slots: list[datetime], first_day: date, last_day: date
 ) -> list[datetime]:
     """Rule 5 over sorted slots whose local dates lie in [first_day, last_day]."""
     tz = rules.timezone
@@ -277,7 +293,7 @@ def _drop_full_days(
         edges.append(day_start(tz, day))
         day += _ONE_DAY
     low, high = edges[0], edges[-1]
-    starts = sorted(start for b in busy if low <= (start := b.start.astimezone(UTC)) < high)
+    starts = sorted(start for start, _end in busy if low <= start < high)
     full = [
         (day_low, day_high)
         for day_low, day_high in itertools.pairwise(edges)
@@ -296,12 +312,12 @@ def _drop_full_days(
     return kept
 
 
-def _day_is_full(rules: Rules, busy: Sequence[Busy], day: date) -> bool:
+def _day_is_full(rules: Rules, busy: _Spans, day: date) -> bool:
     if rules.max_per_day is None:
         return False
     low = day_start(rules.timezone, day)
     high = day_start(rules.timezone, day + _ONE_DAY)
-    count = sum(1 for b in busy if low <= b.start.astimezone(UTC) < high)
+    count = sum(1 for start, _end in busy if low <= start < high)
     return count >= rules.max_per_day
 
 
@@ -313,7 +329,7 @@ def _unique(sorted_slots: list[datetime]) -> list[datetime]:
     return result
 
 
-def _sweep(rules: Rules, busy: Sequence[Busy], candidates: list[datetime]) -> list[datetime]:
+def _sweep(rules: Rules, busy: _Spans, candidates: list[datetime]) -> list[datetime]:
     """Rules 2 and 3 over sorted candidates in one pass.
 
     In candidate space, a booking (s, e) blocks exactly the starts c with
@@ -332,9 +348,8 @@ def _sweep(rules: Rules, busy: Sequence[Busy], candidates: list[datetime]) -> li
 
     latest_end: dict[datetime, datetime] = {}
     at_start: dict[datetime, int] = {}
-    for booking in busy:
-        start = booking.start.astimezone(UTC)
-        upper = booking.end.astimezone(UTC) + buffers
+    for start, end in busy:
+        upper = end + buffers
         # Bookings that can neither block nor share a candidate's start are dropped before
         # sorting (a zero-length booking at a candidate still counts against its seats).
         if (upper <= first and start < first) or start - reach_back >= last:
@@ -381,15 +396,14 @@ def _sweep(rules: Rules, busy: Sequence[Busy], candidates: list[datetime]) -> li
     return free
 
 
-def _blocked(rules: Rules, busy: Sequence[Busy], slot: datetime) -> bool:
+def _blocked(rules: Rules, busy: _Spans, slot: datetime) -> bool:
     """Rules 2 and 3 for one start, by a plain pass over the bookings."""
     buffers = rules.buffer_before + rules.buffer_after
     reach_back = rules.duration + buffers
     exact = 0
-    for booking in busy:
-        start = booking.start.astimezone(UTC)
+    for start, end in busy:
         if start == slot:
             exact += 1
-        elif start - reach_back < slot < booking.end.astimezone(UTC) + buffers:
+        elif start - reach_back < slot < end + buffers:
             return True
     return exact >= rules.seats

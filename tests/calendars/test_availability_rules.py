@@ -180,6 +180,14 @@ def test_it_refuses_a_zero_duration():
         is_free(rules, [], now=NOW, start=utc(2027, 3, 2, 9))
 
 
+def test_it_refuses_a_naive_booking():
+    rules = make_rules()
+    naive = booking(utc(2027, 3, 2, 9).replace(tzinfo=None))
+
+    with pytest.raises(ValueError, match=r"Busy\.start"):
+        free_slots(rules, [naive], now=NOW, range_start=NOW, range_end=NOW + timedelta(days=2))
+
+
 def test_it_refuses_a_zero_interval():
     rules = make_rules(interval=0)
 
