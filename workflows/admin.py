@@ -133,6 +133,13 @@ class WorkflowAdmin(OwnWorkflowsPermissions, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # Keys are unique per workflow and rows are saved one by one: park the keys being
+        # changed first, so that swapping two keys does not collide half-way.
+        for formset in formsets:
+            for action_form in formset.forms:
+                instance = action_form.instance
+                if instance.pk and "key" in action_form.changed_data:
+                    WorkflowAction.objects.filter(pk=instance.pk).update(key=f"_{instance.pk}")
         super().save_related(request, form, formsets, change)
         services.workflow_actions_renumber(workflow=form.instance)
 

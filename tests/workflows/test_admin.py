@@ -309,3 +309,31 @@ def test_it_lists_enrollments_for_their_owner_only(client, builder):
     content = client.get("/admin/workflows/enrollment/").content.decode()
     assert "Secret flow" not in content
     assert Contact.objects.count() == 2
+
+
+def test_it_swaps_the_keys_of_two_actions(client, builder):
+    workflow = make_workflow(
+        user=builder,
+        status="draft",
+        actions=[
+            {"key": "first", "type": "add_tag", "config": {"tag": "a"}},
+            {"key": "second", "type": "add_tag", "config": {"tag": "b"}},
+        ],
+    )
+    first, second = workflow.actions.all()
+    data = builder_post(
+        initial=2,
+        actions=[
+            {"id": str(first.pk), "workflow": str(workflow.pk), "position": "0",
+             "type": "add_tag", "key": "second", "cfg_add_tag__tag": "a"},
+            {"id": str(second.pk), "workflow": str(workflow.pk), "position": "1",
+             "type": "add_tag", "key": "first", "cfg_add_tag__tag": "b"},
+        ],
+    )  # fmt: skip
+
+    response = client.post(change_url(workflow), data)
+
+    assert response.status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.key, second.key) == ("second", "first")
