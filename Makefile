@@ -35,7 +35,7 @@ install: .venv/.synced
 # unless the environment or .env says otherwise.
 run: export DEBUG ?= on
 run: install
-	$(PY) manage.py migrate --noinput --run-syncdb
+	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@mkdir -p var
 	@trap 'kill 0' EXIT; \
@@ -56,7 +56,7 @@ beat: install
 	.venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule
 
 migrate: install
-	$(PY) manage.py migrate --noinput --run-syncdb
+	$(PY) manage.py migrate --noinput
 
 seed: install
 	$(PY) manage.py seed_demo

@@ -1,14 +1,13 @@
-from functools import partial
-
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
+from config.signals import send_on_commit
 from contacts.models import Contact, Tag
 from contacts.signals import contact_created, contact_tag_added
 
 
 def _send_after_commit(signal, **kwargs) -> None:
-    transaction.on_commit(partial(signal.send, sender=Contact, **kwargs))
+    send_on_commit(signal, sender=Contact, **kwargs)
 
 
 def normalize_email(email: str) -> str:

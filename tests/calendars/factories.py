@@ -10,13 +10,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"staff{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     first_name = "Alex"
     last_name = "Owner"
     is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "pw")
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or "pw")
+        if create:
+            obj.save(update_fields=["password"])
 
 
 class CalendarFactory(factory.django.DjangoModelFactory):
