@@ -1,12 +1,13 @@
 """Seed a demo: a staff user and one calendar with weekday hours. Safe to run again."""
 
 import secrets
-from datetime import time
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from calendars.models import Calendar, WeeklyInterval
@@ -55,4 +56,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  Admin:        {site}/admin/  user 'demo', password '{password}'")
         self.stdout.write(f"  API token:    {token.key}")
         self.stdout.write(f"  Booking page: {site}{calendar.scheduling_path()}")
-        self.stdout.write(f"  Slots API:    {site}/api/public/calendars/{calendar.slug}/slots/")
+        today = timezone.localdate()
+        self.stdout.write(
+            f"  Slots API:    {site}/api/public/calendars/{calendar.slug}/slots/"
+            f"?start={today}&end={today + timedelta(days=6)}"
+        )
