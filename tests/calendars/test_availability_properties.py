@@ -50,7 +50,8 @@ MARKS = st.integers(0, 288) | st.integers(0, 48) | st.integers(276, 288)
 
 @st.composite
 def wall_intervals(draw) -> list[tuple[time, time]]:
-    """One or two intervals, sometimes touching; an end of 00:00 means the end of the day."""
+    """One or two intervals, sometimes touching, overlapping or out of order (the engine
+    must not rely on tidy input); an end of 00:00 means the end of the day."""
     start = draw(MARKS)
     result = []
     for _ in range(draw(st.sampled_from([1, 1, 2]))):
@@ -58,8 +59,10 @@ def wall_intervals(draw) -> list[tuple[time, time]]:
         if end <= start:
             break
         result.append((_mark(start), _mark(end)))
-        start = end + draw(st.sampled_from([0, 1, 6, 24]))
-    return result
+        start = max(0, end + draw(st.sampled_from([-6, 0, 1, 6, 24])))
+    if result and draw(st.integers(0, 9)) == 0:
+        result.append(result[0])  # the same interval twice
+    return result[::-1] if draw(st.booleans()) else result
 
 
 WALL_INTERVALS = wall_intervals()
