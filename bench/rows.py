@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from bench import load
@@ -242,7 +243,7 @@ def _slots_path(slug: str, first, days: int) -> str:
 
 def _get_row(ctx: Context, *, name: str, issue: int, path: str, minimum: float, check=None) -> Row:
     """Probe the path once, then load it. `check(body) -> str` describes the answer."""
-    target = f">= {minimum:.2f}x ceiling"
+    target = f">= {Fraction(minimum).limit_denominator(100)} of ceiling"
     status, body = ctx.fetch("GET", path)
     if status in NOT_THERE:
         return unavailable(name, issue, f"GET {path.split('?')[0]} answers {status}", target=target)
@@ -321,7 +322,7 @@ def booking_page(ctx: Context) -> list[Row]:
 # -- issues 3 and 4: bookings and one-time link bookings -------------------------------------
 
 PLAIN_NAME = "bookings/s, POST .../bookings/"
-PLAIN_TARGET = ">= 0.10x ceiling"
+PLAIN_TARGET = ">= 1/10 of ceiling"
 LINK_NAME = "link bookings/s, POST /api/public/links/<token>/bookings/"
 LINK_TARGET = ">= 0.90x plain bookings/s"
 
