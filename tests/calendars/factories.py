@@ -17,6 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     first_name = "Alex"
     last_name = "Owner"
     is_staff = True
+
     @factory.post_generation
     def password(obj, create, extracted, **kwargs):
         obj.set_password(extracted or "pw")
