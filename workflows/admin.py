@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
 from workflows import selectors, services, templating
 from workflows.actions import REGISTRY
@@ -389,11 +389,14 @@ class EnrollmentAdmin(OwnWorkflowsPermissions, admin.ModelAdmin):
     @admin.display(description="Steps")
     def step_summary(self, enrollment: Enrollment) -> str:
         steps = sorted(enrollment.steps.all(), key=lambda s: s.position)
-        return format_html_join(
-            " → ",
-            '<span class="step-status step-{}" title="{}">{}</span>',
-            ((s.status, s.error or s.status, s.key) for s in steps),
-        ) or format_html("—")
+        return (
+            format_html_join(
+                " → ",
+                '<span class="step-status step-{}" title="{}">{}</span>',
+                ((s.status, s.error or s.status, s.key) for s in steps),
+            )
+            or "—"
+        )
 
     @admin.action(description="Retry the failed step")
     def retry_failed_steps(self, request: HttpRequest, queryset: QuerySet[Enrollment]) -> None:
