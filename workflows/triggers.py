@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 
 from calendars.models import Calendar
-from calendars.selectors import calendar_list_for
 from workflows.actions.base import ConfigForm
 from workflows.models import TriggerType
 
@@ -35,12 +34,7 @@ class AppointmentTriggerForm(ConfigForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        queryset = (
-            Calendar.objects.all()
-            if self.user is None
-            else calendar_list_for(user=self.user).prefetch_related(None)
-        )
-        self.fields["calendar"].queryset = queryset.order_by("name")
+        self.limit_calendar_choices()
 
 
 @dataclass(frozen=True)

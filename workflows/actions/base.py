@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 
+from calendars.models import Calendar
+from calendars.selectors import calendar_list_for
 from workflows import templating
 
 if TYPE_CHECKING:
@@ -32,6 +34,15 @@ class ConfigForm(forms.Form):
     def __init__(self, *args, user=None, **kwargs) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
+
+    def limit_calendar_choices(self, field_name: str = "calendar") -> None:
+        """Offer only calendars the user may use; with no user (a system check) any."""
+        queryset = (
+            Calendar.objects.all()
+            if self.user is None
+            else calendar_list_for(user=self.user).prefetch_related(None)
+        )
+        self.fields[field_name].queryset = queryset.order_by("name")
 
     def to_config(self) -> dict[str, Any]:
         """The cleaned data as JSON: model choices become ids, empty optionals vanish."""

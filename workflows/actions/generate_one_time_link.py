@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from bookings.services import one_time_links
 from calendars.models import Calendar
-from calendars.selectors import calendar_list_for
 from workflows.actions.base import (
     ActionContext,
     ActionDefinition,
@@ -36,13 +35,7 @@ class GenerateOneTimeLinkForm(ConfigForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Only calendars the builder may use; with no user (a system check) any calendar.
-        queryset = (
-            Calendar.objects.all()
-            if self.user is None
-            else calendar_list_for(user=self.user).prefetch_related(None)
-        )
-        self.fields["calendar"].queryset = queryset.order_by("name")
+        self.limit_calendar_choices()
 
 
 def format_expiry(expires_at, calendar: Calendar) -> str:
