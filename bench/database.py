@@ -25,4 +25,4 @@ def recreate_database(url: str) -> None:
 def build_schema() -> None:
     from django.core.management import call_command
 
-    call_command("migrate", run_syncdb=True, interactive=False, verbosity=0)
+    call_command("migrate", interactive=False, verbosity=0)
