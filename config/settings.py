@@ -5,6 +5,7 @@ missing SECRET_KEY or a malformed value stops start-up with ImproperlyConfigured
 the variable, instead of running half-configured.
 """
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -209,6 +210,11 @@ REST_FRAMEWORK = {
 THROTTLE_PUBLIC_RATE = env.str("THROTTLE_PUBLIC_RATE", default="120/min")
 if THROTTLE_PUBLIC_RATE.lower() == "none":
     THROTTLE_PUBLIC_RATE = None
+elif not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", THROTTLE_PUBLIC_RATE):
+    # DRF would only parse it on the first public request, and fail there with a 500.
+    raise ImproperlyConfigured(
+        f"THROTTLE_PUBLIC_RATE must look like 120/min (or none), got {THROTTLE_PUBLIC_RATE!r}"
+    )
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["public"] = THROTTLE_PUBLIC_RATE
 
 SPECTACULAR_SETTINGS = {

@@ -82,3 +82,13 @@ def test_it_refuses_a_malformed_time_zone(value):
 
 def test_it_refuses_a_site_url_without_a_scheme():
     assert_refused(load_settings(SITE_URL="example.com"), "SITE_URL")
+
+
+@pytest.mark.parametrize("value", ["fast", "120", "0/min", "120/fortnight"])
+def test_it_refuses_a_malformed_throttle_rate(value):
+    assert_refused(load_settings(THROTTLE_PUBLIC_RATE=value), "THROTTLE_PUBLIC_RATE")
+
+
+@pytest.mark.parametrize("value", ["none", "30/s", "120/min", "1000/hour", "5000/day"])
+def test_it_accepts_a_throttle_rate_or_none(value):
+    assert load_settings(THROTTLE_PUBLIC_RATE=value).returncode == 0
