@@ -110,7 +110,7 @@ def validate_workflow(*, status: str, trigger: Any, actions: Any, user) -> Clean
     trigger_type, trigger_config = "", {}
     if not isinstance(trigger, Mapping):
         errors["trigger"] = {"non_field_errors": ['Expected {"type": ..., "config": {}}.']}
-    elif trigger.get("type") not in TRIGGERS:
+    elif not isinstance(trigger.get("type"), str) or trigger["type"] not in TRIGGERS:
         choices = ", ".join(TRIGGERS)
         errors["trigger"] = {"type": [f"Choose one of: {choices}."]}
     else:
@@ -127,7 +127,10 @@ def validate_workflow(*, status: str, trigger: Any, actions: Any, user) -> Clean
 
     cleaned: list[CleanAction] = []
     action_errors: list[dict[str, Any]] = []
-    explicit_keys = {a.get("key") for a in actions if isinstance(a, Mapping) and a.get("key")}
+    # Only strings: JSON may carry a list or an object here, which cannot go in a set.
+    explicit_keys = {
+        a["key"] for a in actions if isinstance(a, Mapping) and isinstance(a.get("key"), str)
+    } - {""}
     taken: set[str] = set()
     earlier: list[tuple[str, str]] = []
     for raw in actions:
@@ -136,7 +139,7 @@ def validate_workflow(*, status: str, trigger: Any, actions: Any, user) -> Clean
             action_errors.append({"non_field_errors": ["Expected an object."]})
             continue
         action_type = raw.get("type")
-        if action_type not in REGISTRY:
+        if not isinstance(action_type, str) or action_type not in REGISTRY:
             item_errors["type"] = [f"Choose one of: {', '.join(REGISTRY)}."]
             action_errors.append(item_errors)
             continue

@@ -116,6 +116,28 @@ def test_it_answers_bad_input_with_field_errors(api, owner, mutate, path):
     assert errors
 
 
+@pytest.mark.parametrize(
+    "mutate, path",
+    [
+        (lambda p: p.update(trigger={"type": ["manual"], "config": {}}), ("trigger", "type")),
+        (lambda p: p["actions"][0].update(type={"a": 1}), ("actions", 0, "type")),
+        (lambda p: p["actions"][1].update(key=["email"]), ("actions", 1, "key")),
+    ],
+)
+def test_it_answers_400_to_json_lists_and_objects_where_strings_belong(api, owner, mutate, path):
+    payload = issue_example(CalendarFactory(owner=owner).pk)
+    mutate(payload)
+
+    response = api.post(URL, payload, format="json")
+
+    assert response.status_code == 400
+    errors = response.json()
+    for part in path:
+        errors = errors[part]
+    assert errors
+    assert not Workflow.objects.exists()
+
+
 def test_it_refuses_a_calendar_of_another_user(api):
     response = api.post(URL, issue_example(CalendarFactory().pk), format="json")
     assert response.status_code == 400
