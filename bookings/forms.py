@@ -26,7 +26,13 @@ def parse_start(value: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        return None
+    # Years 1 and 9999 sit at datetime's edges: converting them to UTC or to the invitee's
+    # zone (up to 14 hours away) overflows. No bookable time is anywhere near them.
+    if not 1 < parsed.year < 9999:
+        return None
+    return parsed
 
 
 DEFAULT_CONSENT_TEXT = "I agree to be contacted about this booking."

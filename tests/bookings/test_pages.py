@@ -201,6 +201,9 @@ def test_it_says_when_a_time_in_the_url_is_no_longer_free(client, calendar):
         {"tz": "../../etc/passwd"},
         {"time": "not-a-time"},
         {"time": "2030-01-08T10:00:00"},  # no offset
+        {"time": "0001-01-01T00:00:00+14:00"},  # before datetime's range once in UTC
+        {"time": "9999-12-31T23:59:59-14:00"},  # after it
+        {"time": "9999-12-31T23:00:00+00:00", "tz": "Pacific/Kiritimati"},
     ],
 )
 def test_it_falls_back_to_defaults_for_bad_query_parameters(client, calendar, params):
@@ -253,6 +256,17 @@ def test_it_asks_for_a_time_when_none_was_picked(client, calendar):
 
     assert response.status_code == 400
     assert "Pick a time first." in response.text
+    assert not Booking.objects.exists()
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_it_answers_a_start_beyond_the_calendar_of_datetimes_with_a_400_page(
+    client, calendar, start
+):
+    response = post_booking(client, calendar.scheduling_path(), start=start)
+
+    assert response.status_code == 400
+    assert "Pick a time from the list." in response.text
     assert not Booking.objects.exists()
 
 
