@@ -336,6 +336,9 @@ def _week_start(value: str | None, *, today: date) -> date:
         day = date.fromisoformat(value) if value else today
     except ValueError:
         day = today
+    if not 1 < day.year < 9999:
+        # The page links to the weeks before and after: at datetime's edges they overflow.
+        day = today
     return day - timedelta(days=day.weekday())
 
 

@@ -351,8 +351,9 @@ def test_it_leaves_other_weeks_and_cancelled_bookings_out(owner_client, calendar
     assert "Called Off" not in response.content.decode()
 
 
-def test_it_shows_this_week_for_a_malformed_week(owner_client, calendar):
-    response = owner_client.get(week_url(calendar), {"week": "2027-13-45"})
+@pytest.mark.parametrize("week", ["2027-13-45", "9999-12-31", "0001-01-01"])
+def test_it_shows_this_week_for_a_malformed_week(owner_client, calendar, week):
+    response = owner_client.get(week_url(calendar), {"week": week})
 
     assert response.status_code == 200
     assert response.context["monday"].isoformat() == "2027-03-08"
