@@ -248,6 +248,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # No handlers of its own: this drops those of Django's default logging (a console
+        # handler with DEBUG on, mail_admins with it off) that would write "Not Found:
+        # /l/<token>/" unfiltered; records go on to the root's redacting console.
+        "django": {"handlers": [], "level": "INFO"},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

@@ -303,3 +303,34 @@ def test_it_keeps_tokens_out_of_the_server_access_log(caplog, console_output):
         assert "/l/[redacted]/" in text
         assert "/links/[redacted]/bookings/" in text
         assert link.token not in text
+
+
+@pytest.fixture
+def every_stream_handler_output():
+    """What every stream handler of the request loggers writes, ours and Django's own."""
+    stream = StringIO()
+    handlers = {
+        handler
+        for name in ("", "django", "django.request")
+        for handler in logging.getLogger(name).handlers
+        if type(handler) is logging.StreamHandler
+    }
+    previous = {handler: handler.setStream(stream) for handler in handlers}
+    yield stream
+    for handler, old in previous.items():
+        handler.setStream(old)
+
+
+def test_it_keeps_tokens_out_of_the_request_log_with_debug_on(
+    client, settings, every_stream_handler_output
+):
+    # `make run` serves with DEBUG on, where Django's own console handler on the "django"
+    # logger writes "Gone: /l/..." too, unless our configuration replaces it.
+    settings.DEBUG = True
+    used = OneTimeLinkFactory(used_at=NOW)
+
+    assert client.get(page(used)).status_code == 410
+
+    text = every_stream_handler_output.getvalue()
+    assert "/l/[redacted]/" in text
+    assert used.token not in text
