@@ -40,7 +40,7 @@ from bookings.models import Booking
 from bookings.selectors import calendar_busy
 from calendars import availability
 from calendars.models import Calendar
-from calendars.selectors import calendar_rules, zone
+from calendars.selectors import calendar_rules_cached
 from config.signals import send_on_commit
 from contacts.services import contact_upsert, split_name
 
@@ -226,8 +226,12 @@ def _free_seat(
 ) -> int:
     """The lowest free seat at `start`, after the engine agrees `start` is a free slot start.
     The caller holds the calendar lock."""
-    local_day = start.astimezone(zone(calendar.timezone)).date()
-    rules = calendar_rules(calendar=calendar, first=local_day - _DAY, last=local_day + _DAY)
+    # The calendar was just read under its lock, so its rules_version is the committed one
+    # (an hours change bumps it with an UPDATE of this row, which waits for our lock): the
+    # rules kept in memory for that version are the calendar's current hours. They hold
+    # overrides from two days before today on; _check_reach keeps `start` (and the local
+    # day before it) inside that.
+    rules = calendar_rules_cached(calendar=calendar, now=now)
     busy = calendar_busy(
         calendar=calendar, range_start=start, range_end=start + timedelta(microseconds=1)
     )
@@ -239,6 +243,10 @@ def _free_seat(
             busy.remove(own)
     if not availability.is_free(rules, busy, now=now, start=start):
         raise SlotUnavailable(TAKEN_MESSAGE)
+    if calendar.seats_per_slot == 1:
+        # The engine just saw no confirmed booking overlapping this slot, so seat 1 is free
+        # (the partial unique constraint still backs that up on insert).
+        return 1
     taken = Booking.objects.filter(calendar=calendar, start=start, status=Booking.Status.CONFIRMED)
     if ignore_booking is not None:
         taken = taken.exclude(pk=ignore_booking.pk)
@@ -253,9 +261,13 @@ def _full_clean(booking: Booking) -> None:
     try:
         # Seat uniqueness is left to the database constraint (see _save_holding_seat), so
         # that a lost race reads as "taken", not as a form error; the related rows are the
-        # ones already in hand (no existence queries).
+        # ones already in hand (no existence queries). The only unique field is the random
+        # `locator` (72 bits, a collision is 2^-72 per pair): the unique index backs it, so
+        # no query asks first.
         booking.full_clean(
-            exclude=["seat", "contact", "calendar", "created_by"], validate_constraints=False
+            exclude=["seat", "contact", "calendar", "created_by"],
+            validate_unique=False,
+            validate_constraints=False,
         )
     except ValidationError as exc:
         errors: dict[str, list] = {}
@@ -270,10 +282,11 @@ def _is_seat_conflict(exc: IntegrityError) -> bool:
 
 
 def _save_holding_seat(booking: Booking, update_fields: list[str] | None = None) -> None:
-    # A savepoint, so that a refused insert leaves the caller's transaction usable.
+    # No savepoint of its own: every caller runs inside the service's atomic block and lets
+    # SlotUnavailable leave it, so the refused insert is rolled back with that block (to its
+    # savepoint when nested in a caller's transaction) and nothing runs in between.
     try:
-        with transaction.atomic():
-            booking.save(update_fields=update_fields)
+        booking.save(update_fields=update_fields)
     except IntegrityError as exc:
         if _is_seat_conflict(exc):
             raise SlotUnavailable(TAKEN_MESSAGE) from exc
