@@ -1,4 +1,4 @@
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
 from config.signals import send_on_commit
@@ -48,19 +48,20 @@ def contact_upsert(
 ) -> tuple[Contact, bool]:
     """The contact with this email (case-insensitive), created if new. Blank fields of an
     existing contact are filled in; known values are never overwritten by an upsert."""
+    contact = Contact(
+        email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
+    )
+    # Field checks only: the case-insensitive uniqueness is the INSERT's job below.
+    contact.full_clean(validate_unique=False, validate_constraints=False)
+    contact_id = _insert_unless_taken(contact)
+    if contact_id is not None:
+        contact.pk = contact_id
+        contact._state.adding = False
+        _send_after_commit(contact_created, contact_id=contact.pk)
+        return contact, True
     contact = contact_get_by_email(email=email)
-    if contact is None:
-        try:
-            # A savepoint: a concurrent upsert of the same email must not poison the caller's
-            # transaction (e.g. a booking) when it wins the race.
-            with transaction.atomic():
-                return contact_create(
-                    email=email, first_name=first_name, last_name=last_name, phone=phone
-                ), True
-        except IntegrityError:
-            contact = contact_get_by_email(email=email)
-            if contact is None:
-                raise
+    if contact is None:  # only if the other row was deleted in between
+        raise IntegrityError(f"contact {email!r} vanished during its upsert")
     changed = []
     for field, value in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):
         if value and not getattr(contact, field):
@@ -69,6 +70,31 @@ def contact_upsert(
     if changed:
         contact.save(update_fields=[*changed, "updated_at"])
     return contact, False
+
+
+def _insert_unless_taken(contact: Contact) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the
+    email (case-insensitively, the unique index on lower(email)) is already there.
+
+    One statement instead of look up, savepoint, insert: a concurrent upsert of the same
+    email waits for the other transaction and then does nothing, so the caller's
+    transaction (e.g. a booking) is never aborted by the duplicate. PostgreSQL and SQLite
+    (3.35+) both speak this."""
+    meta = Contact._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(contact, True), connection) for f in fields]
+    quote = connection.ops.quote_name
+    # Only the model's own table and column names are formatted in; values are parameters.
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (names only)
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+        f" ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def split_name(full_name: str) -> tuple[str, str]:
