@@ -7,13 +7,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import PublicRateThrottle
+from config.api import JSONParser, PublicRateThrottle
 from workflows import selectors, services
 from workflows.models import Workflow
 from workflows.serializers import (
@@ -85,6 +84,51 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return self.get_paginated_response(EnrollmentSerializer(page, many=True).data)
 
 
+NUL_MESSAGE = "Null characters are not allowed."
+# Deeper than any real form of contact data; far below what the JSON encoder can write back
+# (a payload nested ~900 deep parses, then overflows the stack when saved as trigger data).
+MAX_PAYLOAD_DEPTH = 32
+DEPTH_MESSAGE = f"Nested more than {MAX_PAYLOAD_DEPTH} levels deep."
+
+
+def _value_error(value) -> str | None:
+    """Why a JSON value cannot be stored (a NUL character, too deep), or None."""
+    # A loop, not recursion: the parser lets through JSON nested ~900 deep.
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return NUL_MESSAGE
+        elif isinstance(item, dict | list):
+            if depth > MAX_PAYLOAD_DEPTH:
+                return DEPTH_MESSAGE
+            if isinstance(item, dict):
+                pending.extend((key, depth) for key in item)
+                item = item.values()
+            pending.extend((child, depth + 1) for child in item)
+    return None
+
+
+def _payload_errors(payload) -> dict[str, list[str]]:
+    """Field errors for the parts of a payload that PostgreSQL could not store.
+
+    The whole payload is kept as the enrollment's trigger data: jsonb holds no NUL
+    ("\u0000") and the encoder has a depth limit. Refused here, either is a 400 instead of
+    a DataError or RecursionError when the enrollment is saved.
+    """
+    if not isinstance(payload, dict):
+        error = _value_error(payload)
+        return {"non_field_errors": [error]} if error else {}
+    errors = {}
+    for key, value in payload.items():
+        if "\x00" in key:
+            errors["non_field_errors"] = [NUL_MESSAGE]
+        elif error := _value_error(value):
+            errors[key] = [error]
+    return errors
+
+
 class InboundWebhookView(APIView):
     """POST JSON with at least an email to a workflow's secret URL: the contact is upserted
     and enrolled. 404 for a wrong secret, 400 for bad JSON or a missing email."""
@@ -110,6 +154,9 @@ class InboundWebhookView(APIView):
         if len(request.body) > services.MAX_WEBHOOK_PAYLOAD_BYTES:
             raise exceptions.ValidationError({"non_field_errors": ["The body is too large."]})
         payload = request.data  # parsed here: bad JSON is a 400 ParseError
+        errors = _payload_errors(payload)
+        if errors:
+            raise exceptions.ValidationError(errors)
         if not workflow.is_published:
             raise Conflict("This workflow is not published.")
         contact, enrollment = services.inbound_webhook_receive(workflow=workflow, payload=payload)
