@@ -6,6 +6,7 @@ must never raise there (the booking is already saved); a failure is logged inste
 """
 
 import logging
+from collections.abc import Callable
 
 from bookings.signals import booking_cancelled, booking_confirmed
 from calendars.models import Calendar
@@ -16,7 +17,7 @@ from workflows.services import workflows_trigger
 logger = logging.getLogger(__name__)
 
 
-def _fire(trigger_type: str, contact_id: int | None, event: dict) -> None:
+def _fire(trigger_type: str, contact_id: int | None, event: dict | Callable[[], dict]) -> None:
     try:
         workflows_trigger(trigger_type=trigger_type, contact_id=contact_id, event=event)
     except Exception:
@@ -31,14 +32,21 @@ def on_contact_tag_added(sender, contact_id: int, tag_name: str, **kwargs) -> No
     _fire(TriggerType.CONTACT_TAG_ADDED, contact_id, {"tag": tag_name})
 
 
-def _booking_event(booking_id: int, calendar_id: int, **extra) -> dict:
-    owner_id = Calendar.objects.filter(pk=calendar_id).values_list("owner_id", flat=True).first()
-    return {
-        "booking_id": booking_id,
-        "calendar_id": calendar_id,
-        "calendar_owner_id": owner_id,
-        **extra,
-    }
+def _booking_event(booking_id: int, calendar_id: int, **extra) -> Callable[[], dict]:
+    # Built only when a published workflow listens: the owner lookup is a query that the
+    # usual booking (no workflow) should not pay for.
+    def build() -> dict:
+        owner_id = (
+            Calendar.objects.filter(pk=calendar_id).values_list("owner_id", flat=True).first()
+        )
+        return {
+            "booking_id": booking_id,
+            "calendar_id": calendar_id,
+            "calendar_owner_id": owner_id,
+            **extra,
+        }
+
+    return build
 
 
 def on_booking_confirmed(

@@ -7,7 +7,7 @@ transaction, and the next step is enqueued only after the commit that records su
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -188,18 +188,32 @@ def enrollment_start_manual(
 
 
 def workflows_trigger(
-    *, trigger_type: str, contact_id: int | None, event: Mapping[str, Any]
+    *,
+    trigger_type: str,
+    contact_id: int | None,
+    event: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
 ) -> list[Enrollment]:
-    """Enroll the contact in every published workflow whose trigger accepts the event."""
+    """Enroll the contact in every published workflow whose trigger accepts the event.
+
+    Runs after every booking and new contact, where usually no workflow listens: the
+    published workflows are read first (one query), and only when there are some is the
+    contact read and `event` built (a callable is called then, so the lookups it needs cost
+    nothing on that usual path)."""
     if contact_id is None:
+        return []
+    workflows = list(
+        Workflow.objects.filter(
+            trigger_type=trigger_type, status=Workflow.Status.PUBLISHED
+        ).select_related("created_by")
+    )
+    if not workflows:
         return []
     contact = Contact.objects.filter(pk=contact_id).first()
     if contact is None:
         return []
+    if callable(event):
+        event = event()
     enrollments = []
-    workflows = Workflow.objects.filter(
-        trigger_type=trigger_type, status=Workflow.Status.PUBLISHED
-    ).select_related("created_by")
     for workflow in workflows:
         if not trigger_matches(workflow=workflow, event=event):
             continue

@@ -197,3 +197,20 @@ def test_it_keeps_the_booking_when_a_trigger_fails(on_commit, monkeypatch):
     booking.refresh_from_db()
     assert booking.status == "confirmed"
     assert Enrollment.objects.count() == 0
+
+
+def test_it_costs_one_query_per_event_when_no_workflow_listens(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    calendar = CalendarFactory()
+    workflow_on(TriggerType.APPOINTMENT_BOOKED, user=calendar.owner, status="draft")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        book(calendar)
+    signal_senders = [c for c in callbacks if c.__qualname__ == "send_on_commit.<locals>.send"]
+
+    # contact_created and booking_confirmed: one look at the published workflows each.
+    assert len(signal_senders) == 2
+    with django_assert_num_queries(2):
+        for send in signal_senders:
+            send()
+    assert Enrollment.objects.count() == 0
