@@ -88,7 +88,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "config.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -202,11 +201,6 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    "DEFAULT_PARSER_CLASSES": [
-        "config.api.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
@@ -222,6 +216,10 @@ elif not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", THROTTLE_PUBLIC
         f"THROTTLE_PUBLIC_RATE must look like 120/min (or none), got {THROTTLE_PUBLIC_RATE!r}"
     )
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["public"] = THROTTLE_PUBLIC_RATE
+
+# The Send webhook action reaches only public addresses unless this is on (a receiver on
+# this host or its private network): see workflows/actions/send_webhook.py.
+WORKFLOW_WEBHOOK_ALLOW_PRIVATE = _bool("WORKFLOW_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Onceslot API",

@@ -28,3 +28,8 @@ def running_stale_seconds() -> float:
 def retry_delay(attempts: int) -> float:
     """Exponential backoff after `attempts` failed attempts: base, 2*base, 4*base ... cap."""
     return min(retry_base_seconds() * 2 ** max(attempts - 1, 0), retry_max_seconds())
+
+
+def webhook_allow_private() -> bool:
+    """Whether Send webhook may reach loopback and private addresses (send_webhook.py)."""
+    return bool(getattr(settings, "WORKFLOW_WEBHOOK_ALLOW_PRIVATE", False))

@@ -80,6 +80,12 @@ def receiver():
     server.close()
 
 
+@pytest.fixture(autouse=True)
+def webhooks_may_reach_this_machine(settings):
+    # The receivers here listen on 127.0.0.1, which a deployment refuses by default.
+    settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE = True
+
+
 # Generate One-Time Booking Link
 
 
@@ -288,3 +294,39 @@ def test_it_retries_a_webhook_whose_host_refuses_connections():
     step, _ = run_one({"type": "send_webhook", "config": {"url": f"http://127.0.0.1:{port}/"}})
     assert step.status == "queued"
     assert "could not be reached" in step.error
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_it_refuses_a_webhook_to_this_machine_by_default(receiver, settings, host):
+    settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE = False
+    url = f"http://{host}:{receiver.server.server_port}/in"
+
+    step, enrollment = run_one({"type": "send_webhook", "config": {"url": url}})
+
+    assert (step.status, step.attempts) == ("failed", 1)
+    assert "not a public address" in step.error
+    assert enrollment.status == "failed"
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("0.0.0.0", False),  # noqa: S104 (an address to refuse, not a bind)
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("fe80::1", False),
+        ("::ffff:127.0.0.1", False),
+    ],
+)
+def test_it_lets_webhooks_reach_only_public_addresses(address, public):
+    assert send_webhook.is_public_address(address) is public
