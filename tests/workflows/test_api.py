@@ -366,6 +366,46 @@ def test_it_answers_400_to_bad_json(client, hook_workflow):
     assert Contact.objects.count() == 0
 
 
+def test_it_answers_400_to_json_nested_past_the_parser_limit(client, hook_workflow):
+    body = '{"email": "a@example.com", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = client.post(hook_path(hook_workflow), body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+    assert Contact.objects.count() == 0
+
+
+@pytest.mark.parametrize("depth", [40, 930])
+def test_it_answers_400_to_a_payload_too_deep_to_store(client, hook_workflow, depth):
+    # 930 parses, then overflowed the JSON encoder when saved as the enrollment's trigger data.
+    body = '{"email": "a@example.com", "x": ' + "[" * depth + "]" * depth + "}"
+    response = client.post(hook_path(hook_workflow), body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"x": ["Nested more than 32 levels deep."]}
+    assert Contact.objects.count() == 0
+    assert Enrollment.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"email": "a@example.com", "first_name": "Ada\x00"}, "first_name"),
+        ({"email": "a@example.com", "tags": ["vip\x00"]}, "tags"),
+        ({"email": "a@example.com", "extra": {"note\x00": 1}}, "extra"),
+        ({"email": "a@example.com", "note\x00": 1}, "non_field_errors"),
+    ],
+)
+def test_it_answers_400_to_a_nul_character_anywhere_in_the_payload(
+    client, hook_workflow, payload, field
+):
+    # PostgreSQL stores NUL neither in text nor in jsonb: this was a DataError (500).
+    response = client.post(hook_path(hook_workflow), payload, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {field: ["Null characters are not allowed."]}
+    assert Contact.objects.count() == 0
+    assert Enrollment.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
