@@ -27,6 +27,7 @@ from bookings.models import Booking, BookingSource, OutboxMessage
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_cancel, booking_create
 from bookings.services.outbox import outbox_retry
 from calendars.models import Calendar, _timezone_names
+from config.admin import SafeDateHierarchyMixin
 
 _WEEK = timedelta(days=7)
 
@@ -96,7 +97,7 @@ class BookOnBehalfForm(forms.Form):
 
 
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     list_display = ("invitee_name", "invitee_email", "calendar", "local_start", "status", "source")
     list_filter = (
         ("calendar", admin.RelatedOnlyFieldListFilter),
@@ -343,7 +344,7 @@ def _week_start(value: str | None, *, today: date) -> date:
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     list_display = ("subject", "to", "status", "attempts", "created_at", "sent_at", "short_error")
     list_filter = ("status",)
     search_fields = ("to", "subject", "key")

@@ -32,6 +32,7 @@ from bookings.services.one_time_links import (
     parse_expires_in,
 )
 from calendars.models import Calendar
+from config.admin import SafeDateHierarchyMixin
 from contacts.models import Contact
 from contacts.services import contact_get_by_email
 
@@ -89,7 +90,7 @@ class GenerateLinkForm(forms.Form):
 
 
 @admin.register(OneTimeLink)
-class OneTimeLinkAdmin(admin.ModelAdmin):
+class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "calendar",

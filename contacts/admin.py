@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from config.admin import SafeDateHierarchyMixin
 from contacts.models import Contact, Tag
 from contacts.services import contact_create, contact_get_by_email, contact_update
 
@@ -61,7 +62,7 @@ class AddToWorkflowForm(forms.Form):
 
 
 @admin.register(Contact)
-class ContactAdmin(StaffPermissions, admin.ModelAdmin):
+class ContactAdmin(SafeDateHierarchyMixin, StaffPermissions, admin.ModelAdmin):
     form = ContactForm
     list_display = ["email", "full_name", "phone", "tag_list", "created_at"]
     list_filter = [("tags", admin.RelatedOnlyFieldListFilter), "created_at"]

@@ -423,3 +423,34 @@ def test_it_retries_sending_from_the_outbox(
     assert failed_message.status == OutboxMessage.Status.PENDING
     assert failed_message.attempts == 0
     delay.assert_called_once_with(failed_message.pk)
+
+
+# ?start__year=9999&start__month=12 made Django compute a range ending in year 10000, and a
+# 20-digit year overflowed a C long: 500s. Now the admin's usual answer to a bad filter.
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start__year=9999&start__month=12&start__day=31",
+        "start__year=9999&start__month=12",
+        "start__year=9999",
+        "start__year=99999999999999999999",
+    ],
+)
+def test_it_redirects_an_out_of_range_date_drill_down_like_a_bad_filter(
+    owner_client, calendar, query
+):
+    BookingFactory(calendar=calendar)
+
+    response = owner_client.get(f"{LIST_URL}?{query}")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{LIST_URL}?e=1"
+
+
+def test_it_redirects_an_out_of_range_date_drill_down_in_the_outbox(client, failed_message):
+    client.force_login(UserFactory(is_superuser=True))
+
+    response = client.get(f"{OUTBOX_URL}?created_at__year=99999999999999999999")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{OUTBOX_URL}?e=1"

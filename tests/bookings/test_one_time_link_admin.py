@@ -299,3 +299,11 @@ def test_it_hides_another_staffs_link_details(owner_client):
     # The admin's answer for an object outside get_queryset: back to the index, no details.
     assert response.status_code == 302
     assert other.token not in owner_client.get(response.headers["Location"]).content.decode()
+
+
+def test_it_redirects_an_out_of_range_date_drill_down_like_a_bad_filter(owner_client, calendar):
+    # A range ending in year 10000 was a 500 (OverflowError in Django's date hierarchy).
+    response = owner_client.get(f"{LIST_URL}?created_at__year=9999&created_at__month=12")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{LIST_URL}?e=1"

@@ -152,3 +152,13 @@ def test_it_refuses_a_workflow_that_is_not_offered(client, staff):
 def test_it_is_for_staff_only(client):
     client.force_login(UserFactory(is_staff=False))
     assert client.get(LIST).status_code == 302
+
+
+def test_it_redirects_an_out_of_range_date_drill_down_like_a_bad_filter(client, staff):
+    # A range ending in year 10000 was a 500 (OverflowError in Django's date hierarchy).
+    query = "created_at__year=9999&created_at__month=12&created_at__day=31"
+
+    response = client.get(f"{LIST}?{query}")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{LIST}?e=1"
