@@ -1,12 +1,14 @@
 """Running enrollments step by step: claims, outputs, retries, failures, waits, sweeps,
 and the snapshot that keeps contacts on the steps they entered with."""
 
+import smtplib
 import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 
 from bookings.models import OneTimeLink, OutboxMessage
 from tests.calendars.factories import CalendarFactory, UserFactory
@@ -211,6 +213,34 @@ def test_it_retries_a_failed_step_on_request(
     assert run_queued() == ["succeeded"]
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.COMPLETED
+    assert len(mail.outbox) == 1
+
+
+class RefusingEmailBackend(BaseEmailBackend):
+    """A mail server that refuses every message for good (a 5xx answer)."""
+
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPDataError(554, b"5.7.1 Message refused")
+
+
+def test_it_sends_again_an_email_refused_for_good_when_its_step_is_retried(
+    link_and_email, settings
+):
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingEmailBackend"
+    enrollment = enroll(link_and_email)
+    assert run_queued() == ["succeeded", "failed"]
+    step = enrollment.steps.get(position=1)
+    message = OutboxMessage.objects.get(key=f"steprun:{step.pk}")
+    assert message.status == OutboxMessage.Status.FAILED
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    step_run_retry(step_run=step)
+
+    assert run_queued() == ["succeeded"]
+    enrollment.refresh_from_db()
+    message.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.COMPLETED
+    assert message.status == OutboxMessage.Status.SENT
     assert len(mail.outbox) == 1
 
 

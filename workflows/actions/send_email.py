@@ -55,6 +55,11 @@ def run(context: ActionContext) -> ActionResult:
             body_html=body_html,
             deliver=False,
         )
+    if message.status == OutboxMessage.Status.FAILED and context.step_run.attempts == 1:
+        # Attempts start again only when staff retry the failed step: give its message,
+        # refused or out of attempts before, a fresh start too. A failed message was never
+        # delivered, so this cannot send a second copy.
+        outbox.outbox_retry(message_ids=[message.pk])
     try:
         delivered = outbox.outbox_deliver(message_id=message.pk)
     except outbox.OutboxTransientError as exc:
