@@ -64,8 +64,10 @@ from bookings.services.bookings import BookingError, SlotUnavailable, booking_cr
 from bookings.views.picker import Picker, build_picker, format_duration, parse_tz
 from calendars.models import Calendar
 from calendars.selectors import calendar_forget_public, calendar_get_public_cached
+from config.api import PublicRateThrottle
 
 TAKEN_MESSAGE = "That time was just taken. Please pick another one below."
+THROTTLED_MESSAGE = "Too many attempts from your connection. Please wait a minute and try again."
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
@@ -178,6 +180,13 @@ class BookingPageView(View):
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         form = self.make_form(data=request.POST)
+        # The same per-client budget as the public API: the form books (and sends email to
+        # any address typed in) just as the API does, so it must not be the way around it.
+        throttle = PublicRateThrottle()
+        if not throttle.allow_request(request, self):
+            response = self.render_page(form=form, status=429, notice=THROTTLED_MESSAGE)
+            response["Retry-After"] = str(int(throttle.wait() or 60))
+            return response
         if not form.is_valid():
             return self.render_page(form=form, status=400)
         try:

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.cache import cache
+from django.test import override_settings
 from django.urls import reverse
 
 from bookings.models import Booking, BookingSource
@@ -268,6 +270,19 @@ def test_it_answers_a_start_beyond_the_calendar_of_datetimes_with_a_400_page(
     assert response.status_code == 400
     assert "Pick a time from the list." in response.text
     assert not Booking.objects.exists()
+
+
+@override_settings(THROTTLE_PUBLIC_RATE="2/min")
+def test_it_answers_429_past_the_public_rate_like_the_api(client, calendar):
+    cache.clear()
+    statuses = [
+        post_booking(client, calendar.scheduling_path(), start=start).status_code
+        for start in ("2030-01-08T10:00:00Z", "2030-01-08T11:00:00Z", "2030-01-08T12:00:00Z")
+    ]
+
+    assert statuses == [303, 303, 429]
+    assert Booking.objects.count() == 2
+    cache.clear()
 
 
 def test_it_refuses_an_unknown_timezone_in_the_form(client, calendar):
