@@ -42,9 +42,13 @@ def _busy_sql(*, check_version: bool) -> str:
 
     start, end = col(Booking, "start"), col(Booking, "end")
     if connection.vendor == "postgresql":
-        # Seconds since the epoch as float8: psycopg reads a float in C, while Django's
+        # Microseconds since the epoch as bigint, what the engine's integer path takes:
+        # psycopg reads an integer in C (faster still than a float), while Django's
         # timestamptz loader is Python code that costs ~10 us a value (1,400 values a month).
-        selected = f"EXTRACT(EPOCH FROM {start})::float8, EXTRACT(EPOCH FROM {end})::float8"
+        # EXTRACT gives an exact numeric (PostgreSQL 14+), so the cast loses nothing.
+        selected = ", ".join(
+            f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint" for column in (start, end)
+        )
     else:
         selected = f"{start}, {end}"
     sql = (
@@ -69,14 +73,15 @@ def _aware(value) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def calendar_busy(
+def calendar_busy_micros(
     *,
     calendar: Calendar,
     range_start: datetime,
     range_end: datetime,
     check_version: bool = False,
-) -> list[availability.Busy]:
-    """Confirmed bookings that can affect free slots starting in [range_start, range_end).
+) -> list[tuple[int, int]]:
+    """Confirmed bookings that can affect free slots starting in [range_start, range_end),
+    as (start, end) in epoch microseconds (for availability.free_slot_micros).
 
     Widened by the duration and both buffers (a booking just outside the range can still
     block a slot inside it) and, with a daily maximum, by a local day on each side (the
@@ -105,18 +110,33 @@ def calendar_busy(
     with connection.cursor() as cursor:
         cursor.execute(_busy_sql(check_version=check_version), params)
         rows = cursor.fetchall()
-    if check_version:
-        booked = [row for row in rows if row[0] == 1]
-        if len(booked) == len(rows):  # no marker row: the calendar changed
-            raise StaleCalendar(calendar.slug)
-        rows = booked
-    if not rows:
-        return []
-    Busy = availability.Busy
-    if isinstance(rows[0][1], float):
-        stamp = datetime.fromtimestamp
-        return [Busy(stamp(start, UTC), stamp(end, UTC)) for _kind, start, end in rows]
-    return [Busy(_aware(start), _aware(end)) for _kind, start, end in rows]
+    # Booking rows are marked 1; the version marker row (0) is there when the calendar is
+    # still current.
+    booked = [(start, end) for kind, start, end in rows if kind == 1]
+    if check_version and len(booked) == len(rows):
+        raise StaleCalendar(calendar.slug)
+    if booked and not isinstance(booked[0][0], int):  # SQLite: datetimes or text
+        micros = availability.epoch_micros
+        return [(micros(_aware(start)), micros(_aware(end))) for start, end in booked]
+    return booked
+
+
+def calendar_busy(
+    *,
+    calendar: Calendar,
+    range_start: datetime,
+    range_end: datetime,
+    check_version: bool = False,
+) -> list[availability.Busy]:
+    """calendar_busy_micros as availability.Busy (aware UTC datetimes), for is_free."""
+    busy = calendar_busy_micros(
+        calendar=calendar,
+        range_start=range_start,
+        range_end=range_end,
+        check_version=check_version,
+    )
+    moment = availability.from_epoch_micros
+    return [availability.Busy(moment(start), moment(end)) for start, end in busy]
 
 
 def bookable_range(
@@ -134,18 +154,19 @@ def bookable_range(
     return lo, min(range_end, window_end)
 
 
-def calendar_free_slots(
+def calendar_free_slot_micros(
     *,
     calendar: Calendar,
     range_start: datetime,
     range_end: datetime,
     now: datetime | None = None,
     check_version: bool = False,
-) -> list[datetime]:
-    """Free slot starts (aware, UTC) with range_start <= start < range_end, ascending.
+) -> list[int]:
+    """Free slot starts with range_start <= start < range_end, ascending, as epoch
+    microseconds (UTC): no datetime per booking or per slot (the public slots API).
 
     Costs one query (the bookings) once the calendar's rules are in memory, two more when
-    they are not. `check_version`: see calendar_busy (raises StaleCalendar).
+    they are not. `check_version`: see calendar_busy_micros (raises StaleCalendar).
     """
     now = now or dj_timezone.now()
     lo, hi = bookable_range(
@@ -154,10 +175,31 @@ def calendar_free_slots(
     if lo >= hi:
         if check_version:
             # Nothing to compute, but the caller still needs to know the calendar is current.
-            calendar_busy(calendar=calendar, range_start=hi, range_end=hi, check_version=True)
+            calendar_busy_micros(
+                calendar=calendar, range_start=hi, range_end=hi, check_version=True
+            )
         return []
-    busy = calendar_busy(
+    busy = calendar_busy_micros(
         calendar=calendar, range_start=lo, range_end=hi, check_version=check_version
     )
     rules = calendar_rules_cached(calendar=calendar, now=now)
-    return availability.free_slots(rules, busy, now=now, range_start=lo, range_end=hi)
+    return availability.free_slot_micros(rules, busy, now=now, range_start=lo, range_end=hi)
+
+
+def calendar_free_slots(
+    *,
+    calendar: Calendar,
+    range_start: datetime,
+    range_end: datetime,
+    now: datetime | None = None,
+    check_version: bool = False,
+) -> list[datetime]:
+    """calendar_free_slot_micros as aware UTC datetimes."""
+    micros = calendar_free_slot_micros(
+        calendar=calendar,
+        range_start=range_start,
+        range_end=range_end,
+        now=now,
+        check_version=check_version,
+    )
+    return [availability.from_epoch_micros(start) for start in micros]

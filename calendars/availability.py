@@ -32,10 +32,21 @@ INTERFACE (fixed; other modules depend on it):
     def is_free(rules, busy, *, now, start: datetime) -> bool
         # whether `start` is one of the free slot starts.
 
+    def free_slot_micros(rules, busy: Sequence[tuple[int, int]], *, now: datetime,
+                         range_start: datetime, range_end: datetime) -> list[int]
+        # free_slots with bookings and slot starts as epoch microseconds (UTC): the same
+        # computation (free_slots is a wrapper around it) for callers that would otherwise
+        # build a datetime per booking and per slot. See `epoch_micros` / `from_epoch_micros`.
+
 Extra pure helpers for callers: `window_end` (first instant after the booking window),
 `day_start` / `wall_to_utc` (local wall time to a UTC instant, by the rules below),
 `day_intervals` (a date's working intervals as instants) and `group_by_local_date` (slots
 regrouped by date in a viewer's timezone).
+
+Inside, instants are integers (microseconds since the epoch, UTC), not datetimes: the
+candidate and sweep loops run once per slot and booking on the hot API path, and integer
+arithmetic there costs a fraction of datetime arithmetic. Microseconds, not seconds, because
+that is datetime's resolution: the integer path gives exactly the datetime path's answers.
 
 Wall-clock conventions (decided here, tested in tests/calendars/test_availability_dst.py):
 
@@ -62,12 +73,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 Intervals = Sequence[tuple[time, time]]
-# Bookings as (start, end) in UTC, checked aware: what the private helpers work on.
+# Bookings as (start, end): in UTC, checked aware (is_free), or in epoch microseconds (the
+# free_slots sweep).
 _Spans = list[tuple[datetime, datetime]]
+_MicroSpans = Sequence[tuple[int, int]]
 
 _ZERO = timedelta(0)
 _ONE_DAY = timedelta(days=1)
 _MIDNIGHT = time(0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +138,25 @@ def free_slots(
     Cost: O(days + slots + bookings log bookings): bookings are sorted once and swept
     against the candidates in order, never compared pairwise.
     """
+    spans = [(epoch_micros(start), epoch_micros(end)) for start, end in _spans(busy)]
+    micros = free_slot_micros(rules, spans, now=now, range_start=range_start, range_end=range_end)
+    return [from_epoch_micros(start) for start in micros]
+
+
+def free_slot_micros(
+    rules: Rules,
+    busy: Sequence[tuple[int, int]],
+    *,
+    now: datetime,
+    range_start: datetime,
+    range_end: datetime,
+) -> list[int]:
+    """`free_slots` in integers: `busy` as (start, end) pairs and the free starts returned
+    as epoch microseconds (UTC), ascending. Same rules, same answers (free_slots calls it).
+
+    For callers that read bookings as numbers and write slots as text: no datetime is made
+    per booking or per slot.
+    """
     _check_rules(rules)
     now = _utc(now, "now")
     range_start = _utc(range_start, "range_start")
@@ -137,15 +171,17 @@ def free_slots(
     # A candidate produced by date d starts on d, or on d + 1 when a gap that crosses
     # midnight pushed it forward, so the day before the first local date is included.
     first_day = earliest.astimezone(tz).date()
-    last_day = (latest - timedelta(microseconds=1)).astimezone(tz).date()
+    last_day = (latest - _MICROSECOND).astimezone(tz).date()
 
-    candidates: list[datetime] = []
+    low, high = epoch_micros(earliest), epoch_micros(latest)
+    step, duration = _micros(rules.interval), _micros(rules.duration)
+    candidates: list[int] = []
     in_order = True
     day = first_day - _ONE_DAY
     while day <= last_day:
-        for start, end in day_intervals(rules, day):
+        for start, end in _day_spans(rules, day):
             size = len(candidates)
-            _extend_steps(candidates, rules, start, end, earliest, latest)
+            _extend_steps(candidates, start, end, step, duration, low, high)
             # Intervals of a day may come in any order or overlap (the engine does not trust
             # its input to be tidy); only then is a sort needed.
             if in_order and 0 < size < len(candidates):
@@ -155,12 +191,10 @@ def free_slots(
         return []
     if not in_order:
         # Days arrive in order, so this is nearly sorted: Timsort does it in linear time.
-        candidates.sort()
-        candidates = _unique(candidates)
-    spans = _spans(busy)
+        candidates = sorted(set(candidates))
     if rules.max_per_day is not None:
-        candidates = _drop_full_days(rules, spans, candidates, first_day, last_day)
-    return _sweep(rules, spans, candidates)
+        candidates = _drop_full_days(rules, busy, candidates, first_day, last_day)
+    return _sweep(rules, busy, candidates)
 
 
 def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetime) -> bool:
@@ -174,6 +208,7 @@ def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetim
     # The day before may have produced this start (see free_slots); check both.
     if not (_produces(rules, local_day, start) or _produces(rules, local_day - _ONE_DAY, start)):
         return False
+    # In datetimes: one start against each booking once, so nothing to gain from integers.
     spans = _spans(busy)
     if _day_is_full(rules, spans, local_day):
         return False
@@ -193,27 +228,13 @@ def day_start(tz: ZoneInfo, day: date) -> datetime:
 
 def wall_to_utc(tz: ZoneInfo, day: date, wall: time) -> datetime:
     """A wall-clock time on a local date as a UTC instant (fold=0; see module docstring)."""
-    local = datetime.combine(day, wall.replace(tzinfo=None, fold=0), tzinfo=tz)
-    return local.astimezone(UTC)
+    return from_epoch_micros(_wall_micros(tz, day, wall))
 
 
 def day_intervals(rules: Rules, day: date) -> list[tuple[datetime, datetime]]:
     """The working intervals of a local date as UTC instants, empty ones dropped."""
-    # An override replaces the weekday's hours entirely; an empty one closes the date.
-    walls = rules.overrides.get(day)
-    if walls is None:
-        walls = rules.weekly.get(day.weekday(), ())
-    tz = rules.timezone
-    result = []
-    for wall_start, wall_end in walls:
-        start = wall_to_utc(tz, day, wall_start)
-        if wall_end == _MIDNIGHT:
-            end = day_start(tz, day + _ONE_DAY)
-        else:
-            end = wall_to_utc(tz, day, wall_end)
-        if end > start:
-            result.append((start, end))
-    return result
+    spans = _day_spans(rules, day)
+    return [(from_epoch_micros(start), from_epoch_micros(end)) for start, end in spans]
 
 
 def group_by_local_date(slots: Iterable[datetime], tz: ZoneInfo) -> dict[date, list[datetime]]:
@@ -223,6 +244,23 @@ def group_by_local_date(slots: Iterable[datetime], tz: ZoneInfo) -> dict[date, l
         local = slot.astimezone(tz)
         grouped.setdefault(local.date(), []).append(local)
     return grouped
+
+
+def epoch_micros(value: datetime) -> int:
+    """An aware datetime as microseconds since the epoch (exact, unlike `timestamp()`)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def from_epoch_micros(value: int) -> datetime:
+    """Microseconds since the epoch as an aware UTC datetime."""
+    seconds, micros = divmod(value, 1_000_000)
+    # fromtimestamp with an int is exact and twice as fast as epoch + timedelta.
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.replace(microsecond=micros) if micros else moment
+
+
+def _micros(value: timedelta) -> int:
+    return value // _MICROSECOND
 
 
 def _check_rules(rules: Rules) -> None:
@@ -251,23 +289,42 @@ def _spans(busy: Sequence[Busy]) -> _Spans:
     return spans
 
 
+def _day_spans(rules: Rules, day: date) -> list[tuple[int, int]]:
+    """day_intervals in epoch microseconds (runs once per day of a range)."""
+    # An override replaces the weekday's hours entirely; an empty one closes the date.
+    walls = rules.overrides.get(day)
+    if walls is None:
+        walls = rules.weekly.get(day.weekday(), ())
+    tz = rules.timezone
+    result = []
+    for wall_start, wall_end in walls:
+        start = _wall_micros(tz, day, wall_start)
+        if wall_end == _MIDNIGHT:
+            end = _wall_micros(tz, day + _ONE_DAY, _MIDNIGHT)
+        else:
+            end = _wall_micros(tz, day, wall_end)
+        if end > start:
+            result.append((start, end))
+    return result
+
+
+def _wall_micros(tz: ZoneInfo, day: date, wall: time) -> int:
+    """wall_to_utc in epoch microseconds. Subtracting an aware datetime applies its
+    offset (fold=0) just as astimezone does, without building the UTC datetime."""
+    if wall.tzinfo is not None or wall.fold:
+        wall = wall.replace(tzinfo=None, fold=0)
+    return (datetime.combine(day, wall, tzinfo=tz) - _EPOCH) // _MICROSECOND
+
+
 def _extend_steps(
-    into: list[datetime],
-    rules: Rules,
-    start: datetime,
-    end: datetime,
-    low: datetime,
-    high: datetime,
+    into: list[int], start: int, end: int, step: int, duration: int, low: int, high: int
 ) -> None:
     """Append the steps of one interval that lie in [low, high), in order."""
-    step = rules.interval
-    slot = start
-    if slot < low:
-        slot = start + step * -((start - low) // step)  # the first step at or after low
-    last = end - rules.duration
-    while slot <= last and slot < high:
-        into.append(slot)
-        slot += step
+    first = start
+    if first < low:
+        first = start + step * -((start - low) // step)  # the first step at or after low
+    # Kept while first + duration <= end: in integers, up to end - duration inclusive.
+    into.extend(range(first, min(end - duration + 1, high), step))
 
 
 def _produces(rules: Rules, day: date, start: datetime) -> bool:
@@ -282,15 +339,15 @@ def _produces(rules: Rules, day: date, start: datetime) -> bool:
 
 
 def _drop_full_days(
-    rules: Rules, busy: _Spans, slots: list[datetime], first_day: date, last_day: date
-) -> list[datetime]:
+    rules: Rules, busy: _MicroSpans, slots: list[int], first_day: date, last_day: date
+) -> list[int]:
     """Rule 5 over sorted slots whose local dates lie in [first_day, last_day]."""
     tz = rules.timezone
     limit = rules.max_per_day
     edges = []  # edges[i] is the first instant of first_day + i
     day = first_day
     while day <= last_day + _ONE_DAY:
-        edges.append(day_start(tz, day))
+        edges.append(epoch_micros(day_start(tz, day)))
         day += _ONE_DAY
     low, high = edges[0], edges[-1]
     starts = sorted(start for start, _end in busy if low <= start < high)
@@ -301,15 +358,7 @@ def _drop_full_days(
     ]
     if not full:
         return slots
-    kept = []
-    index = 0
-    for slot in slots:
-        while index < len(full) and full[index][1] <= slot:
-            index += 1
-        if index < len(full) and full[index][0] <= slot:
-            continue
-        kept.append(slot)
-    return kept
+    return _cut(slots, full)
 
 
 def _day_is_full(rules: Rules, busy: _Spans, day: date) -> bool:
@@ -321,33 +370,59 @@ def _day_is_full(rules: Rules, busy: _Spans, day: date) -> bool:
     return count >= rules.max_per_day
 
 
-def _unique(sorted_slots: list[datetime]) -> list[datetime]:
-    result = [sorted_slots[0]]
-    for slot in sorted_slots[1:]:
-        if slot != result[-1]:
-            result.append(slot)
-    return result
-
-
-def _sweep(rules: Rules, busy: _Spans, candidates: list[datetime]) -> list[datetime]:
+def _sweep(rules: Rules, busy: _MicroSpans, candidates: list[int]) -> list[int]:
     """Rules 2 and 3 over sorted candidates in one pass.
 
     In candidate space, a booking (s, e) blocks exactly the starts c with
     s - reach_back < c < e + reach_ahead, where reach_back = duration + buffers and
-    reach_ahead = buffers (the two half-open windows of rule 2 overlap). Bookings sharing a
-    start are merged (the latest end wins) and counted for seats. Walking the candidates in
-    order, every group whose lower edge is passed joins; a candidate is blocked when the
-    largest upper edge among joined groups with ANOTHER start is beyond it. Keeping the top
-    two upper edges (their starts differ) answers that in O(1).
+    reach_ahead = buffers (the two half-open windows of rule 2 overlap). Walking the
+    candidates in order, every booking whose lower edge is passed joins, and a candidate is
+    blocked when the largest upper edge among the joined ones is beyond it.
     """
-    if not candidates:
-        return []
-    buffers = rules.buffer_before + rules.buffer_after
-    reach_back = rules.duration + buffers
-    first, last = candidates[0], candidates[-1]
+    if not candidates or not busy:
+        return candidates
+    buffers = _micros(rules.buffer_before + rules.buffer_after)
+    reach_back = _micros(rules.duration) + buffers
+    if rules.seats == 1:
+        return _sweep_one_seat(busy, candidates, reach_back, buffers)
+    return _sweep_seats(rules.seats, busy, candidates, reach_back, buffers)
 
-    latest_end: dict[datetime, datetime] = {}
-    at_start: dict[datetime, int] = {}
+
+def _sweep_one_seat(
+    busy: _MicroSpans, candidates: list[int], reach_back: int, buffers: int
+) -> list[int]:
+    """With one seat, a booking at a candidate's start fills it (rule 3 is rule 2): only
+    the furthest upper edge matters. The loop runs once per slot on the hot path, so it
+    does no more than that."""
+    # Timsort: linear for bookings already in order, as the selectors read them.
+    spans = sorted(busy)
+    lowers = [start - reach_back for start, _end in spans]
+    # A booking blocks its own start even with no length and no buffers.
+    uppers = [end + buffers if end + buffers > start else start + 1 for start, end in spans]
+    count = len(spans)
+    joined = 0  # bookings whose lower edge is behind the current candidate
+    furthest = candidates[0]  # blocks nothing yet
+    free = []
+    for slot in candidates:
+        while joined < count and lowers[joined] < slot:
+            if uppers[joined] > furthest:
+                furthest = uppers[joined]
+            joined += 1
+        if furthest <= slot:
+            free.append(slot)
+    return free
+
+
+def _sweep_seats(
+    seats: int, busy: _MicroSpans, candidates: list[int], reach_back: int, buffers: int
+) -> list[int]:
+    """Rule 3 with several seats. Bookings sharing a start are merged (the latest end
+    wins) and counted for seats; a candidate is blocked when the largest upper edge among
+    joined groups with ANOTHER start is beyond it. Keeping the top two upper edges (their
+    starts differ) answers that in O(1)."""
+    first, last = candidates[0], candidates[-1]
+    latest_end: dict[int, int] = {}
+    at_start: dict[int, int] = {}
     for start, end in busy:
         upper = end + buffers
         # Bookings that can neither block nor share a candidate's start are dropped before
@@ -367,8 +442,7 @@ def _sweep(rules: Rules, busy: _Spans, candidates: list[datetime]) -> list[datet
     uppers = [latest_end[start] for start in starts]
     taken = [at_start[start] for start in starts]
 
-    seats = rules.seats
-    floor = datetime.min.replace(tzinfo=UTC)
+    floor = first  # an upper edge that blocks no candidate
     top_upper, top_start, second_upper = floor, None, floor
     joined = 0  # groups whose lower edge is behind the current candidate
     exact = 0  # the first group whose start is not before the current candidate
@@ -394,6 +468,21 @@ def _sweep(rules: Rules, busy: _Spans, candidates: list[datetime]) -> list[datet
             continue
         free.append(slot)
     return free
+
+
+def _cut(sorted_values: list[int], ranges: list[tuple[int, int]]) -> list[int]:
+    """The values outside every half-open [low, high) range; ranges sorted by low, and they
+    may overlap or be empty."""
+    kept: list[int] = []
+    done = 0  # values before this index are decided
+    for low, high in ranges:
+        cut = bisect_left(sorted_values, low, done)
+        if cut > done:
+            kept += sorted_values[done:cut]
+        # Never behind `cut`, also for an empty or already covered range.
+        done = bisect_left(sorted_values, high, cut)
+    kept += sorted_values[done:]
+    return kept
 
 
 def _blocked(rules: Rules, busy: _Spans, slot: datetime) -> bool:

@@ -5,9 +5,11 @@ and the answer live in plain functions (`parse_slots_query`, `slots_response`) s
 one-time link endpoint answers exactly the same way for its own calendar.
 """
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.urls import path
@@ -20,7 +22,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings.selectors import StaleCalendar, calendar_free_slots
+from bookings.selectors import StaleCalendar, calendar_free_slot_micros
+from calendars.availability import from_epoch_micros
 from calendars.models import Calendar
 from calendars.selectors import (
     calendar_forget_public,
@@ -86,6 +89,58 @@ def _day_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
+_MINUTE = 60_000_000  # microseconds
+_DAY = 24 * 60 * _MINUTE
+# "HH:MM" for every minute of a day, built once.
+_CLOCK = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(24 * 60)]
+
+
+@lru_cache(maxsize=64)
+def _offset_text(offset: timedelta) -> str:
+    """A UTC offset exactly as datetime.isoformat writes it (+01:00, or +05:53:28)."""
+    return datetime(2000, 1, 1, tzinfo=timezone(offset)).isoformat()[19:]
+
+
+def _iso(start: int, tz: ZoneInfo) -> str:
+    return from_epoch_micros(start).astimezone(tz).isoformat()
+
+
+def iso_by_local_date(starts: list[int], tz: ZoneInfo) -> dict[str, list[str]]:
+    """Sorted slot starts (epoch microseconds) as {local date: [ISO 8601 starts with UTC
+    offset]} in `tz`, the text exactly as `datetime.isoformat` would write it.
+
+    Built from integers, not datetimes: this runs once per slot on the hot path (1,300 a
+    month of 15-minute slots). The zone is asked once per run of starts up to the local
+    midnight that the run's first offset implies; when the run's last start has the same
+    offset, every start between has it too (no zone changes its offset and back within a
+    day), so each start is its date, a clock reading from a table and the offset. A run
+    that holds an offset change, and a start that is not a whole minute, are written from
+    a datetime.
+    """
+    by_day: dict[str, list[str]] = {}
+    count = len(starts)
+    index = 0
+    while index < count:
+        local = from_epoch_micros(starts[index]).astimezone(tz)
+        offset = local.utcoffset()
+        day = local.date().isoformat()
+        # The instant the local clock reads 00:00 on this date with this offset.
+        clock = (local.hour * 60 + local.minute) * _MINUTE
+        midnight = starts[index] - clock - local.second * 1_000_000 - local.microsecond
+        stop = bisect_left(starts, midnight + _DAY, index + 1)
+        texts = by_day.setdefault(day, [])
+        if from_epoch_micros(starts[stop - 1]).astimezone(tz).utcoffset() != offset:
+            texts.extend(_iso(start, tz) for start in starts[index:stop])
+            index = stop
+            continue
+        prefix, suffix = f"{day}T", f":00{_offset_text(offset)}"
+        for start in starts[index:stop]:
+            minute, rest = divmod(start - midnight, _MINUTE)
+            texts.append(f"{prefix}{_CLOCK[minute]}{suffix}" if not rest else _iso(start, tz))
+        index = stop
+    return by_day
+
+
 def slots_payload(
     *,
     calendar: Calendar,
@@ -96,27 +151,17 @@ def slots_payload(
 ) -> dict:
     """{"calendar", "timezone", "slots": {local date: [ISO starts]}}; empty dates left out."""
     tz = query.tz
-    starts = calendar_free_slots(
+    starts = calendar_free_slot_micros(
         calendar=calendar,
         range_start=_day_start(query.first, tz),
         range_end=_day_start(query.last + timedelta(days=1), tz),
         now=now,
         check_version=check_version,
     )
-    by_day: dict[str, list[str]] = {}
-    day: list[str] = []
-    current = ""
-    for start in starts:
-        iso = start.astimezone(tz).isoformat()
-        # isoformat begins with the local date, and starts come sorted: group on the prefix.
-        if iso[:10] != current:
-            current = iso[:10]
-            by_day[current] = day = []
-        day.append(iso)
     return {
         "calendar": calendar.slug if label is None else label,
         "timezone": query.timezone,
-        "slots": by_day,
+        "slots": iso_by_local_date(starts, tz),
     }
 
 

@@ -1,10 +1,16 @@
+import itertools
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bookings.api.slots import iso_by_local_date
 from bookings.models import Booking
+from calendars.availability import epoch_micros, from_epoch_micros
 from calendars.services import calendar_update
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory, DateOverrideFactory
@@ -311,3 +317,60 @@ def test_it_sees_a_new_booking_at_once(client):
     BookingFactory(calendar=calendar, start=datetime(2027, 3, 15, 9, tzinfo=UTC))
     slots = get(client, calendar, start="2027-03-15", end="2027-03-15").json()["slots"]
     assert "2027-03-15T09:00:00+00:00" not in slots["2027-03-15"]
+
+
+# --- slot text built from integers --------------------------------------------------------
+
+# Zones whose offsets change in ways the formatter must follow: DST both ways, a
+# 30-minute DST shift, a change at local midnight, half-hour and quarter-hour offsets.
+FORMAT_SCENES = [
+    ("Europe/Berlin", datetime(2027, 3, 27, tzinfo=UTC)),
+    ("Europe/Berlin", datetime(2027, 10, 30, tzinfo=UTC)),
+    ("America/New_York", datetime(2027, 11, 6, tzinfo=UTC)),
+    ("America/Santiago", datetime(2027, 4, 3, tzinfo=UTC)),
+    ("America/Santiago", datetime(2027, 9, 4, tzinfo=UTC)),
+    ("Australia/Lord_Howe", datetime(2027, 4, 3, tzinfo=UTC)),
+    ("Asia/Kathmandu", datetime(2027, 6, 1, tzinfo=UTC)),
+    ("Pacific/Chatham", datetime(2027, 4, 3, tzinfo=UTC)),
+    ("UTC", datetime(2027, 6, 1, tzinfo=UTC)),
+]
+MINUTE_US = 60_000_000
+
+
+def reference_iso_by_local_date(starts: list[int], tz) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for start in starts:
+        iso = from_epoch_micros(start).astimezone(tz).isoformat()
+        grouped.setdefault(iso[:10], []).append(iso)
+    return grouped
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scene=st.sampled_from(FORMAT_SCENES),
+    steps=st.lists(
+        st.integers(1, 180).map(lambda n: n * 5 * MINUTE_US)
+        | st.integers(1, 10**9),  # now and then a start off the minute
+        max_size=120,
+    ),
+    offset=st.integers(0, 3 * 24 * 60).map(lambda n: n * MINUTE_US),
+)
+def test_it_writes_slot_starts_exactly_as_isoformat_does(scene, steps, offset):
+    zone, base = scene
+    tz = ZoneInfo(zone)
+    starts = list(itertools.accumulate(steps, initial=epoch_micros(base) + offset))
+
+    assert iso_by_local_date(starts, tz) == reference_iso_by_local_date(starts, tz)
+
+
+def test_it_writes_an_offset_with_seconds_as_isoformat_does():
+    # Amsterdam kept its local mean time, +00:19:32 in winter, until 1937.
+    tz = ZoneInfo("Europe/Amsterdam")
+    start = epoch_micros(datetime(1935, 1, 3, 9, tzinfo=UTC))
+    starts = [start, start + 15 * MINUTE_US]
+
+    grouped = iso_by_local_date(starts, tz)
+
+    assert grouped == {
+        "1935-01-03": ["1935-01-03T09:19:32+00:19:32", "1935-01-03T09:34:32+00:19:32"]
+    }
