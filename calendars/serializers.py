@@ -18,8 +18,22 @@ from calendars.models import Calendar
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 
 
+# OpenAPI's "format: time" is RFC 3339's full-time (09:00:00, with an offset), which the
+# documented "09:00" is not: the schema gives the wall-clock form as a pattern instead.
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01]?[0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "09:00",
+        "description": "Local wall-clock time, HH:MM (HH:MM:SS is accepted).",
+    }
+)
+class WallClockTimeField(serializers.TimeField):
+    pass
+
+
 def _time_field() -> serializers.TimeField:
-    return serializers.TimeField(format="%H:%M", input_formats=TIME_FORMATS)
+    return WallClockTimeField(format="%H:%M", input_formats=TIME_FORMATS)
 
 
 def _row_errors_to_items(errors: validation.RowErrors) -> dict[int, dict[str, list[str]]]:
@@ -32,13 +46,33 @@ def _row_errors_to_items(errors: validation.RowErrors) -> dict[int, dict[str, li
     return items
 
 
-class WeeklyHourSerializer(serializers.Serializer):
+class WholeItemSerializer(serializers.Serializer):
+    """An item of a nested list, validated whole even inside a PATCH.
+
+    DRF skips every required field below the root of a partial update, so a PATCH with
+    [{"date": "2027-03-15"}] came through without "intervals" (a KeyError: 500). An item
+    replaces what was there, so a missing field is an error here, as in a POST or PUT.
+    """
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        missing = {
+            name: [field.error_messages["required"]]
+            for name, field in self.fields.items()
+            if field.required and not field.read_only and field.source not in value
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        return value
+
+
+class WeeklyHourSerializer(WholeItemSerializer):
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 is Monday.")
     start = _time_field()
     end = _time_field()
 
 
-class IntervalSerializer(serializers.Serializer):
+class IntervalSerializer(WholeItemSerializer):
     start = _time_field()
     end = _time_field()
 
@@ -60,7 +94,7 @@ class DateOverrideListSerializer(serializers.ListSerializer):
         ]
 
 
-class DateOverrideSerializer(serializers.Serializer):
+class DateOverrideSerializer(WholeItemSerializer):
     date = serializers.DateField()
     intervals = IntervalSerializer(many=True, help_text="Empty closes the date.")
 

@@ -282,6 +282,34 @@ def test_it_refuses_a_bad_patch_and_changes_nothing(api, staff):
     assert calendar.timezone == "UTC"
 
 
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        (
+            {"date_overrides": [{"date": "2027-03-15"}]},
+            {"date_overrides": {"0": {"intervals": ["This field is required."]}}},
+        ),
+        (
+            {"date_overrides": [{"date": "2027-03-15", "intervals": [{"start": "09:00"}]}]},
+            {"date_overrides": {"0": {"intervals": {"0": {"end": ["This field is required."]}}}}},
+        ),
+        (
+            {"weekly_hours": [{"start": "09:00", "end": "12:00"}]},
+            {"weekly_hours": {"0": {"weekday": ["This field is required."]}}},
+        ),
+    ],
+)
+def test_it_refuses_an_incomplete_hours_item_in_a_patch(api, staff, data, errors):
+    # DRF skips nested required fields in a partial update: these were KeyErrors (500).
+    calendar = CalendarFactory(owner=staff)
+    response = api.patch(detail_url(calendar), data, format="json")
+    assert response.status_code == 400
+    assert response.json() == errors
+    calendar.refresh_from_db()
+    assert calendar.weekly_hours.count() == 5
+    assert calendar.date_overrides.count() == 0
+
+
 def test_it_deletes_an_own_calendar(api, staff):
     calendar = CalendarFactory(owner=staff)
     response = api.delete(detail_url(calendar))
