@@ -2,7 +2,7 @@
 
 from django.db import IntegrityError
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
@@ -31,11 +31,13 @@ def _duplicate_email() -> serializers.ValidationError:
     return serializers.ValidationError({"email": [DUPLICATE_EMAIL]})
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("search", str, description="Part of a name, an email or a phone."),
-        OpenApiParameter("tag", str, description="Only contacts with this tag."),
-    ]
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="Part of a name, an email or a phone."),
+            OpenApiParameter("tag", str, description="Only contacts with this tag."),
+        ]
+    )
 )
 class ContactViewSet(
     mixins.CreateModelMixin,
@@ -52,6 +54,9 @@ class ContactViewSet(
 
     def get_queryset(self) -> QuerySet[Contact]:
         qs = Contact.objects.prefetch_related("tags").order_by("-created_at", "-pk")
+        if self.action != "list":
+            # The filters are the list's: a contact is found, updated or tagged by id alone.
+            return qs
         search = self.request.query_params.get("search", "").strip()
         if search:
             qs = qs.filter(

@@ -132,6 +132,40 @@ def test_it_removes_tags(api):
     assert response.json()["tags"] == ["b"]
 
 
+def test_it_removes_a_tag_named_in_a_tag_filter_of_the_url(api):
+    # The list's ?tag= filter applied to the answer's re-read too: the contact no longer had
+    # the tag, so .get() raised DoesNotExist (a 500 after the tag was already removed).
+    contact = ContactFactory()
+    contact_tag_add(contact=contact, name="vip")
+    response = api.post(f"{URL}{contact.pk}/tags/remove/?tag=vip", {"tags": ["vip"]}, format="json")
+    assert response.status_code == 200
+    assert response.json()["tags"] == []
+    assert contact.tags.count() == 0
+
+
+@pytest.mark.parametrize("query", ["search=nobody", "tag=absent"])
+def test_it_finds_a_contact_by_id_whatever_the_list_filters_in_the_url(api, query):
+    contact = ContactFactory(first_name="Ada")
+    response = api.patch(f"{URL}{contact.pk}/?{query}", {"first_name": "Grace"}, format="json")
+    assert response.status_code == 200
+    contact.refresh_from_db()
+    assert contact.first_name == "Grace"
+
+
+def test_it_documents_search_and_tag_on_the_list_only(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()["paths"]
+    names = {
+        method: {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        for method, operation in {
+            **{f"list-{m}": o for m, o in schema["/api/contacts/"].items()},
+            **{f"detail-{m}": o for m, o in schema["/api/contacts/{id}/"].items()},
+        }.items()
+    }
+    assert {"search", "tag"} <= names["list-get"]
+    assert not names["list-post"] & {"search", "tag"}
+    assert all(not names[k] & {"search", "tag"} for k in names if k.startswith("detail-"))
+
+
 def test_it_refuses_an_empty_tag_list(api):
     contact = ContactFactory()
     response = api.post(f"{URL}{contact.pk}/tags/add/", {"tags": []}, format="json")
