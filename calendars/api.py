@@ -1,6 +1,7 @@
 """Staff calendar API: /api/calendars/ CRUD. Thin: parse with the serializer, call services."""
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
 from rest_framework.permissions import IsAdminUser
 
@@ -15,6 +16,16 @@ class CalendarInUseError(exceptions.APIException):
     default_code = "calendar_in_use"
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="The calendar has bookings: set is_active to false instead."
+            ),
+        }
+    )
+)
 class CalendarViewSet(viewsets.ModelViewSet):
     """A staff user sees and edits only their own calendars; a superuser sees every one.
 

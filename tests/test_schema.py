@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 
@@ -20,3 +22,49 @@ def test_it_serves_the_browsable_api_docs(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+@pytest.fixture
+def schema(client):
+    return client.get("/api/schema/", {"format": "json"}).json()
+
+
+@pytest.mark.django_db
+def test_it_documents_the_error_answers_of_staff_operations(schema):
+    # DRF answers these for bad input, missing credentials and missing objects; a client (or
+    # a schema-driven fuzzer) saw them as undocumented status codes.
+    update = schema["paths"]["/api/contacts/{id}/"]["put"]["responses"]
+    assert {"200", "400", "401", "403", "404"} <= set(update)
+    assert update["404"]["content"]["application/json"]["schema"]["required"] == ["detail"]
+    listing = schema["paths"]["/api/bookings/"]["get"]["responses"]
+    assert {"200", "400", "401", "403", "404"} <= set(listing)  # bad filter, bad page
+
+
+@pytest.mark.django_db
+def test_it_documents_no_auth_errors_for_public_operations(schema):
+    responses = schema["paths"]["/api/public/calendars/{slug}/bookings/"]["post"]["responses"]
+    assert not {"401", "403"} & set(responses)
+    assert "429" in responses
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_responses_a_view_declares_itself(schema):
+    slots = schema["paths"]["/api/public/calendars/{slug}/slots/"]["get"]["responses"]
+    assert slots["400"]["description"] == "A message per bad field: start, end, timezone."
+
+
+@pytest.mark.django_db
+def test_it_documents_the_conflict_of_deleting_a_calendar_in_use(schema):
+    responses = schema["paths"]["/api/calendars/{id}/"]["delete"]["responses"]
+    assert {"204", "404", "409"} <= set(responses)
+
+
+@pytest.mark.django_db
+def test_it_documents_hours_as_the_hh_mm_the_api_answers(schema):
+    # "format: time" is RFC 3339's HH:MM:SS: every answer's "09:00" violated the schema.
+    for component in ("WeeklyHour", "Interval"):
+        start = schema["components"]["schemas"][component]["properties"]["start"]
+        assert "format" not in start
+        assert re.fullmatch(start["pattern"], "09:00")
+        assert re.fullmatch(start["pattern"], "17:30:00")
+        assert not re.fullmatch(start["pattern"], "24:00")
