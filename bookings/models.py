@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone as dj_timezone
 
@@ -155,6 +156,11 @@ class OutboxMessage(models.Model):
     `key` names the event (e.g. "booking:12:confirmed:invitee") so one event yields one row;
     a sender claims a row with a conditional UPDATE before talking to the mail server, so a
     task delivered twice sends once.
+
+    A row is recorded either with its content, or with a `template` (a renderer named in
+    bookings.services.outbox.RENDERERS) and the `context` it needs: the delivery task then
+    renders the bodies on its first claim and stores them before sending. Booking emails
+    do that, so the booking request does not spend its time on templates and invites.
     """
 
     class Status(models.TextChoices):
@@ -166,10 +172,16 @@ class OutboxMessage(models.Model):
     key = models.CharField(max_length=200, unique=True)
     to = models.EmailField()
     subject = models.CharField(max_length=300)
-    body_text = models.TextField()
+    body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
     ics = models.TextField(blank=True, help_text="An iCalendar attachment, if any.")
     ics_method = models.CharField(max_length=16, blank=True)
+    template = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Rendered at delivery by this renderer when the bodies are still empty.",
+    )
+    context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -183,3 +195,11 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to} ({self.status})"
+
+    def clean(self) -> None:
+        if not self.template and not self.body_text:
+            raise ValidationError({"body_text": "Give the text, or a template to render it."})
+
+    @property
+    def needs_rendering(self) -> bool:
+        return bool(self.template) and not self.body_text

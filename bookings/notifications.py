@@ -1,9 +1,10 @@
 """Booking emails: the invitee's confirmation and the owner's notification, via the outbox.
 
 Called by the booking services inside the booking's transaction, so the outbox rows commit
-(or roll back) with the booking and delivery starts only after commit. Each message carries
-the .ics invite; times are shown in the invitee's timezone to the invitee and in the
-calendar's timezone to the owner, always with the zone's name.
+(or roll back) with the booking and delivery starts only after commit; the delivery task
+renders them (booking_message_render). Each message carries the .ics invite; times are
+shown in the invitee's timezone to the invitee and in the calendar's timezone to the owner,
+always with the zone's name.
 """
 
 from datetime import UTC, datetime
@@ -20,10 +21,12 @@ from bookings.ics import (
     booking_sequence,
     google_calendar_url,
 )
-from bookings.models import Booking
-from bookings.services.outbox import outbox_enqueue
+from bookings.models import Booking, OutboxMessage
+from bookings.services.outbox import outbox_enqueue_many
 
 EVENTS = ("confirmed", "cancelled", "rescheduled")
+# The outbox renderer of these rows (bookings.services.outbox.RENDERERS).
+TEMPLATE = "booking"
 
 
 def _local(value: datetime, tz_name: str) -> datetime:
@@ -72,55 +75,93 @@ def _render(name: str, context: dict) -> tuple[str, str]:
     )
 
 
-def booking_notify(*, booking: Booking, event: str) -> None:
+def booking_notify(*, booking: Booking, event: str) -> list[int]:
+    """Record the event's emails (invitee, and owner when they have an address) in the
+    outbox, in the caller's transaction; one task delivers them after commit. Returns the
+    outbox row ids.
+
+    The rows carry key, recipient, subject and the event's own data (times, status,
+    revision) and are rendered by the delivery task (see bookings.services.outbox): a
+    booking held under its calendar's lock pays for one INSERT, not for templates and
+    invites. The data is a snapshot, so an email rendered after a later change of the
+    booking still tells what this event said (the times it confirmed, its SEQUENCE)."""
     if event not in EVENTS:
         raise ValueError(f"event must be one of {EVENTS}, got {event!r}")
     calendar = booking.calendar
     owner = calendar.owner
     method = METHOD_CANCEL if event == "cancelled" else METHOD_REQUEST
     sequence = 0 if event == "confirmed" else booking_sequence(booking=booking)
-
-    base = {"booking": booking, "calendar": calendar, "event": event, "owner": owner}
-    owner_name = owner.get_full_name() or owner.get_username()
-
-    invitee_context = {
-        **base,
-        "owner_name": owner_name,
-        "when": format_when(start=booking.start, end=booking.end, tz_name=booking.timezone),
-        "links": booking_links(booking=booking),
-        "google_url": google_calendar_url(booking=booking),
+    snapshot = {
+        "booking": booking.pk,
+        "event": event,
+        "sequence": sequence,
+        "start": booking.start.isoformat(),
+        "end": booking.end.isoformat(),
+        "cancel_reason": booking.cancel_reason,
     }
-    text, html = _render("booking_invitee", invitee_context)
-    outbox_enqueue(
-        key=_key(booking, event, sequence, "invitee"),
-        to=booking.invitee_email,
-        subject=_subject(
-            booking=booking, event=event, recipient="invitee", tz_name=booking.timezone
-        ),
-        body_text=text,
-        body_html=html,
-        ics=booking_ics(booking=booking, method=method, sequence=sequence),
-        ics_method=method,
+    recipients = [("invitee", booking.invitee_email, booking.timezone)]
+    if owner.email:
+        recipients.append(("owner", owner.email, calendar.timezone))
+    return outbox_enqueue_many(
+        messages=[
+            OutboxMessage(
+                key=_key(booking, event, sequence, recipient),
+                to=to,
+                subject=_subject(booking=booking, event=event, recipient=recipient, tz_name=tz),
+                ics_method=method,
+                template=TEMPLATE,
+                context={**snapshot, "recipient": recipient},
+            )
+            for recipient, to, tz in recipients
+        ]
     )
 
-    if not owner.email:
-        return
-    owner_context = {
-        **base,
-        "owner_name": owner_name,
-        "when": format_when(start=booking.start, end=booking.end, tz_name=calendar.timezone),
-        "invitee_when": format_when(start=booking.start, end=booking.end, tz_name=booking.timezone),
-        "admin_url": booking_admin_url(booking=booking),
+
+def booking_message_render(message: OutboxMessage) -> dict[str, str]:
+    """The bodies and .ics of a booking email recorded by booking_notify (the outbox's
+    renderer for template "booking"). Raises Booking.DoesNotExist if the booking is gone."""
+    data = message.context
+    booking = Booking.objects.select_related("calendar__owner").get(pk=data["booking"])
+    # The event's own times and state, whatever happened to the booking since.
+    event = data["event"]
+    booking.start = datetime.fromisoformat(data["start"])
+    booking.end = datetime.fromisoformat(data["end"])
+    booking.status = Booking.Status.CANCELLED if event == "cancelled" else Booking.Status.CONFIRMED
+    booking.cancel_reason = data.get("cancel_reason", "")
+    calendar = booking.calendar
+    owner = calendar.owner
+    method = message.ics_method or METHOD_REQUEST
+    for_owner = data["recipient"] == "owner"
+
+    context = {
+        "booking": booking,
+        "calendar": calendar,
+        "event": event,
+        "owner": owner,
+        "owner_name": owner.get_full_name() or owner.get_username(),
     }
-    text, html = _render("booking_owner", owner_context)
-    outbox_enqueue(
-        key=_key(booking, event, sequence, "owner"),
-        to=owner.email,
-        subject=_subject(
-            booking=booking, event=event, recipient="owner", tz_name=calendar.timezone
-        ),
-        body_text=text,
-        body_html=html,
-        ics=booking_ics(booking=booking, method=method, sequence=sequence, for_owner=True),
-        ics_method=method,
+    if for_owner:
+        name = "booking_owner"
+        context["when"] = format_when(
+            start=booking.start, end=booking.end, tz_name=calendar.timezone
+        )
+        context["invitee_when"] = format_when(
+            start=booking.start, end=booking.end, tz_name=booking.timezone
+        )
+        context["admin_url"] = booking_admin_url(booking=booking)
+    else:
+        name = "booking_invitee"
+        context["when"] = format_when(
+            start=booking.start, end=booking.end, tz_name=booking.timezone
+        )
+        context["links"] = booking_links(booking=booking)
+        context["google_url"] = google_calendar_url(booking=booking)
+    text, html = _render(name, context)
+    ics = booking_ics(
+        booking=booking,
+        method=method,
+        sequence=data["sequence"],
+        for_owner=for_owner,
+        now=message.created_at,
     )
+    return {"body_text": text, "body_html": html, "ics": ics}

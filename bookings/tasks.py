@@ -9,6 +9,7 @@ import logging
 from celery import shared_task
 
 from bookings.services.outbox import (
+    OutboxDeliveryFailed,
     OutboxTransientError,
     max_attempts,
     outbox_deliver,
@@ -31,6 +32,27 @@ def deliver_outbox_message(self, message_id: int) -> bool:
         if attempts >= max_attempts():
             raise
         raise self.retry(exc=exc, countdown=retry_backoff(attempts=attempts)) from exc
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_outbox_messages(message_ids: list[int]) -> int:
+    """Several rows of one event (a booking's invitee and owner emails) in one task.
+
+    Each row is claimed on its own, so a redelivered task sends none twice. A row that
+    meets a transient error gets its own retry task with its own backoff; the others go
+    ahead. Returns how many this run sent."""
+    sent = 0
+    for message_id in message_ids:
+        try:
+            sent += outbox_deliver(message_id=message_id)
+        except OutboxTransientError as exc:
+            if exc.attempts < max_attempts():
+                deliver_outbox_message.apply_async(
+                    (message_id,), countdown=retry_backoff(attempts=max(exc.attempts, 1))
+                )
+        except OutboxDeliveryFailed:
+            pass  # marked failed (and logged) by the outbox; the rest still go
+    return sent
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -30,6 +30,19 @@ Additions around that interface:
   rows are never touched.
 - `outbox_stranded_ids` lists rows no task is going to deliver (broker lost the message,
   worker died): the periodic sweeper re-enqueues them.
+- `outbox_enqueue_many(*, messages)` records several unsaved rows in one INSERT and
+  schedules ONE delivery task for the new pending ones after commit (a booking event's
+  invitee and owner emails). Its rows may carry a `template` and `context` instead of
+  bodies: `outbox_render` (called by `outbox_deliver` on the claim, or by anyone who wants
+  the text earlier) fills the bodies in once and stores them, so every later attempt sends
+  exactly what the first rendered.
+
+Why render at delivery (the transactional outbox stays whole): the row, with its key, its
+recipient, its subject and the event's data (times, revision), is written in the same
+transaction as the booking, so one event is one row and a rolled-back booking leaves none;
+only the slow part, templates and the .ics, moves to the worker. The booking request and
+the calendar lock it holds pay for an INSERT, not for rendering. The claim (a conditional
+UPDATE) still guards the send, so a task run twice sends once.
 
 Settings (optional, defaults here): OUTBOX_MAX_ATTEMPTS, OUTBOX_SENDING_STALE_AFTER (a
 timedelta), OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS.
@@ -44,9 +57,10 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from bookings.models import OutboxMessage
 
@@ -113,6 +127,50 @@ def _deliver_on_commit(message_id: int) -> None:
     transaction.on_commit(schedule_delivery, robust=True)
 
 
+def _deliver_many_on_commit(message_ids: list[int]) -> None:
+    """One task for several rows after commit (robust, as above): one broker round trip per
+    booking event instead of one per email."""
+
+    def schedule_deliveries() -> None:
+        from bookings.tasks import deliver_outbox_messages
+
+        deliver_outbox_messages.delay(message_ids)
+
+    transaction.on_commit(schedule_deliveries, robust=True)
+
+
+def _insert_new(messages: list[OutboxMessage]) -> dict[str, int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, key for all `messages` in one
+    statement: {key: id} of the rows it created. A key that already has a row is skipped,
+    and a concurrent insert of the same key waits for the other transaction and then skips,
+    so the caller's transaction (the booking) is never aborted by a duplicate.
+    PostgreSQL and SQLite (3.35+) both speak this."""
+    meta = OutboxMessage._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    row = f"({', '.join(['%s'] * len(fields))})"
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (names only)
+        f" VALUES {', '.join([row] * len(messages))}"
+        f" ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}, {quote('key')}"
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(message, True), connection)
+        for message in messages
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {key: pk for pk, key in cursor.fetchall()}
+
+
+def _validated(message: OutboxMessage) -> OutboxMessage:
+    # Field checks and clean() (text or template); the key's uniqueness is the INSERT's.
+    message.full_clean(validate_unique=False, validate_constraints=False)
+    return message
+
+
 def outbox_enqueue(
     *,
     key: str,
@@ -124,23 +182,78 @@ def outbox_enqueue(
     ics_method: str = "",
     deliver: bool = True,
 ) -> OutboxMessage:
-    candidate = OutboxMessage(
-        key=key,
-        to=to,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        ics=ics,
-        ics_method=ics_method,
+    candidate = _validated(
+        OutboxMessage(
+            key=key,
+            to=to,
+            subject=subject,
+            body_text=body_text,
+            body_html=body_html,
+            ics=ics,
+            ics_method=ics_method,
+        )
     )
-    candidate.full_clean(validate_unique=False)
-    # INSERT ... ON CONFLICT DO NOTHING: an existing row for the key wins, a concurrent
-    # insert of the same key waits for the other transaction and then does nothing, and
-    # the caller's transaction (the booking) is never aborted by a duplicate.
-    OutboxMessage.objects.bulk_create([candidate], ignore_conflicts=True)
-    message = OutboxMessage.objects.get(key=key)
+    created = _insert_new([candidate])
+    if key in created:
+        candidate.pk = created[key]
+        candidate._state.adding = False
+        message = candidate
+    else:
+        # An existing row for the key wins (one event, one row).
+        message = OutboxMessage.objects.get(key=key)
     if deliver and message.status == OutboxMessage.Status.PENDING:
         _deliver_on_commit(message.pk)
+    return message
+
+
+def outbox_enqueue_many(*, messages: list[OutboxMessage], deliver: bool = True) -> list[int]:
+    """Record unsaved rows (with bodies, or with a template and context) in one statement;
+    returns their ids in order, an existing row's id for a key already recorded. With
+    deliver=True one task delivers the pending ones after commit."""
+    if not messages:
+        return []
+    created = _insert_new([_validated(message) for message in messages])
+    pending = [created[m.key] for m in messages if m.key in created]
+    known: dict[str, int] = {}
+    if len(created) < len(messages):
+        # Keys recorded before (a repeated event): their rows, still delivered if pending.
+        for key, pk, status in OutboxMessage.objects.filter(
+            key__in=[m.key for m in messages if m.key not in created]
+        ).values_list("key", "pk", "status"):
+            known[key] = pk
+            if status == OutboxMessage.Status.PENDING:
+                pending.append(pk)
+    if deliver and pending:
+        _deliver_many_on_commit(sorted(pending))
+    return [created.get(m.key) or known[m.key] for m in messages]
+
+
+# A row's `template` names its renderer: a function (message) -> {"body_text", "body_html",
+# "ics"} (any of them; subject and ics_method are recorded with the row). Dotted paths,
+# imported on first use, so that the outbox does not import the apps that use it.
+RENDERERS: dict[str, str] = {
+    "booking": "bookings.notifications.booking_message_render",
+}
+_RENDERED_FIELDS = ("body_text", "body_html", "ics")
+
+
+def outbox_render(*, message: OutboxMessage, claimed_at: datetime | None = None) -> OutboxMessage:
+    """Fill in the bodies of a row recorded with a template, and store them (only on the
+    claim `claimed_at` when given, as a delivery does). A rendered row is left as it is."""
+    if not message.needs_rendering:
+        return message
+    renderer = import_string(RENDERERS[message.template])
+    content = {
+        field: value for field, value in renderer(message).items() if field in _RENDERED_FIELDS
+    }
+    if not content.get("body_text"):
+        raise ValueError(f"renderer {message.template!r} gave no body_text for {message.key!r}")
+    rows = OutboxMessage.objects.filter(pk=message.pk, body_text="")
+    if claimed_at is not None:
+        rows = rows.filter(status=OutboxMessage.Status.SENDING, claimed_at=claimed_at)
+    rows.update(**content)
+    for field, value in content.items():
+        setattr(message, field, value)
     return message
 
 
@@ -206,6 +319,18 @@ def outbox_deliver(*, message_id: int, now: datetime | None = None) -> bool:
         return False
 
     message = OutboxMessage.objects.get(pk=message_id)
+    if message.needs_rendering:
+        try:
+            outbox_render(message=message, claimed_at=now)
+        except DatabaseError:
+            raise  # the database, not the message: the stale claim is retried later
+        except Exception as exc:
+            # The booking was deleted, or a template broke: no retry will render it, so the
+            # row is failed for the admin to see (and to retry once fixed).
+            error = f"rendering failed: {type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
+            _finish(message, now, status=OutboxMessage.Status.FAILED, last_error=error)
+            logger.exception("outbox message %s could not be rendered", message_id)
+            raise OutboxDeliveryFailed(error) from exc
     try:
         _build_email(message).send(fail_silently=False)
     except (smtplib.SMTPException, OSError) as exc:

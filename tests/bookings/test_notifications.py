@@ -9,6 +9,7 @@ from django.urls import reverse
 from bookings.models import Booking, BookingSource, OutboxMessage
 from bookings.notifications import booking_notify
 from bookings.services.bookings import booking_cancel, booking_create, booking_reschedule
+from bookings.services.outbox import outbox_render
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory, UserFactory
 
@@ -38,7 +39,10 @@ def booking(calendar):
 
 
 def rows() -> dict[str, OutboxMessage]:
-    return {row.key.rsplit(":", 1)[1]: row for row in OutboxMessage.objects.all()}
+    """The recorded rows by recipient, rendered as the delivery task renders them."""
+    return {
+        row.key.rsplit(":", 1)[1]: outbox_render(message=row) for row in OutboxMessage.objects.all()
+    }
 
 
 def test_it_records_an_invitee_and_an_owner_message():
@@ -163,7 +167,9 @@ def test_it_records_every_move_of_a_rescheduled_booking(booking):
     invitee_rows = OutboxMessage.objects.filter(key__endswith=":invitee").order_by("key")
     assert invitee_rows.count() == 3
     sequences = sorted(
-        icalendar.Calendar.from_ical(row.ics).walk("VEVENT")[0].decoded("SEQUENCE")
+        icalendar.Calendar.from_ical(outbox_render(message=row).ics)
+        .walk("VEVENT")[0]
+        .decoded("SEQUENCE")
         for row in invitee_rows
     )
     assert sequences == [60, 120, 180]
@@ -179,7 +185,7 @@ def test_it_refuses_an_unknown_event(booking):
 
 @pytest.fixture
 def delay():
-    with mock.patch("bookings.tasks.deliver_outbox_message.delay") as delay:
+    with mock.patch("bookings.tasks.deliver_outbox_messages.delay") as delay:
         yield delay
 
 
@@ -206,7 +212,8 @@ def test_it_enqueues_delivery_of_a_new_booking_after_commit(
         )
     )
     assert len(ids) == 2
-    assert sorted(call.args[0] for call in delay.call_args_list) == ids
+    # One task for the event's two emails.
+    delay.assert_called_once_with(ids)
 
 
 def test_it_records_cancel_and_reschedule_emails_through_the_services(
@@ -229,4 +236,57 @@ def test_it_records_cancel_and_reschedule_emails_through_the_services(
         row.key.split(":")[2] for row in OutboxMessage.objects.filter(key__endswith=":invitee")
     )
     assert events == ["cancelled", "confirmed", "rescheduled"]
-    assert delay.call_count == 6
+    assert delay.call_count == 3
+    assert sorted(len(call.args[0]) for call in delay.call_args_list) == [2, 2, 2]
+
+
+def test_it_records_the_rows_for_the_worker_to_render(booking):
+    booking_notify(booking=booking, event="confirmed")
+
+    invitee = OutboxMessage.objects.get(key__endswith=":invitee")
+    assert invitee.subject == "Confirmed: Roof consult on Mon 15 Mar 2027, 15:00 (Europe/Berlin)"
+    assert (invitee.body_text, invitee.body_html, invitee.ics) == ("", "", "")
+    assert invitee.ics_method == "REQUEST"
+    assert invitee.needs_rendering
+
+
+def test_it_stores_what_it_rendered(booking):
+    booking_notify(booking=booking, event="confirmed")
+
+    message = outbox_render(message=OutboxMessage.objects.get(key__endswith=":invitee"))
+
+    message.refresh_from_db()
+    assert "Your booking is confirmed." in message.body_text
+    assert "BEGIN:VCALENDAR" in message.ics
+    assert not message.needs_rendering
+
+
+def test_it_renders_the_event_as_it_was_after_a_later_move(booking):
+    booking_notify(booking=booking, event="confirmed")
+    booking.start, booking.end = START + timedelta(days=1), START + timedelta(days=1, minutes=30)
+    booking.save()
+
+    message = rows()["invitee"]
+
+    assert "Monday, 15 March 2027, 15:00\N{EN DASH}15:30 (Europe/Berlin)" in message.body_text
+    [event] = icalendar.Calendar.from_ical(message.ics).walk("VEVENT")
+    assert event.decoded("DTSTART") == START
+    assert str(event["STATUS"]) == "CONFIRMED"
+
+
+def test_it_stamps_the_invite_with_the_event_time_not_the_render_time(booking):
+    with time_machine.travel(NOW, tick=False):
+        booking_notify(booking=booking, event="confirmed")
+
+    with time_machine.travel(NOW + timedelta(hours=5), tick=False):
+        message = rows()["invitee"]
+
+    [event] = icalendar.Calendar.from_ical(message.ics).walk("VEVENT")
+    assert event.decoded("DTSTAMP") == NOW
+
+
+def test_it_records_an_events_rows_in_one_query(booking, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        booking_notify(booking=booking, event="confirmed")
+
+    assert OutboxMessage.objects.count() == 2

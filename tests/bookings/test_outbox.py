@@ -8,16 +8,18 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 
 from bookings.models import OutboxMessage
+from bookings.services import outbox
 from bookings.services.outbox import (
     OutboxDeliveryFailed,
     OutboxTransientError,
     outbox_deliver,
     outbox_enqueue,
+    outbox_enqueue_many,
     outbox_retry,
     outbox_stranded_ids,
     retry_backoff,
 )
-from bookings.tasks import deliver_outbox_message, sweep_outbox
+from bookings.tasks import deliver_outbox_message, deliver_outbox_messages, sweep_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -369,3 +371,149 @@ def test_it_retries_failed_rows_but_never_sent_ones(delay, django_capture_on_com
     assert failed.attempts == 0
     assert sent.status == OutboxMessage.Status.SENT
     delay.assert_called_once_with(failed.pk)
+
+
+# Several rows of one event, and rows rendered at delivery
+
+RENDERED = []
+
+
+def render_for_test(message: OutboxMessage) -> dict:
+    RENDERED.append(message.pk)
+    if message.context.get("broken"):
+        raise LookupError("the booking is gone")
+    return {"body_text": f"Hello {message.context['name']}.", "ics": ICS}
+
+
+@pytest.fixture
+def renderer(monkeypatch):
+    RENDERED.clear()
+    monkeypatch.setitem(outbox.RENDERERS, "test", f"{__name__}.render_for_test")
+    return RENDERED
+
+
+def deferred(key: str, **context) -> OutboxMessage:
+    return OutboxMessage(
+        key=key,
+        to="jamie@example.com",
+        subject="Hi",
+        ics_method="REQUEST",
+        template="test",
+        context={"name": "Jamie", **context},
+    )
+
+
+@pytest.fixture
+def delay_many():
+    with mock.patch("bookings.tasks.deliver_outbox_messages.delay") as delay:
+        yield delay
+
+
+def test_it_records_several_rows_and_schedules_one_task_after_commit(
+    delay_many, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")])
+
+    assert list(OutboxMessage.objects.order_by("key").values_list("pk", flat=True)) == ids
+    delay_many.assert_called_once_with(sorted(ids))
+
+
+def test_it_keeps_one_row_per_key_when_recorded_again(
+    delay_many, django_capture_on_commit_callbacks
+):
+    first = outbox_enqueue_many(messages=[deferred("test:a")], deliver=False)
+    OutboxMessage.objects.filter(pk=first[0]).update(status=OutboxMessage.Status.SENT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")])
+
+    assert again[0] == first[0]
+    assert OutboxMessage.objects.count() == 2
+    # The sent row is not delivered again; the new one is.
+    delay_many.assert_called_once_with([again[1]])
+
+
+def test_it_refuses_a_row_with_neither_text_nor_template():
+    with pytest.raises(ValidationError) as caught:
+        outbox_enqueue_many(
+            messages=[OutboxMessage(key="test:x", to="a@example.com", subject="Hi")]
+        )
+
+    assert "body_text" in caught.value.message_dict
+    assert not OutboxMessage.objects.exists()
+
+
+def test_it_renders_a_row_on_its_claim_and_stores_the_text(renderer):
+    [message_id] = outbox_enqueue_many(messages=[deferred("test:a")], deliver=False)
+
+    assert outbox_deliver(message_id=message_id) is True
+
+    [sent] = mail.outbox
+    assert sent.body == "Hello Jamie."
+    [invite] = sent.attachments
+    assert invite.get_param("method") == "REQUEST"
+    message = OutboxMessage.objects.get(pk=message_id)
+    assert (message.body_text, message.ics, message.status) == ("Hello Jamie.", ICS, "sent")
+
+
+@pytest.mark.smtp
+def test_it_renders_once_and_sends_the_stored_text_on_the_retry(renderer, smtp_server):
+    [message_id] = outbox_enqueue_many(messages=[deferred("test:a")], deliver=False)
+    smtp_server.refuse_next(1)
+    with pytest.raises(OutboxTransientError):
+        outbox_deliver(message_id=message_id)
+
+    assert outbox_deliver(message_id=message_id) is True
+
+    assert renderer == [message_id]
+    [received] = smtp_server.wait_for(1)
+    assert received.get_body(("plain",)).get_content().strip() == "Hello Jamie."
+
+
+def test_it_fails_a_row_that_cannot_be_rendered(renderer):
+    [message_id] = outbox_enqueue_many(messages=[deferred("test:a", broken=True)], deliver=False)
+
+    with pytest.raises(OutboxDeliveryFailed):
+        outbox_deliver(message_id=message_id)
+
+    assert mail.outbox == []
+    message = OutboxMessage.objects.get(pk=message_id)
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "LookupError: the booking is gone" in message.last_error
+
+
+def test_it_delivers_an_events_rows_in_one_task_once(renderer):
+    ids = outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")], deliver=False)
+
+    assert deliver_outbox_messages(ids) == 2
+    assert deliver_outbox_messages(ids) == 0
+
+    assert len(mail.outbox) == 2
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.smtp
+def test_it_retries_only_the_row_that_met_an_outage(renderer, smtp_server):
+    ids = outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")], deliver=False)
+    smtp_server.refuse_next(1)
+
+    with mock.patch.object(deliver_outbox_message, "apply_async") as retry:
+        assert deliver_outbox_messages(ids) == 1
+
+    [call] = retry.call_args_list
+    assert call.args == ((ids[0],),)
+    assert 5 <= call.kwargs["countdown"] <= 10
+    statuses = dict(OutboxMessage.objects.values_list("pk", "status"))
+    assert statuses == {ids[0]: "pending", ids[1]: "sent"}
+
+
+def test_it_goes_on_past_a_row_that_failed_for_good(renderer):
+    ids = outbox_enqueue_many(
+        messages=[deferred("test:a", broken=True), deferred("test:b")], deliver=False
+    )
+
+    assert deliver_outbox_messages(ids) == 1
+
+    statuses = dict(OutboxMessage.objects.values_list("pk", "status"))
+    assert statuses == {ids[0]: "failed", ids[1]: "sent"}

@@ -32,6 +32,7 @@ def on_commit(django_capture_on_commit_callbacks, enqueued, monkeypatch):
     from bookings import tasks as booking_tasks
 
     monkeypatch.setattr(booking_tasks.deliver_outbox_message, "delay", lambda *a: None)
+    monkeypatch.setattr(booking_tasks.deliver_outbox_messages, "delay", lambda *a: None)
     return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
