@@ -111,11 +111,11 @@ def iso_by_local_date(starts: list[int], tz: ZoneInfo) -> dict[str, list[str]]:
 
     Built from integers, not datetimes: this runs once per slot on the hot path (1,300 a
     month of 15-minute slots). The zone is asked once per run of starts up to the local
-    midnight that the run's first offset implies; when the run's last start has the same
-    offset, every start between has it too (no zone changes its offset and back within a
-    day), so each start is its date, a clock reading from a table and the offset. A run
-    that holds an offset change, and a start that is not a whole minute, are written from
-    a datetime.
+    midnight that the run's first offset implies. When the run's last start has the same
+    offset, every start between has it too: no zone changes its offset and back within a
+    day (none does in the tz database; checked for every zone). Then each start is the
+    run's date, a clock reading from a table and the offset. A run that holds an offset
+    change, and a start that is not a whole minute, are written from a datetime.
     """
     by_day: dict[str, list[str]] = {}
     count = len(starts)
@@ -128,11 +128,14 @@ def iso_by_local_date(starts: list[int], tz: ZoneInfo) -> dict[str, list[str]]:
         clock = (local.hour * 60 + local.minute) * _MINUTE
         midnight = starts[index] - clock - local.second * 1_000_000 - local.microsecond
         stop = bisect_left(starts, midnight + _DAY, index + 1)
-        texts = by_day.setdefault(day, [])
         if from_epoch_micros(starts[stop - 1]).astimezone(tz).utcoffset() != offset:
-            texts.extend(_iso(start, tz) for start in starts[index:stop])
+            # The offset changes within the run, so may the date: each start on its own.
+            for start in starts[index:stop]:
+                iso = _iso(start, tz)
+                by_day.setdefault(iso[:10], []).append(iso)
             index = stop
             continue
+        texts = by_day.setdefault(day, [])
         prefix, suffix = f"{day}T", f":00{_offset_text(offset)}"
         for start in starts[index:stop]:
             minute, rest = divmod(start - midnight, _MINUTE)
