@@ -247,7 +247,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The public API's rate limit counts in this cache: per process with the default, shared
+# by every gunicorn worker and host with CACHE_URL=redis://... in production.
+CACHES = {"default": _read("CACHE_URL", env.cache_url, "locmemcache://")}
 
 LOGGING = {
     "version": 1,

@@ -92,3 +92,11 @@ def test_it_refuses_a_malformed_throttle_rate(value):
 @pytest.mark.parametrize("value", ["none", "30/s", "120/min", "1000/hour", "5000/day"])
 def test_it_accepts_a_throttle_rate_or_none(value):
     assert load_settings(THROTTLE_PUBLIC_RATE=value).returncode == 0
+
+
+def test_it_refuses_a_malformed_cache_url():
+    assert_refused(load_settings(CACHE_URL="nosuchcache://somewhere"), "CACHE_URL")
+
+
+def test_it_takes_a_redis_cache_url():
+    assert load_settings(CACHE_URL="redis://127.0.0.1:6379/1").returncode == 0
