@@ -35,7 +35,9 @@ class StaffPermissions:
         return _is_staff(request)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return _is_staff(request)
+        # Contacts are shared by every owner: deleting one cascades away other owners'
+        # enrollments and unlinks their bookings, so only a superuser may.
+        return request.user.is_active and request.user.is_superuser
 
 
 class ContactForm(forms.ModelForm):

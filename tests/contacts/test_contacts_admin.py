@@ -162,3 +162,22 @@ def test_it_redirects_an_out_of_range_date_drill_down_like_a_bad_filter(client, 
 
     assert response.status_code == 302
     assert response["Location"] == f"{LIST}?e=1"
+
+
+def test_it_does_not_let_staff_delete_a_shared_contact(client, staff):
+    contact = ContactFactory()
+
+    response = client.post(f"{LIST}{contact.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 403
+    assert Contact.objects.filter(pk=contact.pk).exists()
+
+
+def test_it_lets_a_superuser_delete_a_contact(client):
+    client.force_login(UserFactory(is_superuser=True))
+    contact = ContactFactory()
+
+    response = client.post(f"{LIST}{contact.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Contact.objects.filter(pk=contact.pk).exists()
