@@ -1,4 +1,5 @@
 import itertools
+import json
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -8,7 +9,7 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bookings.api.slots import iso_by_local_date
+from bookings.api.slots import iso_by_local_date, slots_json
 from bookings.models import Booking
 from calendars.availability import epoch_micros, from_epoch_micros
 from calendars.services import calendar_update
@@ -374,3 +375,20 @@ def test_it_writes_an_offset_with_seconds_as_isoformat_does():
     assert grouped == {
         "1935-01-03": ["1935-01-03T09:19:32+00:19:32", "1935-01-03T09:34:32+00:19:32"]
     }
+
+
+def test_it_answers_json_whatever_the_client_accepts(client):
+    calendar = CalendarFactory()
+    response = client.get(
+        slots_url(calendar), {"start": "2027-03-15", "end": "2027-03-15"}, HTTP_ACCEPT="text/html"
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["slots"]["2027-03-15"]
+
+
+def test_it_writes_any_label_as_valid_json():
+    label = 'Dr. "Quote" \\ Zoë\u2028 <script>'
+    payload = {"calendar": label, "timezone": "Europe/Berlin", "slots": {"2027-03-15": []}}
+
+    assert json.loads(slots_json(payload)) == payload
