@@ -9,7 +9,7 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bookings.api.slots import iso_by_local_date, slots_json
+from bookings.api.slots import slots_json
 from bookings.models import Booking
 from calendars.availability import epoch_micros, from_epoch_micros
 from calendars.services import calendar_update
@@ -346,6 +346,11 @@ def reference_iso_by_local_date(starts: list[int], tz) -> dict[str, list[str]]:
     return grouped
 
 
+def slots_text(starts: list[int], tz) -> dict[str, list[str]]:
+    """The "slots" part of the answer slots_json writes."""
+    return json.loads(slots_json(label="x", timezone_name=tz.key, starts=starts, tz=tz))["slots"]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     scene=st.sampled_from(FORMAT_SCENES),
@@ -361,7 +366,7 @@ def test_it_writes_slot_starts_exactly_as_isoformat_does(scene, steps, offset):
     tz = ZoneInfo(zone)
     starts = list(itertools.accumulate(steps, initial=epoch_micros(base) + offset))
 
-    assert iso_by_local_date(starts, tz) == reference_iso_by_local_date(starts, tz)
+    assert slots_text(starts, tz) == reference_iso_by_local_date(starts, tz)
 
 
 def test_it_writes_an_offset_with_seconds_as_isoformat_does():
@@ -370,7 +375,7 @@ def test_it_writes_an_offset_with_seconds_as_isoformat_does():
     start = epoch_micros(datetime(1935, 1, 3, 9, tzinfo=UTC))
     starts = [start, start + 15 * MINUTE_US]
 
-    grouped = iso_by_local_date(starts, tz)
+    grouped = slots_text(starts, tz)
 
     assert grouped == {
         "1935-01-03": ["1935-01-03T09:19:32+00:19:32", "1935-01-03T09:34:32+00:19:32"]
@@ -389,6 +394,8 @@ def test_it_answers_json_whatever_the_client_accepts(client):
 
 def test_it_writes_any_label_as_valid_json():
     label = 'Dr. "Quote" \\ Zoë\u2028 <script>'
-    payload = {"calendar": label, "timezone": "Europe/Berlin", "slots": {"2027-03-15": []}}
+    tz = ZoneInfo("Europe/Berlin")
 
-    assert json.loads(slots_json(payload)) == payload
+    body = slots_json(label=label, timezone_name="Europe/Berlin", starts=[], tz=tz)
+
+    assert json.loads(body) == {"calendar": label, "timezone": "Europe/Berlin", "slots": {}}
