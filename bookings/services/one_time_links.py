@@ -49,14 +49,21 @@ token takes the same path and gives the same answer (None -> the ordinary 404), 
 tells a prober which locators exist. The MAC is compared as a string, not as decoded bytes,
 so the unused low bits of its last base64 character cannot be flipped to forge a variant.
 
-CONSUME EXACTLY ONCE: `one_time_link_book` locks the link row, checks it is active, calls
-`booking_create` (which locks the calendar: the lock order is link -> calendar everywhere,
-so two paths never deadlock), then marks the link used with a conditional UPDATE that only
-matches an unused, unrevoked, unexpired row and asserts it touched one row. On PostgreSQL the
-row lock already serializes attempts; the conditional UPDATE keeps SQLite (no row locks, but
-BEGIN IMMEDIATE) and any future caller that forgets the lock correct. Any failure inside
-(slot taken, bad input, link consumed meanwhile) rolls the whole transaction back: no booking,
-and the link stays as it was. GET never consumes (mail scanners prefetch links), and
+CONSUME EXACTLY ONCE: `one_time_link_book` refuses a link its caller already read as not
+active, then, in one transaction, calls `booking_create` (which locks the calendar) and
+claims the link with a conditional UPDATE that sets used_at and the booking only where the
+row is still unused, unrevoked and unexpired, and requires it to touch one row. The UPDATE
+waits for the row lock of any other transaction claiming the same link and re-checks the
+condition against what that one committed, so of any number of concurrent attempts exactly
+one commits and the others roll their bookings back (410). The only locks are calendar ->
+link, in that order, on every path that takes both (revoking takes the link's alone), so
+two paths never deadlock. SQLite (no row locks, but BEGIN IMMEDIATE) serializes whole
+transactions and the claim is just as conditional there. Any failure inside (slot taken,
+bad input, link claimed meanwhile) rolls the whole transaction back: no booking, and the
+link stays as it was. (Claiming first would answer concurrent losers a little sooner but
+costs a second statement on every booking; one link rarely sees concurrent attempts.)
+
+GET never consumes (mail scanners prefetch links), and
 cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
 """
 
@@ -74,6 +81,7 @@ from django.utils import timezone as dj_timezone
 from bookings import tokens
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services import bookings as booking_services
+from bookings.services import rows
 from bookings.services.bookings import BookingError
 from calendars.models import Calendar
 from contacts.models import Contact
@@ -128,10 +136,13 @@ def one_time_link_get_by_token(*, token: str) -> OneTimeLink | None:
     if parts is None:
         return None
     locator, mac = parts
-    link = (
-        OneTimeLink.objects.select_related("calendar", "calendar__owner", "contact")
-        .filter(locator=locator)
-        .first()
+    # With its calendar, owner and contact, in one plain query (see bookings.services.rows):
+    # every link page and link booking starts here.
+    link = rows.fetch_one(
+        OneTimeLink,
+        related=["calendar", "calendar__owner", "contact"],
+        where="t0.locator = %s",
+        params=[locator],
     )
     # An unknown locator still pays for one MAC check, so timing does not say which exist.
     nonce = link.nonce if link is not None else "0" * 32
@@ -237,15 +248,12 @@ def one_time_link_book(
     now: datetime | None = None,
 ) -> Booking:
     now = now or dj_timezone.now()
+    if link.state_at(now) != OneTimeLink.State.ACTIVE:
+        # Known from the caller's copy already (a stale "active" is caught by the claim).
+        raise LinkUnavailable("This link has expired.")
     with transaction.atomic():
-        # Lock order link -> calendar (booking_create locks the calendar).
-        locked = OneTimeLink.objects.select_for_update().get(pk=link.pk)
-        if locked.state_at(now) != OneTimeLink.State.ACTIVE:
-            raise LinkUnavailable("This link has expired.")
         booking = booking_services.booking_create(
-            # The caller's calendar instance (usually loaded with the link) saves a query;
-            # booking_create locks and re-reads the row by its id anyway.
-            calendar=link.calendar if link.calendar_id == locked.calendar_id else locked.calendar,
+            calendar=link.calendar,
             start=start,
             name=name,
             email=email,
@@ -255,14 +263,19 @@ def one_time_link_book(
             notes=notes,
             consent=consent,
             now=now,
+            # Any error rolls this whole transaction back: no savepoint needed.
+            savepoint=False,
         )
+        # The claim: one conditional UPDATE, after the booking. It waits for the row lock of
+        # any other transaction claiming this link and then matches only if the link is
+        # still active, so of all concurrent attempts exactly one commits; the others roll
+        # their bookings back here.
         claimed = (
-            OneTimeLink.objects.filter(pk=locked.pk)
+            OneTimeLink.objects.filter(pk=link.pk)
             .filter(_state_q(OneTimeLink.State.ACTIVE, now))
             .update(used_at=now, booking=booking)
         )
         if claimed != 1:
-            # Only reachable without the row lock (SQLite); raising rolls the booking back.
             raise LinkUnavailable("This link has expired.")
     link.used_at, link.booking = now, booking
     return booking

@@ -7,7 +7,10 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from bookings.models import Booking, BookingSource
+from bookings.serializers import BookingSerializer
 from bookings.services.bookings import booking_cancel
+from calendars.models import Calendar
+from calendars.selectors import calendar_get_public_cached
 from contacts.models import Contact
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory, UserFactory
@@ -229,6 +232,66 @@ def test_it_answers_404_for_an_inactive_calendar(api):
 
     assert response.status_code == 404
     assert not Booking.objects.exists()
+
+
+# The calendar behind a slug is kept in memory between requests; the booking confirms it
+# under the calendar's lock.
+
+
+def test_it_answers_404_for_a_calendar_deactivated_since_it_was_kept(api):
+    calendar = CalendarFactory()
+    calendar_get_public_cached(slug=calendar.slug)  # an earlier request kept it
+    Calendar.objects.filter(pk=calendar.pk).update(is_active=False)
+
+    response = api.post(url(calendar), body(), format="json")
+
+    assert response.status_code == 404
+    assert not Booking.objects.exists()
+
+
+def test_it_books_the_calendar_that_has_the_slug_now(api):
+    renamed = CalendarFactory(slug="roof-consult")
+    calendar_get_public_cached(slug="roof-consult")
+    Calendar.objects.filter(pk=renamed.pk).update(slug="roof-consult-old")
+    successor = CalendarFactory(slug="roof-consult")
+
+    response = api.post("/api/public/calendars/roof-consult/bookings/", body(), format="json")
+
+    assert response.status_code == 201
+    assert Booking.objects.get().calendar == successor
+
+
+def test_it_asks_for_consent_a_calendar_started_requiring_since_it_was_kept(api):
+    calendar = CalendarFactory()
+    calendar_get_public_cached(slug=calendar.slug)
+    Calendar.objects.filter(pk=calendar.pk).update(requires_consent=True, consent_text="Yes.")
+
+    response = api.post(url(calendar), body(), format="json")
+
+    assert response.status_code == 400
+    assert "consent" in response.json()
+    assert not Booking.objects.exists()
+
+
+def test_it_answers_with_the_booking_serializers_shape(api):
+    calendar = CalendarFactory()
+
+    response = api.post(url(calendar), body(), format="json")
+
+    booking = Booking.objects.get()
+    assert response.json() == dict(BookingSerializer(booking).data)
+
+
+def test_it_books_a_kept_calendar_in_few_queries(api, django_assert_max_num_queries):
+    calendar = CalendarFactory()
+    api.post(url(calendar), body(start="2027-03-15T12:00:00+01:00"), format="json")
+
+    # Lock, busy, contact, insert, the emails, the savepoint pair of the test's transaction:
+    # no query to find the calendar, none for its hours (both kept in memory).
+    with django_assert_max_num_queries(7):
+        response = api.post(url(calendar), body(email="other@example.com"), format="json")
+
+    assert response.status_code == 201
 
 
 @override_settings(THROTTLE_PUBLIC_RATE="2/min")
