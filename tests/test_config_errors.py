@@ -53,14 +53,22 @@ def test_it_answers_400_to_deep_json_on_a_public_endpoint_too(client):
         "/api/public/calendars/a%00b/bookings/",
     ],
 )
-def test_it_answers_400_to_a_nul_in_the_path(client, path):
+def test_it_answers_404_to_a_nul_in_the_path(client, path):
     # PostgreSQL text cannot hold NUL: the lookup was a DataError (500).
     response = client.get(path)
-    assert response.status_code == 400
+    assert response.status_code == 404
 
 
-def test_it_answers_a_nul_in_a_page_url_with_the_product_page(client):
+def test_it_answers_a_nul_in_a_page_path_with_the_product_404(client):
+    # The same page as any unknown address: a malformed token reads like an unknown one.
     response = client.get("/c/%00/")
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+
+
+def test_it_answers_a_nul_in_a_page_query_with_the_product_400(client):
+    calendar = CalendarFactory()
+    response = client.get(f"/book/{calendar.slug}/?tz=%00")
     assert response.status_code == 400
     assert "could not be read" in response.text
     assert "Traceback" not in response.text
