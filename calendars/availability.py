@@ -190,7 +190,7 @@ def free_slot_micros(
     if not candidates:
         return []
     if not in_order:
-        # Days arrive in order, so this is nearly sorted: Timsort does it in linear time.
+        # Untidy hours only: repeated starts dropped, then sorted (both in C).
         candidates = sorted(set(candidates))
     if rules.max_per_day is not None:
         candidates = _drop_full_days(rules, busy, candidates, first_day, last_day)
