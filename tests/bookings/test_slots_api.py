@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.cache import cache
+from django.test import override_settings
 from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -219,6 +221,29 @@ def test_it_answers_404_for_an_inactive_calendar(client):
     calendar = CalendarFactory(is_active=False)
     response = get(client, calendar, start="2027-03-15", end="2027-03-15")
     assert response.status_code == 404
+
+
+@override_settings(THROTTLE_PUBLIC_RATE="2/min")
+def test_it_answers_429_past_the_public_rate(client):
+    calendar = CalendarFactory()
+    cache.clear()
+
+    statuses = [get(client, calendar, start="2027-03-15", end="2027-03-15") for _ in range(3)]
+
+    assert [response.status_code for response in statuses] == [200, 200, 429]
+    assert statuses[0].json()["slots"]["2027-03-15"]
+    assert statuses[2].json()["detail"]
+    cache.clear()
+
+
+def test_it_gives_the_same_headers_as_an_error_answer(client):
+    calendar = CalendarFactory()
+    ok = get(client, calendar, start="2027-03-15", end="2027-03-15")
+    bad = get(client, calendar, start="2027-03-15", end="x")
+
+    assert (ok.status_code, bad.status_code) == (200, 400)
+    assert ok["Allow"] == bad["Allow"]
+    assert ok["Content-Type"] == bad["Content-Type"] == "application/json"
 
 
 # --- cost -------------------------------------------------------------------------------
