@@ -236,6 +236,40 @@ def test_it_refuses_to_book_through_an_expired_or_revoked_link(fields):
     assert not Booking.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"expires_at": NOW},  # an expiry reached exactly now counts as passed
+        {"revoked_at": NOW - timedelta(seconds=1)},
+        {"used_at": NOW - timedelta(seconds=1)},
+    ],
+    ids=["expired", "revoked", "used"],
+)
+def test_it_refuses_a_copy_read_while_active_once_the_row_changed(fields):
+    link = OneTimeLinkFactory(expires_at=NOW + timedelta(days=1))
+    OneTimeLink.objects.filter(pk=link.pk).update(**fields)
+
+    with pytest.raises(LinkUnavailable):
+        book(link)
+
+    assert not Booking.objects.exists()
+    link.refresh_from_db()
+    assert link.booking is None
+
+
+def test_it_claims_an_unexpired_link_in_one_statement(django_assert_max_num_queries):
+    link = OneTimeLinkFactory(expires_at=NOW + timedelta(seconds=1))
+    book(OneTimeLinkFactory(calendar=link.calendar), start=OTHER_SLOT)  # rules in memory
+
+    # Lock, busy, contact (insert, then found: the same invitee), booking, emails, the
+    # claim, and the savepoint pair of the test's transaction; none of its own.
+    with django_assert_max_num_queries(9):
+        booking = book(link)
+
+    link.refresh_from_db()
+    assert (link.used_at, link.booking) == (NOW, booking)
+
+
 def test_it_keeps_the_link_active_when_the_time_is_taken():
     link = OneTimeLinkFactory()
     BookingFactory(calendar=link.calendar, start=SLOT)
