@@ -59,7 +59,7 @@ def contact_upsert(
         contact._state.adding = False
         _send_after_commit(contact_created, contact_id=contact.pk)
         return contact, True
-    contact = contact_get_by_email(email=email)
+    contact = _existing(email=email)
     if contact is None:  # only if the other row was deleted in between
         raise IntegrityError(f"contact {email!r} vanished during its upsert")
     changed = []
@@ -95,6 +95,20 @@ def _insert_unless_taken(contact: Contact) -> int | None:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def _existing(*, email: str) -> Contact | None:
+    """contact_get_by_email as one plain statement (on the lower(email) unique index): every
+    booking of a returning invitee asks it, and the ORM's annotated query cost more than
+    twice as much CPU."""
+    meta = Contact._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
+    sql = (
+        f"SELECT {columns} FROM {quote(meta.db_table)}"  # noqa: S608 (names only)
+        f" WHERE LOWER({quote(meta.get_field('email').column)}) = %s"
+    )
+    return next(iter(Contact.objects.raw(sql, [normalize_email(email).lower()])), None)
 
 
 def split_name(full_name: str) -> tuple[str, str]:

@@ -102,3 +102,13 @@ def test_it_makes_one_contact_when_upserts_of_one_email_race():
     assert Contact.objects.count() == 1
     assert sum(1 for _, was_created in results if was_created) == 1
     assert {contact.pk for contact, _ in results} == {Contact.objects.get().pk}
+
+
+def test_it_finds_a_returning_contact_in_two_queries(django_assert_num_queries):
+    existing = ContactFactory(email="jamie@example.com", first_name="Jamie", last_name="R")
+
+    with django_assert_num_queries(2):
+        contact, was_created = contact_upsert(email="Jamie@EXAMPLE.com", first_name="Jamie")
+
+    assert (contact.pk, was_created) == (existing.pk, False)
+    assert contact.first_name == "Jamie"
