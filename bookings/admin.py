@@ -25,7 +25,7 @@ from django.utils.html import format_html, format_html_join
 from bookings import admin_links  # noqa: F401  (one-time link admin and the Share panel)
 from bookings.models import Booking, BookingSource, OutboxMessage
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_cancel, booking_create
-from bookings.services.outbox import outbox_retry
+from bookings.services.outbox import outbox_render, outbox_retry
 from calendars.models import Calendar, _timezone_names
 from config.admin import SafeDateHierarchyMixin
 
@@ -361,11 +361,39 @@ class OutboxMessageAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         "claimed_at",
         "sent_at",
         "ics_method",
-        "body_text",
-        "body_html",
-        "ics",
+        "template",
+        "body_text_preview",
+        "body_html_preview",
+        "ics_preview",
     )
     readonly_fields = fields
+
+    def _rendered(self, message: OutboxMessage) -> OutboxMessage | str:
+        # Rendered on demand for the superuser, never stored: a templated row's text holds
+        # secret URLs (see bookings.services.outbox). Kept on this request's instance for
+        # the three fields.
+        if not hasattr(message, "_preview"):
+            try:
+                message._preview = outbox_render(message=message)
+            except Exception as exc:  # a preview must not break the page
+                message._preview = f"Cannot be rendered: {type(exc).__name__}: {exc}"
+        return message._preview
+
+    def _preview(self, message: OutboxMessage, field: str) -> str:
+        rendered = self._rendered(message)
+        return rendered if isinstance(rendered, str) else getattr(rendered, field)
+
+    @admin.display(description="Body text")
+    def body_text_preview(self, message: OutboxMessage) -> str:
+        return self._preview(message, "body_text")
+
+    @admin.display(description="Body HTML (source)")
+    def body_html_preview(self, message: OutboxMessage) -> str:
+        return self._preview(message, "body_html")
+
+    @admin.display(description="Invite (.ics)")
+    def ics_preview(self, message: OutboxMessage) -> str:
+        return self._preview(message, "ics")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser

@@ -159,8 +159,11 @@ class OutboxMessage(models.Model):
 
     A row is recorded either with its content, or with a `template` (a renderer named in
     bookings.services.outbox.RENDERERS) and the `context` it needs: the delivery task then
-    renders the bodies on its first claim and stores them before sending. Booking emails
-    do that, so the booking request does not spend its time on templates and invites.
+    renders subject, bodies and invite on every attempt and sends them WITHOUT storing
+    them, because they hold secret URLs (booking management, one-time links) that must not
+    be readable from a copy of the database. Booking and workflow emails are recorded so;
+    a row with its content must hold no secret. The `subject` of a templated row is a
+    stand-in for listings when the renderer gives the real one.
     """
 
     class Status(models.TextChoices):
@@ -179,7 +182,7 @@ class OutboxMessage(models.Model):
     template = models.CharField(
         max_length=32,
         blank=True,
-        help_text="Rendered at delivery by this renderer when the bodies are still empty.",
+        help_text="Rendered at each delivery, never stored: the bodies stay empty.",
     )
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -199,7 +202,11 @@ class OutboxMessage(models.Model):
     def clean(self) -> None:
         if not self.template and not self.body_text:
             raise ValidationError({"body_text": "Give the text, or a template to render it."})
+        if self.template and (self.body_text or self.body_html or self.ics):
+            raise ValidationError(
+                {"template": "A templated message is rendered at delivery; give no text."}
+            )
 
     @property
     def needs_rendering(self) -> bool:
-        return bool(self.template) and not self.body_text
+        return bool(self.template)

@@ -2,7 +2,8 @@
 
 Called by the booking services inside the booking's transaction, so the outbox rows commit
 (or roll back) with the booking and delivery starts only after commit; the delivery task
-renders them (booking_message_render). Each message carries the .ics invite; times are
+renders them at each attempt (booking_message_render) and never stores the text: it holds
+the booking's management URL, a usable token. Each message carries the .ics invite; times are
 shown in the invitee's timezone to the invitee and in the calendar's timezone to the owner,
 always with the zone's name.
 """

@@ -21,7 +21,13 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.services import contact_upsert, split_name
 from workflows import conf, templating
-from workflows.actions import REGISTRY, ActionContext, ActionFailed, ActionTransientError
+from workflows.actions import (
+    REGISTRY,
+    ActionContext,
+    ActionFailed,
+    ActionTransientError,
+    values_expand,
+)
 from workflows.models import Enrollment, StepRun, TriggerType, Workflow, WorkflowAction
 from workflows.triggers import trigger_matches
 from workflows.validation import CleanWorkflow, WorkflowInvalid, validate_workflow
@@ -275,7 +281,7 @@ def inbound_webhook_receive(
 # -------------------------------------------------------------------------- execution
 
 
-def _values_for(enrollment: Enrollment, contact: Contact) -> dict[str, dict[str, str]]:
+def _stored_values_for(enrollment: Enrollment, contact: Contact) -> dict[str, dict[str, str]]:
     values = {
         templating.CONTACT_NAMESPACE: templating.contact_values(
             first_name=contact.first_name,
@@ -286,6 +292,21 @@ def _values_for(enrollment: Enrollment, contact: Contact) -> dict[str, dict[str,
     }
     values.update(enrollment.values or {})
     return values
+
+
+def enrollment_action_types(enrollment: Enrollment) -> dict[str, str]:
+    """{action key: action type} of the enrollment's steps (namespaces of its values)."""
+    return {spec["key"]: spec["type"] for spec in enrollment.actions or ()}
+
+
+def enrollment_values_expanded(
+    enrollment: Enrollment, *, redact: bool = False
+) -> dict[str, dict[str, str]]:
+    """The enrollment's stored values with computed outputs (a link's `url`) added, for
+    staff displays; secret ones replaced by a stand-in with `redact`."""
+    return values_expand(
+        enrollment.values or {}, types=enrollment_action_types(enrollment), redact=redact
+    )
 
 
 def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
@@ -316,12 +337,14 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
     if definition is None:
         _fail(step, f"Unknown action type “{spec['type']}”.")
         return "failed"
+    stored = _stored_values_for(enrollment, enrollment.contact)
     context = ActionContext(
         step_run=step,
         enrollment=enrollment,
         contact=enrollment.contact,
         config=spec.get("config") or {},
-        values=_values_for(enrollment, enrollment.contact),
+        values=values_expand(stored, types=enrollment_action_types(enrollment)),
+        stored_values=stored,
     )
     try:
         if definition.in_transaction:
@@ -369,7 +392,9 @@ def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> b
         if not updated:
             return False
         definition = REGISTRY.get(step.type)
-        declared = definition.outputs if definition else ()
+        # Declared outputs and the ids they are computed from; an output computed at use
+        # (a secret URL) is not in `output` and so never stored.
+        declared = (*definition.outputs, *definition.stored_outputs) if definition else ()
         values = dict(enrollment.values or {})
         values[step.key] = {name: str(output[name]) for name in declared if name in output}
         enrollment.values = values

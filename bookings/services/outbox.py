@@ -32,10 +32,20 @@ Additions around that interface:
   worker died): the periodic sweeper re-enqueues them.
 - `outbox_enqueue_many(*, messages)` records several unsaved rows in one INSERT and
   schedules ONE delivery task for the new pending ones after commit (a booking event's
-  invitee and owner emails). Its rows may carry a `template` and `context` instead of
-  bodies: `outbox_render` (called by `outbox_deliver` on the claim, or by anyone who wants
-  the text earlier) fills the bodies in once and stores them, so every later attempt sends
-  exactly what the first rendered.
+  invitee and owner emails).
+- A row may carry a `template` and `context` instead of bodies (`outbox_enqueue` takes
+  them too): `outbox_render` (called by `outbox_deliver` on every claim, by the admin's
+  preview, by anyone who wants the text) builds the subject, bodies and .ics in memory and
+  NEVER stores them.
+
+Why rendered rows are never stored: booking emails carry the booking's management URL
+(/b/<token>/) and workflow emails may carry a one-time link (/l/<token>/). Those tokens are
+HMACs under SECRET_KEY of values on their rows (bookings.tokens), so nothing in the database
+is a usable link; a stored body would be one. Rendering is deterministic (the context is a
+snapshot of the event, the tokens and the .ics stamp are derived, not random), so every
+attempt sends the same text under the same Message-ID, and a retry still sends what the
+first attempt would have. A row whose booking or link is gone by then cannot be rendered
+and is marked failed.
 
 Why render at delivery (the transactional outbox stays whole): the row, with its key, its
 recipient, its subject and the event's data (times, revision), is written in the same
@@ -48,6 +58,7 @@ Settings (optional, defaults here): OUTBOX_MAX_ATTEMPTS, OUTBOX_SENDING_STALE_AF
 timedelta), OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS.
 """
 
+import copy
 import logging
 import random
 import smtplib
@@ -176,12 +187,16 @@ def outbox_enqueue(
     key: str,
     to: str,
     subject: str,
-    body_text: str,
+    body_text: str = "",
     body_html: str = "",
     ics: str = "",
     ics_method: str = "",
     deliver: bool = True,
+    template: str = "",
+    context: dict | None = None,
 ) -> OutboxMessage:
+    """The bodies, or a `template` (a RENDERERS name) and its `context` to render them at
+    each delivery: use the latter for any text that holds a secret URL."""
     candidate = _validated(
         OutboxMessage(
             key=key,
@@ -191,6 +206,8 @@ def outbox_enqueue(
             body_html=body_html,
             ics=ics,
             ics_method=ics_method,
+            template=template,
+            context=context or {},
         )
     )
     created = _insert_new([candidate])
@@ -229,17 +246,19 @@ def outbox_enqueue_many(*, messages: list[OutboxMessage], deliver: bool = True) 
 
 
 # A row's `template` names its renderer: a function (message) -> {"body_text", "body_html",
-# "ics"} (any of them; subject and ics_method are recorded with the row). Dotted paths,
-# imported on first use, so that the outbox does not import the apps that use it.
+# "ics", "subject"} (any of them but body_text; a missing subject keeps the row's, which
+# must then hold no secret). Dotted paths, imported on first use, so that the outbox does
+# not import the apps that use it.
 RENDERERS: dict[str, str] = {
     "booking": "bookings.notifications.booking_message_render",
+    "workflow_email": "workflows.actions.send_email.message_render",
 }
-_RENDERED_FIELDS = ("body_text", "body_html", "ics")
+_RENDERED_FIELDS = ("subject", "body_text", "body_html", "ics")
 
 
-def outbox_render(*, message: OutboxMessage, claimed_at: datetime | None = None) -> OutboxMessage:
-    """Fill in the bodies of a row recorded with a template, and store them (only on the
-    claim `claimed_at` when given, as a delivery does). A rendered row is left as it is."""
+def outbox_render(*, message: OutboxMessage) -> OutboxMessage:
+    """A copy of `message` with its subject, bodies and .ics rendered, never saved (they may
+    hold secret URLs). A row recorded with its text is returned as it is."""
     if not message.needs_rendering:
         return message
     renderer = import_string(RENDERERS[message.template])
@@ -248,13 +267,10 @@ def outbox_render(*, message: OutboxMessage, claimed_at: datetime | None = None)
     }
     if not content.get("body_text"):
         raise ValueError(f"renderer {message.template!r} gave no body_text for {message.key!r}")
-    rows = OutboxMessage.objects.filter(pk=message.pk, body_text="")
-    if claimed_at is not None:
-        rows = rows.filter(status=OutboxMessage.Status.SENDING, claimed_at=claimed_at)
-    rows.update(**content)
+    rendered = copy.copy(message)
     for field, value in content.items():
-        setattr(message, field, value)
-    return message
+        setattr(rendered, field, value)
+    return rendered
 
 
 def _is_permanent(exc: Exception) -> bool:
@@ -321,7 +337,8 @@ def outbox_deliver(*, message_id: int, now: datetime | None = None) -> bool:
     message = OutboxMessage.objects.get(pk=message_id)
     if message.needs_rendering:
         try:
-            outbox_render(message=message, claimed_at=now)
+            # Rendered again on every attempt (deterministic), never stored.
+            message = outbox_render(message=message)
         except DatabaseError:
             raise  # the database, not the message: the stale claim is retried later
         except Exception as exc:

@@ -8,6 +8,7 @@ import time_machine
 from django.urls import reverse
 
 from bookings.models import Booking, BookingSource, OutboxMessage
+from bookings.notifications import booking_notify
 from bookings.services.outbox import outbox_enqueue
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory, UserFactory
@@ -395,6 +396,20 @@ def test_it_shows_the_outbox_to_a_superuser(client, failed_message):
     html = response.content.decode()
     assert "SMTPDataError: 550 no" in html
     assert "failed" in html
+
+
+def test_it_previews_a_booking_email_rendered_on_demand(client, calendar):
+    booking = BookingFactory(calendar=calendar, invitee_name="Jamie Rivera")
+    booking_notify(booking=booking, event="confirmed")
+    message = OutboxMessage.objects.get(key__endswith=":invitee")
+    client.force_login(UserFactory(is_superuser=True))
+
+    response = client.get(reverse("admin:bookings_outboxmessage_change", args=[message.pk]))
+
+    assert response.status_code == 200
+    assert f"/b/{booking.token}/" in response.content.decode()
+    message.refresh_from_db()
+    assert (message.body_text, message.body_html, message.ics) == ("", "", "")
 
 
 def test_it_keeps_staff_out_of_the_outbox(owner_client, failed_message):

@@ -250,15 +250,16 @@ def test_it_records_the_rows_for_the_worker_to_render(booking):
     assert invitee.needs_rendering
 
 
-def test_it_stores_what_it_rendered(booking):
+def test_it_renders_without_storing_the_text(booking):
     booking_notify(booking=booking, event="confirmed")
+    row = OutboxMessage.objects.get(key__endswith=":invitee")
 
-    message = outbox_render(message=OutboxMessage.objects.get(key__endswith=":invitee"))
+    message = outbox_render(message=row)
 
-    message.refresh_from_db()
     assert "Your booking is confirmed." in message.body_text
     assert "BEGIN:VCALENDAR" in message.ics
-    assert not message.needs_rendering
+    row.refresh_from_db()
+    assert (row.body_text, row.body_html, row.ics) == ("", "", "")
 
 
 def test_it_renders_the_event_as_it_was_after_a_later_move(booking):

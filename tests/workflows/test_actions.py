@@ -15,7 +15,7 @@ from tests.contacts.factories import ContactFactory
 from tests.workflows.support import make_workflow, run_queued
 from workflows.actions import send_webhook
 from workflows.models import Enrollment, StepRun
-from workflows.services import enrollment_create
+from workflows.services import enrollment_create, enrollment_values_expanded
 
 pytestmark = pytest.mark.django_db
 
@@ -103,10 +103,22 @@ def test_it_generates_a_link_for_the_contact_on_the_chosen_calendar():
         f"{enrollment.pk} · step link"
     )
     assert enrollment.values["link"] == {
-        "url": f"http://testserver/l/{link.token}/",
+        "link_id": str(link.pk),
         "expires_at": "never",
         "calendar_name": "Intro call",
     }
+
+
+def test_it_computes_the_link_url_from_the_stored_link_id():
+    calendar = CalendarFactory()
+    _step, enrollment = run_one(
+        {"key": "link", "type": "generate_one_time_link", "config": {"calendar": calendar.pk}}
+    )
+
+    link = OneTimeLink.objects.get()
+    expanded = enrollment_values_expanded(enrollment)
+    assert expanded["link"]["url"] == f"http://testserver/l/{link.token}/"
+    assert link.token not in str(enrollment_values_expanded(enrollment, redact=True))
 
 
 def test_it_sets_the_optional_expiry_and_shows_it_in_the_calendars_zone():

@@ -1,5 +1,7 @@
 """Action types, one module each, looked up by their `type` string."""
 
+from collections.abc import Mapping
+
 from workflows.actions import (
     add_tag,
     generate_one_time_link,
@@ -27,6 +29,23 @@ def get_action(action_type: str) -> ActionDefinition:
     return REGISTRY[action_type]
 
 
+def values_expand(
+    values: Mapping[str, Mapping[str, str]], *, types: Mapping[str, str], redact: bool = False
+) -> dict[str, dict[str, str]]:
+    """Stored custom values with each action's computed outputs added (a one-time link's
+    `url` from its `link_id`); `types` maps a namespace (action key) to its action type.
+    With `redact`, secret outputs get a stand-in instead (for texts that are stored)."""
+    expanded = {namespace: dict(outputs) for namespace, outputs in values.items()}
+    by_type: dict[str, dict[str, dict[str, str]]] = {}
+    for namespace, outputs in expanded.items():
+        definition = REGISTRY.get(types.get(namespace, ""))
+        if definition is not None and definition.expand_outputs is not None:
+            by_type.setdefault(definition.type, {})[namespace] = outputs
+    for action_type, group in by_type.items():
+        expanded.update(REGISTRY[action_type].expand_outputs(group, redact=redact))
+    return expanded
+
+
 __all__ = [
     "REGISTRY",
     "ActionContext",
@@ -36,4 +55,5 @@ __all__ = [
     "ActionTransientError",
     "ConfigForm",
     "get_action",
+    "values_expand",
 ]

@@ -60,7 +60,10 @@ class ActionContext:
     enrollment: "Enrollment"
     contact: "Contact"
     config: Mapping[str, Any]
+    # Custom values ready to use: the stored ones with the computed (secret) outputs added.
     values: Mapping[str, Mapping[str, str]]
+    # The same as stored, without the secret outputs: what may be written to a row.
+    stored_values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def render(self, template: str, *, escape_html: bool = False) -> str:
         try:
@@ -106,3 +109,11 @@ class ActionDefinition:
     # step still running): it then shares one transaction with recording the step.
     in_transaction: bool = False
     help_text: str = ""
+    # Outputs kept in the enrollment's values without being offered as custom values
+    # (the id a secret output is computed from).
+    stored_outputs: tuple[str, ...] = ()
+    # Outputs that must never be stored (a secret URL is a usable token): computed from the
+    # stored ones each time values are used. Called once per type with {namespace: stored
+    # outputs} of every step of the type (so it can batch its queries); returns the same
+    # with the computed outputs added, or with a harmless stand-in when `redact`.
+    expand_outputs: Callable[..., dict[str, dict[str, str]]] | None = None

@@ -1,5 +1,11 @@
 """Generate One-Time Booking Link (category Appointments): the Share panel's service, once
-per step run."""
+per step run.
+
+The link's URL is a usable token, so it is never stored: the step's output and the
+enrollment's values keep the link's id, and `{{ <key>.url }}` is computed from it each time
+values are used (expand_outputs). The token is an HMAC of the link row under SECRET_KEY, so
+the URL is the same every time.
+"""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -8,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from bookings.models import OneTimeLink
 from bookings.services import one_time_links
 from calendars.models import Calendar
 from workflows.actions.base import (
@@ -69,12 +76,38 @@ def run(context: ActionContext) -> ActionResult:
         raise ActionFailed(f"The link could not be made: {exc}") from exc
     return ActionResult(
         output={
-            "url": one_time_links.one_time_link_url(link=link),
+            "link_id": link.pk,
             "expires_at": format_expiry(link.expires_at, calendar),
             "calendar_name": calendar.name,
-            "link_id": link.pk,
         }
     )
+
+
+def redacted_url(link_id: object) -> str:
+    return f"[one-time link {link_id}]"
+
+
+def expand_outputs(
+    group: dict[str, dict[str, str]], *, redact: bool = False
+) -> dict[str, dict[str, str]]:
+    """Add `url` to each step's stored outputs, from its `link_id` (one query for all). A
+    link that is gone gets no `url`, so a text that needs it is refused (MissingValue)
+    rather than sent with a hole in it."""
+    ids = {str(outputs.get("link_id")) for outputs in group.values() if outputs.get("link_id")}
+    links = {}
+    if ids and not redact:
+        valid = [int(link_id) for link_id in ids if link_id.isdigit()]
+        links = {str(link.pk): link for link in OneTimeLink.objects.filter(pk__in=valid)}
+    expanded = {}
+    for namespace, outputs in group.items():
+        outputs = dict(outputs)
+        link_id = str(outputs.get("link_id") or "")
+        if redact and link_id:
+            outputs["url"] = redacted_url(link_id)
+        elif link_id in links:
+            outputs["url"] = one_time_links.one_time_link_url(link=links[link_id])
+        expanded[namespace] = outputs
+    return expanded
 
 
 DEFINITION = ActionDefinition(
@@ -83,6 +116,8 @@ DEFINITION = ActionDefinition(
     category="Appointments",
     default_key="link",
     outputs=("url", "expires_at", "calendar_name"),
+    stored_outputs=("link_id",),
+    expand_outputs=expand_outputs,
     form_class=GenerateOneTimeLinkForm,
     run=run,
     in_transaction=True,

@@ -1,4 +1,10 @@
-"""Send Email: rendered from custom values, recorded in the outbox, delivered at most once."""
+"""Send Email: rendered from custom values, recorded in the outbox, delivered at most once.
+
+A custom value may be a secret URL (a one-time link), so the outbox row holds the templates
+and a snapshot of the stored values they use (a link's id, never its URL), and the outbox
+renders the text at each delivery attempt (message_render). The row's subject, and the
+step's `subject` output, show a stand-in for a secret value.
+"""
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -7,6 +13,7 @@ from django.db import transaction
 
 from bookings.models import OutboxMessage
 from bookings.services import outbox
+from workflows import templating
 from workflows.actions.base import (
     ActionContext,
     ActionDefinition,
@@ -34,25 +41,69 @@ class SendEmailForm(ConfigForm):
     )
 
 
+TEMPLATE = "workflow_email"  # bookings.services.outbox.RENDERERS
+
+
+def _render_all(templates: dict[str, str], values) -> dict[str, str]:
+    return {
+        # A header cannot hold a line break; a value with one must not break the message.
+        "subject": " ".join(templating.render(templates["subject"], values).split()),
+        "body_text": templating.render(templates["body"], values),
+        "body_html": templating.render(templates["body_html"], values, escape_html=True),
+    }
+
+
+def message_render(message: OutboxMessage) -> dict[str, str]:
+    """The outbox's renderer of a workflow email: the templates with the snapshot values,
+    secret outputs computed again (the same text on every attempt). Raises MissingValue if
+    a link it needs is gone."""
+    from workflows.actions import values_expand  # the registry imports this module
+
+    data = message.context
+    values = values_expand(data["values"], types=data["types"])
+    return _render_all(data["templates"], values)
+
+
 def run(context: ActionContext) -> ActionResult:
+    from workflows.actions import values_expand  # the registry imports this module
+
     config = context.config
     to = context.render(config.get("to") or "").strip() or context.contact.email
     try:
         validate_email(to)
     except ValidationError as exc:
         raise ActionFailed(f"“{to}” is not an email address.") from exc
-    # A header cannot hold a line break; a value with one must not break the message.
-    subject = " ".join(context.render(config["subject"]).split())
-    body_text = context.render(config["body"])
-    body_html = context.render(config.get("body_html") or "", escape_html=True)
+    templates = {
+        "subject": config["subject"],
+        "body": config["body"],
+        "body_html": config.get("body_html") or "",
+    }
+    try:
+        # Rendered now to refuse a missing value before anything is recorded.
+        if not _render_all(templates, context.values)["body_text"].strip():
+            raise ActionFailed("The email body is empty.")
+        used = {
+            reference.namespace
+            for template in templates.values()
+            for reference in templating.parse_references(template)
+        }
+    except (templating.TemplateError, templating.MissingValue) as exc:
+        raise ActionFailed(str(exc)) from exc
+    snapshot = {name: dict(context.stored_values[name]) for name in used & set(context.values)}
+    types = {
+        spec["key"]: spec["type"]
+        for spec in context.enrollment.actions or ()
+        if spec["key"] in snapshot
+    }
+    shown = _render_all(templates, values_expand(snapshot, types=types, redact=True))
     with transaction.atomic():
         # One step run, one outbox row: a re-run finds the row it made before.
         message = outbox.outbox_enqueue(
             key=context.idempotency_key,
             to=to,
-            subject=subject,
-            body_text=body_text,
-            body_html=body_html,
+            subject=shown["subject"],
+            template=TEMPLATE,
+            context={"templates": templates, "values": snapshot, "types": types},
             deliver=False,
         )
     if message.status == OutboxMessage.Status.FAILED and context.step_run.attempts == 1:
@@ -75,7 +126,7 @@ def run(context: ActionContext) -> ActionResult:
             # Another run holds the row (a duplicate delivery or a crashed attempt): look
             # again later instead of sending a second copy.
             raise ActionTransientError("The email is being delivered by another attempt.")
-    return ActionResult(output={"to": to, "subject": subject, "message_id": message.pk})
+    return ActionResult(output={"to": to, "subject": shown["subject"], "message_id": message.pk})
 
 
 DEFINITION = ActionDefinition(
