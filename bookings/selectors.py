@@ -210,4 +210,4 @@ def calendar_free_slots(
         now=now,
         check_version=check_version,
     )
-    return [availability.from_epoch_micros(start) for start in micros]
+    return availability.datetimes_from_epoch_micros(micros)

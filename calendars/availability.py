@@ -70,6 +70,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 Intervals = Sequence[tuple[time, time]]
@@ -138,9 +139,10 @@ def free_slots(
     Cost: O(days + slots + bookings log bookings): bookings are sorted once and swept
     against the candidates in order, never compared pairwise.
     """
-    spans = [(epoch_micros(start), epoch_micros(end)) for start, end in _spans(busy)]
-    micros = free_slot_micros(rules, spans, now=now, range_start=range_start, range_end=range_end)
-    return [from_epoch_micros(start) for start in micros]
+    micros = free_slot_micros(
+        rules, _micro_spans(busy), now=now, range_start=range_start, range_end=range_end
+    )
+    return datetimes_from_epoch_micros(micros)
 
 
 def free_slot_micros(
@@ -259,6 +261,16 @@ def from_epoch_micros(value: int) -> datetime:
     return moment.replace(microsecond=micros) if micros else moment
 
 
+def datetimes_from_epoch_micros(values: Iterable[int]) -> list[datetime]:
+    """from_epoch_micros over many values (free slot starts, usually whole seconds)."""
+    stamp = datetime.fromtimestamp
+    # A third cheaper per value than from_epoch_micros for whole seconds, the usual case.
+    return [
+        stamp(value // 1_000_000, UTC) if not value % 1_000_000 else from_epoch_micros(value)
+        for value in values
+    ]
+
+
 def _micros(value: timedelta) -> int:
     return value // _MICROSECOND
 
@@ -287,6 +299,18 @@ def _spans(busy: Sequence[Busy]) -> _Spans:
             end = _utc(end, "Busy.end")
         spans.append((start, end))
     return spans
+
+
+def _micro_spans(busy: Sequence[Busy]) -> list[tuple[int, int]]:
+    try:
+        # Subtracting works for an aware datetime in any zone; one pass, no astimezone.
+        return [
+            ((booking.start - _EPOCH) // _MICROSECOND, (booking.end - _EPOCH) // _MICROSECOND)
+            for booking in busy
+        ]
+    except TypeError:  # a naive datetime: refused with the field's name
+        _spans(busy)
+        raise
 
 
 def _day_spans(rules: Rules, day: date) -> list[tuple[int, int]]:
@@ -394,8 +418,9 @@ def _sweep_one_seat(
     """With one seat, a booking at a candidate's start fills it (rule 3 is rule 2): only
     the furthest upper edge matters. The loop runs once per slot on the hot path, so it
     does no more than that."""
-    # Timsort: linear for bookings already in order, as the selectors read them.
-    spans = sorted(busy)
+    # By start only (ints compare faster than tuples); Timsort is linear for bookings
+    # already in order, as the selectors read them.
+    spans = sorted(busy, key=itemgetter(0))
     lowers = [start - reach_back for start, _end in spans]
     # A booking blocks its own start even with no length and no buffers.
     uppers = [end + buffers if end + buffers > start else start + 1 for start, end in spans]
