@@ -4,10 +4,10 @@ No authentication, so no session or CSRF work on a benchmarked hot path. The que
 and the answer live in plain functions (`parse_slots_query`, `slots_response`) so the
 one-time link endpoint answers exactly the same way for its own calendar.
 
-The answer is written as JSON bytes here rather than by DRF's renderer, and the view skips
-content negotiation: on a 31-day answer (1,300 slot strings) the generic encoder and the
-framework's per-request work cost as much as reading the bookings. Errors (400, 404, 429)
-still go through DRF's exception handling.
+The answer is written as JSON bytes here rather than by DRF's renderer, and a plain GET
+skips DRF's request handling (see CalendarSlotsView.dispatch): on a 31-day answer (1,300
+slot strings) the generic encoder and the framework's per-request work cost as much as
+reading the bookings. Errors (400, 404, 429) still go through DRF's exception handling.
 """
 
 import json
@@ -208,9 +208,9 @@ def slots_response(
 class JSONOnlyNegotiation(BaseContentNegotiation):
     """The view's first renderer for every request, whatever its Accept header.
 
-    The view answers JSON and nothing else; DRF's default negotiation (parsing Accept and
-    matching it against each renderer) costs more than the rest of DRF on this path, and
-    would only turn a client that does not accept JSON away with a 406.
+    The view answers JSON and nothing else, its free slots without asking DRF (see
+    CalendarSlotsView.dispatch); its errors say the same to any client instead of turning
+    one that does not list JSON away with a 406.
     """
 
     def select_parser(self, request, parsers):
