@@ -51,6 +51,9 @@ from config.signals import send_on_commit
 from contacts.services import contact_upsert, split_name
 
 _DAY = timedelta(days=1)
+# booking_window_days is at most 730 (Calendar's validator), plus the margin _check_reach
+# gives it.
+_LONGEST_REACH = timedelta(days=730 + 2)
 SEAT_CONSTRAINT = "booking_one_confirmed_per_seat"
 # SQLite names the columns instead of the constraint.
 _SQLITE_SEAT_COLUMNS = "bookings_booking.calendar_id, bookings_booking.start, bookings_booking.seat"
@@ -102,13 +105,11 @@ def booking_create(
     start = _checked_start(start)
     now = now or dj_timezone.now()
 
+    # Beyond any calendar's reach: refused before any date arithmetic. The calendar's own
+    # window is checked below, on the locked row (the caller's copy may be older).
+    if not now - _DAY <= start <= now + _LONGEST_REACH:
+        raise SlotUnavailable(TAKEN_MESSAGE)
     with transaction.atomic(savepoint=savepoint):
-        calendar = _lock_calendar(calendar, public_slug=public_slug)
-        # Asked of the locked row, not of the caller's instance (which may be a copy kept in
-        # memory since an earlier request).
-        if calendar.requires_consent and not consent:
-            raise ValidationError({"consent": "Please give your consent to book this calendar."})
-        _check_reach(calendar=calendar, start=start, now=now)
         booking = Booking(
             calendar=calendar,
             start=start,
@@ -124,8 +125,10 @@ def booking_create(
         )
         # Input errors first: a bad email should say so even when the time is also taken.
         _full_clean(booking)
-        booking.seat = _free_seat(calendar=calendar, start=start, now=now)
-        # Inside the transaction: a booking refused below takes its new contact with it.
+        # The contact before the calendar's lock, which every booking of the calendar waits
+        # for: the lock is held for the fewest statements. Still inside the transaction, so
+        # a booking refused below takes its new contact with it. (Lock order: the contact's
+        # email, then the calendar, then a one-time link, on every path.)
         first_name, last_name = split_name(booking.invitee_name)
         contact, _ = contact_upsert(
             email=booking.invitee_email,
@@ -133,6 +136,15 @@ def booking_create(
             last_name=last_name,
             phone=booking.invitee_phone,
         )
+        calendar = _lock_calendar(calendar, public_slug=public_slug)
+        # Asked of the locked row, not of the caller's instance (which may be a copy kept in
+        # memory since an earlier request).
+        if calendar.requires_consent and not consent:
+            raise ValidationError({"consent": "Please give your consent to book this calendar."})
+        _check_reach(calendar=calendar, start=start, now=now)
+        booking.calendar = calendar
+        booking.end = start + timedelta(minutes=calendar.duration_minutes)
+        booking.seat = _free_seat(calendar=calendar, start=start, now=now)
         booking.contact = contact
         _save_holding_seat(booking)
 

@@ -273,6 +273,18 @@ def test_it_asks_for_consent_a_calendar_started_requiring_since_it_was_kept(api)
     assert not Booking.objects.exists()
 
 
+def test_it_books_in_a_window_widened_since_the_calendar_was_kept(api):
+    calendar = CalendarFactory(booking_window_days=7)
+    calendar_get_public_cached(slug=calendar.slug)
+    Calendar.objects.filter(pk=calendar.pk).update(booking_window_days=60)
+    later = SLOT + timedelta(days=28)  # a Monday four weeks on
+
+    response = api.post(url(calendar), body(start=later.isoformat()), format="json")
+
+    assert response.status_code == 201
+    assert Booking.objects.get().start == later
+
+
 def test_it_answers_with_the_booking_serializers_shape(api):
     calendar = CalendarFactory()
 
