@@ -5,7 +5,7 @@ one-time link's): validated, `service_kwargs()` gives the keyword arguments shar
 `booking_create` and `one_time_link_book`.
 """
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -41,7 +41,12 @@ class OffsetDateTimeField(serializers.Field):
             self.fail("invalid")
         if value.tzinfo is None or value.utcoffset() is None:
             self.fail("naive")
-        return value
+        try:
+            # UTC from here on: PostgreSQL refuses offsets past +-15:59 that Python accepts,
+            # and the ends of time overflow on conversion; both are bad input, not a 500.
+            return value.astimezone(UTC)
+        except OverflowError:
+            self.fail("invalid")
 
     def to_representation(self, value: datetime) -> str:
         return value.isoformat()
@@ -200,6 +205,12 @@ class BookingFilterSerializer(serializers.Serializer):
     timezone = serializers.CharField(
         max_length=64, required=False, default="UTC", validators=[_validate_timezone]
     )
+
+    def validate_date(self, value: date) -> date:
+        # The filter spans the day and its neighbours in `timezone`: keep clear of year 1/9999.
+        if not date(2, 1, 1) <= value <= date(9998, 12, 31):
+            raise serializers.ValidationError("Give a date between 0002-01-01 and 9998-12-31.")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         after, before = attrs.get("start_after"), attrs.get("start_before")

@@ -419,6 +419,9 @@ def test_it_filters_the_list_by_date_in_a_timezone(staff_api, owner):
         {"start_after": "2027-03-15T12:00:00"},
         {"timezone": "Nowhere/Land", "date": "2027-03-15"},
         {"start_after": "2027-03-16T00:00:00Z", "start_before": "2027-03-15T00:00:00Z"},
+        {"date": "9999-12-31"},
+        {"date": "0001-01-01"},
+        {"start_before": "0001-01-01T00:00:00+01:00"},
     ],
 )
 def test_it_answers_400_for_bad_list_filters(staff_api, params):
@@ -426,6 +429,13 @@ def test_it_answers_400_for_bad_list_filters(staff_api, params):
 
     assert response.status_code == 400
     assert set(response.json()) <= {*params}
+
+
+def test_it_reads_an_offset_beyond_what_postgresql_stores_as_the_same_instant(staff_api):
+    # Python accepts offsets up to +-23:59, PostgreSQL only +-15:59: filter in UTC.
+    response = staff_api.get("/api/bookings/", {"start_after": "0079-03-01T01:12:47+23:16"})
+
+    assert response.status_code == 200
 
 
 def test_it_bounds_the_queries_of_the_list(staff_api, owner, django_assert_max_num_queries):
