@@ -51,9 +51,7 @@ class Booking(models.Model):
         related_name="+",
         help_text="The staff user who booked on the invitee's behalf.",
     )
-    locator = models.CharField(
-        max_length=16, unique=True, default=tokens.new_locator, editable=False
-    )
+    locator = models.CharField(max_length=16, default=tokens.new_locator, editable=False)
     nonce = models.CharField(max_length=32, default=tokens.new_nonce, editable=False)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -63,6 +61,9 @@ class Booking(models.Model):
         ordering = ["start"]
         indexes = [models.Index(fields=["calendar", "status", "start"])]
         constraints = [
+            # Unique keys as constraints rather than unique=True: on PostgreSQL a unique
+            # CharField also gets a LIKE index that nothing queries but every write updates.
+            models.UniqueConstraint(fields=["locator"], name="booking_locator_unique"),
             models.UniqueConstraint(
                 fields=["calendar", "start", "seat"],
                 condition=models.Q(status="confirmed"),
@@ -103,7 +104,8 @@ class OneTimeLink(models.Model):
     # A plain label keeps bookings/ from importing workflows/.
     created_by_process = models.CharField(max_length=200, blank=True)
     # Set by automated callers so that a retried step finds the link it already made.
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # NULL, not "", for "no key": many links have none, and NULLs never collide.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     contact = models.ForeignKey(
         "contacts.Contact",
         null=True,
@@ -112,9 +114,7 @@ class OneTimeLink(models.Model):
         related_name="one_time_links",
     )
     label = models.CharField(max_length=200, blank=True)
-    locator = models.CharField(
-        max_length=16, unique=True, default=tokens.new_locator, editable=False
-    )
+    locator = models.CharField(max_length=16, default=tokens.new_locator, editable=False)
     nonce = models.CharField(max_length=32, default=tokens.new_nonce, editable=False)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -127,6 +127,14 @@ class OneTimeLink(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["calendar", "-created_at"])]
+        constraints = [
+            # Unique keys as constraints rather than unique=True: on PostgreSQL a unique
+            # CharField also gets a LIKE index that nothing queries but every write updates.
+            models.UniqueConstraint(fields=["locator"], name="one_time_link_locator_unique"),
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="one_time_link_idempotency_key_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"One-time link {self.locator} for {self.calendar}"
@@ -172,7 +180,7 @@ class OutboxMessage(models.Model):
         SENT = "sent"
         FAILED = "failed"
 
-    key = models.CharField(max_length=200, unique=True)
+    key = models.CharField(max_length=200)
     to = models.EmailField()
     subject = models.CharField(max_length=300)
     body_text = models.TextField(blank=True)
@@ -195,6 +203,11 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            # Unique keys as constraints rather than unique=True: on PostgreSQL a unique
+            # CharField also gets a LIKE index that nothing queries but every write updates.
+            models.UniqueConstraint(fields=["key"], name="outbox_message_key_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to} ({self.status})"
