@@ -199,3 +199,15 @@ def celery_worker_factory(transactional_db, tmp_path):
 @pytest.fixture
 def celery_worker(celery_worker_factory) -> CeleryWorker:
     return celery_worker_factory()
+
+
+def wait_until(predicate, *, timeout: float = 60.0, what: str, worker=None):
+    """Poll for the outcome of work done by another process (not a sleep for logic)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    log = f"\nworker log:\n{worker.log()}" if worker else ""
+    pytest.fail(f"timed out waiting for {what}{log}", pytrace=False)

@@ -1,7 +1,6 @@
 """Email delivery end to end: a real Celery worker on Redis and a real SMTP server."""
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,20 +14,9 @@ from bookings.services.bookings import booking_create
 from bookings.services.outbox import outbox_enqueue
 from bookings.tasks import deliver_outbox_message, sweep_outbox
 from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.celery_worker import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.smtp, pytest.mark.postgres]
-
-
-def wait_until(predicate, *, timeout: float = 60.0, what: str, worker=None):
-    """Poll for the outcome of work done by another process (not a sleep for logic)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    log = f"\nworker log:\n{worker.log()}" if worker else ""
-    pytest.fail(f"timed out waiting for {what}{log}", pytrace=False)
 
 
 def succeeded(worker, task: str) -> int:

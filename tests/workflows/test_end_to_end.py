@@ -4,7 +4,6 @@ link -> link used, second attempt refused. Plus duplicate deliveries, a mail out
 broker that lost its messages."""
 
 import re
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from rest_framework.test import APIClient
 
 from bookings.models import Booking, OneTimeLink, OutboxMessage
 from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.celery_worker import wait_until
 from tests.contacts.factories import ContactFactory
 from tests.workflows.support import link_and_email_actions, make_workflow
 from workflows.models import Enrollment, StepRun
@@ -22,18 +22,6 @@ from workflows.tasks import run_step
 pytestmark = [pytest.mark.redis, pytest.mark.smtp, pytest.mark.postgres]
 
 LINK_RE = re.compile(r"http://testserver/l/([A-Za-z0-9_\-]+)/")
-
-
-def wait_until(predicate, *, timeout: float = 60.0, what: str, worker=None):
-    """Poll for work done by another process (not a sleep for logic)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    log = f"\nworker log:\n{worker.log()}" if worker else ""
-    pytest.fail(f"timed out waiting for {what}{log}", pytrace=False)
 
 
 def task_runs(worker) -> int:
@@ -183,7 +171,7 @@ def test_it_fails_the_enrollment_when_the_mail_server_stays_down(
 
 
 def test_it_loses_nothing_when_the_broker_loses_its_messages(smtp_server, celery_worker_factory):
-    from tests.celery_worker import purge_broker
+    from tests.celery_worker import purge_broker, wait_until
     from tests.conftest import redis_url
 
     calendar = CalendarFactory()
