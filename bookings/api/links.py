@@ -33,6 +33,7 @@ from bookings.api.slots import SLOTS_PARAMETERS, SlotsAnswerSerializer, slots_re
 from bookings.models import OneTimeLink
 from bookings.serializers import BookingInputSerializer, BookingSerializer
 from bookings.services.one_time_links import (
+    LINK_BOOKING_RELATED,
     LinkUnavailable,
     one_time_link_book,
     one_time_link_generate,
@@ -213,8 +214,8 @@ NOT_FOUND = OpenApiResponse(description="No such link (also for a malformed toke
 GONE = OpenApiResponse(GoneSerializer, description="The link was used, expired or revoked.")
 
 
-def _link_or_404(token: str) -> OneTimeLink:
-    link = one_time_link_get_by_token(token=token)
+def _link_or_404(token: str, **kwargs) -> OneTimeLink:
+    link = one_time_link_get_by_token(token=token, **kwargs)
     if link is None:
         raise NotFound()
     return link
@@ -315,7 +316,9 @@ class PublicLinkBookingView(APIView):
         auth=[],
     )
     def post(self, request: Request, token: str) -> Response:
-        link = _link_or_404(token)
+        # Without the owner and contact: the booking reads the owner under its lock, and a
+        # POST prefills nothing.
+        link = _link_or_404(token, related=LINK_BOOKING_RELATED)
         if not one_time_link_is_usable(link=link):
             return _gone(link)
         try:

@@ -17,7 +17,9 @@ INTERFACE (fixed; Share panel, API, CLI and the workflow action depend on it):
 
 Selectors:
 
-    def one_time_link_get_by_token(*, token: str) -> OneTimeLink | None
+    def one_time_link_get_by_token(*, token: str, related=LINK_PAGE_RELATED) -> OneTimeLink | None
+        related: what comes along in the same query; the booking POST asks for only
+        ("calendar",), since the booking re-reads the calendar and owner under its lock.
     def one_time_links_in_state(queryset, *, state: str, now=None) -> QuerySet
 
     def one_time_link_is_usable(*, link) -> bool     # active and its calendar takes bookings
@@ -129,18 +131,27 @@ def one_time_links_in_state(
     return queryset.filter(_state_q(state, now or dj_timezone.now()))
 
 
-def one_time_link_get_by_token(*, token: str) -> OneTimeLink | None:
+# What a link page needs: its calendar, the owner to contact, the contact to prefill.
+LINK_PAGE_RELATED = ("calendar", "calendar__owner", "contact")
+# What booking through a link needs before booking_create (which locks and re-reads the
+# calendar with its owner): the calendar, for is_active and to book on.
+LINK_BOOKING_RELATED = ("calendar",)
+
+
+def one_time_link_get_by_token(
+    *, token: str, related: tuple[str, ...] = LINK_PAGE_RELATED
+) -> OneTimeLink | None:
     """The link behind a URL token, or None for a malformed, unknown or forged one (callers
     answer all three with the same 404)."""
     parts = tokens.split_token(token)
     if parts is None:
         return None
     locator, mac = parts
-    # With its calendar, owner and contact, in one plain query (see bookings.services.rows):
-    # every link page and link booking starts here.
+    # With `related` in one plain query (see bookings.services.rows): every link page and
+    # link booking starts here.
     link = rows.fetch_one(
         OneTimeLink,
-        related=["calendar", "calendar__owner", "contact"],
+        related=list(related),
         where="t0.locator = %s",
         params=[locator],
     )
