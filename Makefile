@@ -31,10 +31,16 @@ $(UV):
 
 install: .venv/.synced
 
+# A development .env (DEBUG=on, a random SECRET_KEY) so that manage.py works on this machine
+# after `make run` too. Written only when there is none: an existing .env is never touched.
+.env:
+	@printf 'DEBUG=on\nSECRET_KEY=%s\n' "$$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Wrote .env for development: DEBUG=on and a random SECRET_KEY (see .env.example)."
+
 # `make run` is the zero-setup demo: SQLite, debug pages, filesystem broker, console email,
 # unless the environment or .env says otherwise.
 run: export DEBUG ?= on
-run: install
+run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@mkdir -p var

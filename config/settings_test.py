@@ -7,6 +7,8 @@ come from DATABASE_URL / CELERY_BROKER_URL when set, else the local defaults bel
 import os
 
 os.environ.setdefault("SECRET_KEY", "onceslot-test-secret-key-not-for-production")
+# Tests run as production does, whatever a developer's .env says.
+os.environ.setdefault("DEBUG", "off")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/onceslot")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
