@@ -6,7 +6,6 @@ from django.http import JsonResponse
 from rest_framework import exceptions, parsers
 from rest_framework.serializers import as_serializer_error
 from rest_framework.throttling import AnonRateThrottle
-from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc, context):
@@ -14,6 +13,10 @@ def exception_handler(exc, context):
     # 400 with field errors instead of letting it surface as a 500.
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    # Imported here: DRF's settings import this module while rest_framework.views is still
+    # being defined, so importing it at the top would be circular.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     return drf_exception_handler(exc, context)
 
 

@@ -7,12 +7,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from config.api import JSONParser, PublicRateThrottle
+from config.api import JSONParser
+from config.public_api import PublicAPIView
 from workflows import selectors, services
 from workflows.models import Workflow
 from workflows.serializers import (
@@ -129,13 +129,10 @@ def _payload_errors(payload) -> dict[str, list[str]]:
     return errors
 
 
-class InboundWebhookView(APIView):
+class InboundWebhookView(PublicAPIView):
     """POST JSON with at least an email to a workflow's secret URL: the contact is upserted
     and enrolled. 404 for a wrong secret, 400 for bad JSON or a missing email."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [PublicRateThrottle]
     parser_classes = [JSONParser]
 
     @extend_schema(

@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,7 +46,7 @@ from calendars.selectors import (
     calendar_get_public_cached,
     zone,
 )
-from config.api import PublicRateThrottle
+from config.public_api import PublicAPIView
 
 SLOT_UNAVAILABLE_CODE = "slot_unavailable"
 
@@ -77,11 +76,7 @@ def public_booking_response(*, request: Request, book: Callable[..., Booking]) -
     return Response(booking_public_data(booking=booking), status=status.HTTP_201_CREATED)
 
 
-class PublicBookingCreateApi(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [PublicRateThrottle]
-
+class PublicBookingCreateApi(PublicAPIView):
     @extend_schema(
         operation_id="public_calendar_booking_create",
         summary="Book a free slot of a calendar",

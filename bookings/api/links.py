@@ -23,7 +23,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,7 +46,7 @@ from bookings.services.one_time_links import (
     one_time_links_in_state,
 )
 from calendars.models import Calendar
-from config.api import PublicRateThrottle
+from config.public_api import PublicAPIView
 from contacts.models import Contact
 
 LINK_UNAVAILABLE_CODE = "link_unavailable"
@@ -232,11 +231,7 @@ def _gone(link: OneTimeLink) -> Response:
     )
 
 
-class PublicLinkView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [PublicRateThrottle]
-
+class PublicLinkView(PublicAPIView):
     @extend_schema(
         operation_id="public_one_time_link",
         summary="A one-time link's calendar and state",
@@ -265,11 +260,7 @@ class PublicLinkView(APIView):
         )
 
 
-class PublicLinkSlotsView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [PublicRateThrottle]
-
+class PublicLinkSlotsView(PublicAPIView):
     @extend_schema(
         operation_id="public_one_time_link_slots",
         summary="Free slot starts of a one-time link's calendar",
@@ -294,11 +285,7 @@ class PublicLinkSlotsView(APIView):
         )
 
 
-class PublicLinkBookingView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [PublicRateThrottle]
-
+class PublicLinkBookingView(PublicAPIView):
     @extend_schema(
         operation_id="public_one_time_link_booking_create",
         summary="Book through a one-time link (consumes it)",

@@ -24,10 +24,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from bookings.selectors import StaleCalendar, calendar_free_slot_micros
 from calendars.availability import from_epoch_micros
@@ -39,6 +37,7 @@ from calendars.selectors import (
     zone,
 )
 from config.api import PublicRateThrottle
+from config.public_api import PublicAPIView
 
 MAX_DAYS = 93
 # Far enough to cover any real request, near enough that day arithmetic never overflows.
@@ -251,10 +250,7 @@ SLOTS_RESPONSES = {
 }
 
 
-class CalendarSlotsView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes = [PublicRateThrottle]
+class CalendarSlotsView(PublicAPIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnlyNegotiation
 
