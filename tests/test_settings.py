@@ -2,12 +2,16 @@
 interpreter with a controlled environment (explicitly empty values beat a developer's .env,
 which only fills variables that are unset)."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
+
+from contacts.models import Contact
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,8 +29,23 @@ GOOD_ENV = {
 
 
 def load_settings(**changes: str) -> subprocess.CompletedProcess:
+    return run_with_settings(
+        "from django.conf import settings; print(settings.DEBUG, settings.TIME_ZONE)", **changes
+    )
+
+
+def database_options(**changes: str) -> dict:
+    result = run_with_settings(
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default'].get('OPTIONS', {})))",
+        **changes,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def run_with_settings(code: str, **changes: str) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", ""), **GOOD_ENV, **changes}
-    code = "from django.conf import settings; print(settings.DEBUG, settings.TIME_ZONE)"
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -100,3 +119,63 @@ def test_it_refuses_a_malformed_cache_url():
 
 def test_it_takes_a_redis_cache_url():
     assert load_settings(CACHE_URL="redis://127.0.0.1:6379/1").returncode == 0
+
+
+# Loading settings opens no connection: any PostgreSQL URL will do.
+POSTGRES_URL = "postgres://onceslot@127.0.0.1:5432/onceslot"
+
+
+def test_it_binds_parameters_server_side_on_postgresql_by_default():
+    options = database_options(DATABASE_URL=POSTGRES_URL)
+    assert options == {"server_side_binding": True, "prepare_threshold": 2}
+
+
+@pytest.mark.parametrize("value", ["on", "true", "1"])
+def test_it_binds_parameters_server_side_when_turned_on(value):
+    options = database_options(DATABASE_URL=POSTGRES_URL, DATABASE_SERVER_SIDE_BINDING=value)
+    assert options == {"server_side_binding": True, "prepare_threshold": 2}
+
+
+@pytest.mark.parametrize("value", ["off", "false", "0"])
+def test_it_binds_parameters_client_side_when_turned_off(value):
+    options = database_options(DATABASE_URL=POSTGRES_URL, DATABASE_SERVER_SIDE_BINDING=value)
+    assert "server_side_binding" not in options
+    assert "prepare_threshold" not in options
+
+
+def test_it_ignores_server_side_binding_on_sqlite():
+    options = database_options(DATABASE_SERVER_SIDE_BINDING="on")
+    assert "server_side_binding" not in options
+    assert "prepare_threshold" not in options
+
+
+@pytest.mark.parametrize("database_url", [POSTGRES_URL, GOOD_ENV["DATABASE_URL"]])
+@pytest.mark.parametrize("value", ["maybe", "ture", "2"])
+def test_it_refuses_a_malformed_server_side_binding(database_url, value):
+    result = load_settings(DATABASE_URL=database_url, DATABASE_SERVER_SIDE_BINDING=value)
+    assert_refused(result, "DATABASE_SERVER_SIDE_BINDING")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_it_prepares_a_statement_on_its_third_run():
+    # The suite runs with the production default: this is the connection every test uses.
+    assert connection.features.uses_server_side_binding
+
+    def prepared() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+            return {row[0] for row in cursor.fetchall()}
+
+    def lookup() -> None:
+        Contact.objects.filter(email="nobody@example.com").exists()
+
+    lookup()
+    lookup()
+    before = prepared()
+    lookup()
+    new = prepared() - before
+    assert len(new) == 1
+    (statement,) = new
+    assert Contact._meta.db_table in statement
+    assert "$1" in statement  # the value travelled apart from the text
