@@ -682,10 +682,15 @@ def _check_stored(slugs: list[str], answered: list[_Answered]) -> list[str]:
 
 def _check_links(answered: list[_Answered]) -> list[str]:
     """Every 201 used its link for that booking; every other answer left its link active."""
+    from django.db.models import F
+
     from bookings.models import OneTimeLink
 
     ids = [a.tag for a in answered]
-    links = {link.pk: link for link in OneTimeLink.objects.filter(pk__in=ids)}
+    links = {
+        link.pk: link
+        for link in OneTimeLink.objects.filter(pk__in=ids).annotate(booking_id=F("booking"))
+    }
     wrong = 0
     for answer in answered:
         link = links.get(answer.tag)

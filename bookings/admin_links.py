@@ -23,7 +23,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from bookings.models import OneTimeLink
+from bookings.models import Booking, OneTimeLink
 from bookings.services.one_time_links import (
     one_time_link_generate,
     one_time_link_revoke,
@@ -100,7 +100,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         "created_at",
         "expires_at",
         "used_at",
-        "booking",
+        "booking_display",
         "copy_url",
     ]
     list_filter = [("calendar", admin.RelatedOnlyFieldListFilter), StateFilter]
@@ -119,7 +119,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         "created_at",
         "expires_at",
         "used_at",
-        "booking",
+        "booking_display",
         "revoked_at",
     ]
     fields = readonly_fields
@@ -157,6 +157,14 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     @admin.display(description="state")
     def state_display(self, link: OneTimeLink) -> str:
         return OneTimeLink.State(link.state).label
+
+    @admin.display(description="booking")
+    def booking_display(self, link: OneTimeLink) -> str:
+        booking = _booking_of(link)
+        if booking is None:
+            return "-"
+        url = _booking_admin_url(booking)
+        return format_html('<a href="{}">{}</a>', url, booking) if url else str(booking)
 
     @admin.display(description="URL")
     def copy_url(self, link: OneTimeLink) -> str:
@@ -253,7 +261,8 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
                     "link": link,
                     "state": state,
                     "url": one_time_link_url(link=link) if state == "active" else "",
-                    "booking_url": _booking_admin_url(link.booking_id),
+                    "booking": _booking_of(link),
+                    "booking_url": _booking_admin_url(_booking_of(link)),
                 }
             )
         site = settings.SITE_URL
@@ -296,11 +305,16 @@ def _recent_contact_emails() -> list[str]:
     return list(Contact.objects.order_by("-created_at").values_list("email", flat=True)[:200])
 
 
-def _booking_admin_url(booking_id: int | None) -> str:
-    if booking_id is None:
+def _booking_of(link: OneTimeLink) -> Booking | None:
+    # The reverse of Booking.one_time_link raises (an AttributeError) until the link is used.
+    return getattr(link, "booking", None)
+
+
+def _booking_admin_url(booking: Booking | None) -> str:
+    if booking is None:
         return ""
     try:
-        return reverse("admin:bookings_booking_change", args=[booking_id])
+        return reverse("admin:bookings_booking_change", args=[booking.pk])
     except NoReverseMatch:
         return ""
 

@@ -141,6 +141,7 @@ def calendar_rules(
 _CACHE_LIMIT = 2048
 _rules_cache: dict[tuple[int, str], availability.Rules] = {}
 _public_cache: dict[str, Calendar] = {}
+_by_id_cache: dict[int, Calendar] = {}
 
 
 def calendar_rules_cached(*, calendar: Calendar, now=None) -> availability.Rules:
@@ -178,6 +179,20 @@ def calendar_forget_public(*, slug: str) -> None:
     _public_cache.pop(slug, None)
 
 
+def calendar_get_cached(*, pk: int) -> Calendar:
+    """The calendar with this id as last read by this process (no query when known), for a
+    caller that re-reads it under its lock anyway (booking through a one-time link, whose row
+    names the calendar by id). Calendar.DoesNotExist when there is none."""
+    calendar = _by_id_cache.get(pk)
+    if calendar is None:
+        calendar = Calendar.objects.get(pk=pk)
+        if len(_by_id_cache) >= _CACHE_LIMIT:
+            _by_id_cache.clear()
+        _by_id_cache[pk] = calendar
+    return calendar
+
+
 def clear_caches() -> None:
     _rules_cache.clear()
     _public_cache.clear()
+    _by_id_cache.clear()

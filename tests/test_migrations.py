@@ -12,3 +12,53 @@ def test_it_has_a_migration_for_every_model_change():
     except SystemExit as exc:  # --check exits non-zero when a migration is missing
         pytest.fail(f"models and migrations differ:\n{out.getvalue()}", pytrace=False)
         raise AssertionError from exc
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_moves_each_link_booking_pair_to_the_booking_side_and_back():
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("bookings", "0001_initial")]
+    after = [("bookings", "0002_booking_holds_its_one_time_link")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        apps = executor.loader.project_state(before).apps
+        User = apps.get_model("auth", "User")
+        Calendar = apps.get_model("calendars", "Calendar")
+        Booking = apps.get_model("bookings", "Booking")
+        OneTimeLink = apps.get_model("bookings", "OneTimeLink")
+        owner = User.objects.create(username="owner")
+        calendar = Calendar.objects.create(owner=owner, name="Intro", slug="intro")
+        start = datetime(2030, 1, 8, 10, tzinfo=UTC)
+        booking = Booking.objects.create(
+            calendar=calendar,
+            start=start,
+            end=start + timedelta(minutes=30),
+            source="one_time_link",
+            invitee_name="Ana",
+            invitee_email="ana@example.com",
+            timezone="UTC",
+        )
+        used = OneTimeLink.objects.create(calendar=calendar, used_at=start, booking=booking)
+        unused = OneTimeLink.objects.create(calendar=calendar)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        apps = executor.loader.project_state(after).apps
+        Booking = apps.get_model("bookings", "Booking")
+        assert Booking.objects.get(pk=booking.pk).one_time_link_id == used.pk
+        assert not Booking.objects.filter(one_time_link_id=unused.pk).exists()
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        apps = executor.loader.project_state(before).apps
+        OneTimeLink = apps.get_model("bookings", "OneTimeLink")
+        assert OneTimeLink.objects.get(pk=used.pk).booking_id == booking.pk
+        assert OneTimeLink.objects.get(pk=unused.pk).booking_id is None
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -70,10 +70,14 @@ def public_booking_response(*, request: Request, book: Callable[..., Booking]) -
     try:
         booking = book(**serializer.service_kwargs())
     except SlotUnavailable as exc:
-        return Response(
-            {"detail": str(exc), "code": SLOT_UNAVAILABLE_CODE}, status=status.HTTP_409_CONFLICT
-        )
+        return slot_unavailable_response(exc)
     return Response(booking_public_data(booking=booking), status=status.HTTP_201_CREATED)
+
+
+def slot_unavailable_response(exc: SlotUnavailable) -> Response:
+    return Response(
+        {"detail": str(exc), "code": SLOT_UNAVAILABLE_CODE}, status=status.HTTP_409_CONFLICT
+    )
 
 
 class PublicBookingCreateApi(PublicAPIView):

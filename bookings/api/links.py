@@ -7,8 +7,6 @@ credential. A malformed, unknown or forged token is 404; a used, expired or revo
 is 410 for the endpoints that would use it.
 """
 
-from functools import partial
-
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -22,19 +20,21 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings.api.bookings import ErrorSerializer, public_booking_response
+from bookings.api.bookings import ErrorSerializer, slot_unavailable_response
 from bookings.api.slots import SLOTS_PARAMETERS, SlotsAnswerSerializer, slots_response
 from bookings.models import OneTimeLink
-from bookings.serializers import BookingInputSerializer, BookingSerializer
+from bookings.serializers import BookingInputSerializer, BookingSerializer, booking_public_data
+from bookings.services.bookings import SlotUnavailable
 from bookings.services.one_time_links import (
     LINK_BOOKING_RELATED,
+    LinkNotFound,
     LinkUnavailable,
-    one_time_link_book,
+    one_time_link_book_by_token,
     one_time_link_generate,
     one_time_link_get_by_token,
     one_time_link_is_usable,
@@ -303,19 +303,24 @@ class PublicLinkBookingView(PublicAPIView):
         auth=[],
     )
     def post(self, request: Request, token: str) -> Response:
-        # Without the owner and contact: the booking reads the owner under its lock, and a
-        # POST prefills nothing.
-        link = _link_or_404(token, related=LINK_BOOKING_RELATED)
-        if not one_time_link_is_usable(link=link):
-            return _gone(link)
+        serializer = BookingInputSerializer(data=request.data)
+        if not serializer.is_valid():
+            # A link that cannot take the booking says so before the body's errors do.
+            link = _link_or_404(token, related=LINK_BOOKING_RELATED)
+            if not one_time_link_is_usable(link=link):
+                return _gone(link)
+            raise ValidationError(serializer.errors)
         try:
-            return public_booking_response(
-                request=request, book=partial(one_time_link_book, link=link)
-            )
+            # The link is claimed and booked without being read first: one statement more
+            # than a plain booking (see bookings.services.one_time_links).
+            booking = one_time_link_book_by_token(token=token, **serializer.service_kwargs())
+        except LinkNotFound as exc:
+            raise NotFound() from exc
         except LinkUnavailable:
-            # Consumed by a concurrent request between the check above and the row lock.
-            link.refresh_from_db()
-            return _gone(link)
+            return _gone(_link_or_404(token, related=LINK_BOOKING_RELATED))
+        except SlotUnavailable as exc:
+            return slot_unavailable_response(exc)
+        return Response(booking_public_data(booking=booking), status=status.HTTP_201_CREATED)
 
 
 urlpatterns = [

@@ -17,7 +17,9 @@ INTERFACE (fixed; pages, API, admin, one-time links and workflows depend on it):
         Optional additions: public_slug= (the slug the caller found `calendar` by, e.g. a
         copy kept in memory: under the lock the calendar must still have it and be active,
         else CalendarGone -> 404); savepoint=False for a caller whose own transaction rolls
-        back whole on any error (one_time_link_book), saving the savepoint round trips.
+        back whole on any error (one_time_link_book), saving the savepoint round trips;
+        one_time_link_id= the link this booking consumes (its caller has claimed it).
+        A calendar that no longer takes bookings raises CalendarInactive (a SlotUnavailable).
 
     def booking_cancel(*, booking: Booking, reason: str = "", by: User | None = None) -> Booking
     def booking_reschedule(*, booking: Booking, start: datetime,
@@ -78,6 +80,10 @@ class SlotUnavailable(BookingError):
     pass
 
 
+class CalendarInactive(SlotUnavailable):
+    """The calendar stopped taking bookings (read under its lock)."""
+
+
 class CalendarGone(BookingError):
     """The calendar no longer has the public slug the caller found it by, or no longer
     takes bookings (the caller answers 404, as for an unknown slug)."""
@@ -101,6 +107,7 @@ def booking_create(
     now: datetime | None = None,
     public_slug: str | None = None,
     savepoint: bool = True,
+    one_time_link_id: int | None = None,
 ) -> Booking:
     start = _checked_start(start)
     now = now or dj_timezone.now()
@@ -122,13 +129,14 @@ def booking_create(
             notes=notes.strip(),
             timezone=timezone,
             created_by=created_by,
+            one_time_link_id=one_time_link_id,
         )
         # Input errors first: a bad email should say so even when the time is also taken.
         _full_clean(booking)
         # The contact before the calendar's lock, which every booking of the calendar waits
         # for: the lock is held for the fewest statements. Still inside the transaction, so
-        # a booking refused below takes its new contact with it. (Lock order: the contact's
-        # email, then the calendar, then a one-time link, on every path.)
+        # a booking refused below takes its new contact with it. (Lock order: a one-time
+        # link, then the contact's email, then the calendar, on every path.)
         first_name, last_name = split_name(booking.invitee_name)
         contact, _ = contact_upsert(
             email=booking.invitee_email,
@@ -249,7 +257,7 @@ def _lock_calendar(calendar: Calendar, *, public_slug: str | None = None) -> Cal
         # The caller's copy is older than a rename or deactivation.
         raise CalendarGone(public_slug)
     if locked is None or not locked.is_active:
-        raise SlotUnavailable("This calendar is not taking bookings.")
+        raise CalendarInactive("This calendar is not taking bookings.")
     return locked
 
 
@@ -304,7 +312,7 @@ def _full_clean(booking: Booking) -> None:
         # `locator` (72 bits, a collision is 2^-72 per pair): the unique index backs it, so
         # no query asks first.
         booking.full_clean(
-            exclude=["seat", "contact", "calendar", "created_by"],
+            exclude=["seat", "contact", "calendar", "created_by", "one_time_link"],
             validate_unique=False,
             validate_constraints=False,
         )

@@ -14,6 +14,8 @@ INTERFACE (fixed; Share panel, API, CLI and the workflow action depend on it):
     def one_time_link_book(*, link: OneTimeLink, start, name, email, timezone, phone="",
                            notes="", consent=False) -> Booking
         Raises LinkUnavailable (-> 410) when the link is used, expired or revoked.
+    def one_time_link_book_by_token(*, token: str, start, name, ...) -> Booking
+        The same without reading the link first; also LinkNotFound (-> 404).
 
 Selectors:
 
@@ -51,19 +53,24 @@ token takes the same path and gives the same answer (None -> the ordinary 404), 
 tells a prober which locators exist. The MAC is compared as a string, not as decoded bytes,
 so the unused low bits of its last base64 character cannot be flipped to forge a variant.
 
-CONSUME EXACTLY ONCE: `one_time_link_book` refuses a link its caller already read as not
-active, then, in one transaction, calls `booking_create` (which locks the calendar) and
-claims the link with a conditional UPDATE that sets used_at and the booking only where the
-row is still unused, unrevoked and unexpired, and requires it to touch one row. The UPDATE
-waits for the row lock of any other transaction claiming the same link and re-checks the
-condition against what that one committed, so of any number of concurrent attempts exactly
-one commits and the others roll their bookings back (410). The only locks are calendar ->
-link, in that order, on every path that takes both (revoking takes the link's alone), so
-two paths never deadlock. SQLite (no row locks, but BEGIN IMMEDIATE) serializes whole
-transactions and the claim is just as conditional there. Any failure inside (slot taken,
-bad input, link claimed meanwhile) rolls the whole transaction back: no booking, and the
-link stays as it was. (Claiming first would answer concurrent losers a little sooner but
-costs a second statement on every booking; one link rarely sees concurrent attempts.)
+CONSUME EXACTLY ONCE: one transaction that first claims the link with a conditional UPDATE
+(set used_at where the row is still unused, unrevoked and unexpired; RETURNING its id,
+nonce and calendar), then calls `booking_create` with the link's id, which the booking row
+keeps (Booking.one_time_link; `link.booking` is its reverse). The UPDATE is the row lock
+(a select_for_update and a write in one statement): a concurrent attempt on the same link
+waits for it, then re-checks the condition against what was committed, so of any number of
+concurrent attempts exactly one claims the link; the others touch no row and answer 410
+without booking anything. Any failure after the claim (slot taken, bad input, calendar
+deactivated, a forged MAC) rolls the whole transaction back, claim included: no booking,
+and the link stays active. Lock order on every path: link, then the contact's email, then
+the calendar (revoking takes the link's alone), so two paths never deadlock. SQLite (no row
+locks, but BEGIN IMMEDIATE) serializes whole transactions and the claim is just as
+conditional there.
+
+Two entry points: `one_time_link_book(link=...)` for the link page, which has read the link
+to render it, and `one_time_link_book_by_token(token=...)` for the booking API, which finds
+the row by the claim itself (a link booking costs one statement more than a plain one) and
+checks the token's MAC against the nonce the claim returned before booking.
 
 GET never consumes (mail scanners prefetch links), and
 cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
@@ -86,6 +93,7 @@ from bookings.services import bookings as booking_services
 from bookings.services import rows
 from bookings.services.bookings import BookingError
 from calendars.models import Calendar
+from calendars.selectors import calendar_get_cached
 from contacts.models import Contact
 
 
@@ -246,31 +254,58 @@ def one_time_link_revoke(*, link: OneTimeLink, now: datetime | None = None) -> O
     return link
 
 
-def _claim_sql() -> str:
+def _claim_sql(*, by: str) -> str:
     quote = connection.ops.quote_name
     meta = OneTimeLink._meta
     column = {
         name: quote(meta.get_field(name).column)
-        for name in ("used_at", "booking", "revoked_at", "expires_at")
+        for name in ("id", "locator", "nonce", "calendar", "used_at", "revoked_at", "expires_at")
     }
     # The ACTIVE condition of _state_q, written out: the ORM spent more CPU building this
     # statement (Q objects, filters, the update compiler) than the rest of the link's part
-    # of a booking.
+    # of a booking. RETURNING gives what the booking needs (and the nonce, to check the
+    # token's MAC) in the same statement.
     return (
         f"UPDATE {quote(meta.db_table)}"  # noqa: S608 (names only)
-        f" SET {column['used_at']} = %s, {column['booking']} = %s"
-        f" WHERE {quote(meta.pk.column)} = %s AND {column['used_at']} IS NULL"
+        f" SET {column['used_at']} = %s"
+        f" WHERE {column[by]} = %s AND {column['used_at']} IS NULL"
         f" AND {column['revoked_at']} IS NULL"
         f" AND ({column['expires_at']} IS NULL OR {column['expires_at']} > %s)"
+        f" RETURNING {column['id']}, {column['nonce']}, {column['calendar']}"
     )
 
 
-def _claim(*, link_id: int, booking_id: int, now: datetime) -> bool:
-    """Mark an active link used by `booking_id`; False when it is not active (any more)."""
+def _claim(*, by: str, value: int | str, now: datetime) -> tuple[int, str, int] | None:
+    """Mark the link (`by` "id" or "locator") used if it is active: (id, nonce, calendar id)
+    of the claimed row, or None when it is not active (any more) or unknown.
+
+    The UPDATE takes the row's lock: a concurrent claim of the same link waits for this
+    transaction and then finds the link used (or, if this one rolled back, active)."""
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(), [adapt(now), booking_id, link_id, adapt(now)])
-        return cursor.rowcount == 1
+        cursor.execute(_claim_sql(by=by), [adapt(now), value, adapt(now)])
+        return cursor.fetchone()
+
+
+class LinkNotFound(Exception):
+    """No link behind this token (malformed, unknown or forged): answer 404."""
+
+
+def _book_claimed(*, link_id: int, calendar: Calendar, now: datetime, **booking) -> Booking:
+    try:
+        return booking_services.booking_create(
+            calendar=calendar,
+            source=BookingSource.ONE_TIME_LINK,
+            now=now,
+            one_time_link_id=link_id,
+            # Any error rolls the caller's whole transaction back (the claim with it): no
+            # savepoint needed.
+            savepoint=False,
+            **booking,
+        )
+    except booking_services.CalendarInactive as exc:
+        # A link to a calendar that stopped taking bookings reads as expired.
+        raise LinkUnavailable("This link has expired.") from exc
 
 
 def one_time_link_book(
@@ -285,30 +320,75 @@ def one_time_link_book(
     consent: bool = False,
     now: datetime | None = None,
 ) -> Booking:
+    """Book through a link the caller has read (the link page): claim it, then book."""
     now = now or dj_timezone.now()
     if link.state_at(now) != OneTimeLink.State.ACTIVE:
         # Known from the caller's copy already (a stale "active" is caught by the claim).
         raise LinkUnavailable("This link has expired.")
     with transaction.atomic():
-        booking = booking_services.booking_create(
+        if _claim(by="id", value=link.pk, now=now) is None:
+            raise LinkUnavailable("This link has expired.")
+        booking = _book_claimed(
+            link_id=link.pk,
             calendar=link.calendar,
+            now=now,
             start=start,
             name=name,
             email=email,
             timezone=timezone,
-            source=BookingSource.ONE_TIME_LINK,
             phone=phone,
             notes=notes,
             consent=consent,
-            now=now,
-            # Any error rolls this whole transaction back: no savepoint needed.
-            savepoint=False,
         )
-        # The claim: one conditional UPDATE, after the booking. It waits for the row lock of
-        # any other transaction claiming this link and then matches only if the link is
-        # still active, so of all concurrent attempts exactly one commits; the others roll
-        # their bookings back here.
-        if not _claim(link_id=link.pk, booking_id=booking.pk, now=now):
-            raise LinkUnavailable("This link has expired.")
     link.used_at, link.booking = now, booking
     return booking
+
+
+def one_time_link_book_by_token(
+    *,
+    token: str,
+    start: datetime,
+    name: str,
+    email: str,
+    timezone: str,
+    phone: str = "",
+    notes: str = "",
+    consent: bool = False,
+    now: datetime | None = None,
+) -> Booking:
+    """Book through the link behind a URL token without reading it first (the booking API):
+    the claim finds the row by its locator, and the token's MAC is checked against the nonce
+    the claim returns. LinkNotFound (404) for a malformed, unknown or forged token;
+    LinkUnavailable (410) for a used, expired or revoked link or one whose calendar stopped
+    taking bookings; otherwise booking_create's answers, and a refused booking leaves the
+    link active."""
+    parts = tokens.split_token(token)
+    if parts is None:
+        raise LinkNotFound(token)
+    locator, mac = parts
+    now = now or dj_timezone.now()
+    with transaction.atomic():
+        claimed = _claim(by="locator", value=locator, now=now)
+        if claimed is not None:
+            link_id, nonce, calendar_id = claimed
+            if not tokens.check_mac(
+                purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
+            ):
+                # A forged token for a real locator: rolls the claim back.
+                raise LinkNotFound(token)
+            return _book_claimed(
+                link_id=link_id,
+                calendar=calendar_get_cached(pk=calendar_id),
+                now=now,
+                start=start,
+                name=name,
+                email=email,
+                timezone=timezone,
+                phone=phone,
+                notes=notes,
+                consent=consent,
+            )
+    # Nothing claimed: unknown (or forged, answered alike after a MAC check) or not active.
+    if one_time_link_get_by_token(token=token, related=()) is None:
+        raise LinkNotFound(token)
+    raise LinkUnavailable("This link has expired.")

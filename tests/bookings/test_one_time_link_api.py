@@ -148,9 +148,10 @@ def _links_in_every_state(calendar):
         "active_until_later": OneTimeLinkFactory(
             calendar=calendar, expires_at=now + timedelta(hours=1)
         ),
-        "used": OneTimeLinkFactory(
-            calendar=calendar, used_at=now, booking=BookingFactory(calendar=calendar)
-        ),
+        "used": BookingFactory(
+            calendar=calendar,
+            one_time_link=OneTimeLinkFactory(calendar=calendar, used_at=now),
+        ).one_time_link,
         "used_then_expired": OneTimeLinkFactory(
             calendar=calendar,
             used_at=now - timedelta(hours=2),

@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services.bookings import SlotUnavailable, booking_cancel, booking_reschedule
 from bookings.services.one_time_links import (
+    LinkNotFound,
     LinkUnavailable,
     one_time_link_book,
+    one_time_link_book_by_token,
     one_time_link_generate,
     one_time_link_revoke,
     one_time_links_in_state,
@@ -254,7 +256,7 @@ def test_it_refuses_a_copy_read_while_active_once_the_row_changed(fields):
 
     assert not Booking.objects.exists()
     link.refresh_from_db()
-    assert link.booking is None
+    assert not Booking.objects.filter(one_time_link=link).exists()
 
 
 def test_it_claims_an_unexpired_link_in_one_statement(django_assert_max_num_queries):
@@ -279,7 +281,7 @@ def test_it_keeps_the_link_active_when_the_time_is_taken():
 
     link.refresh_from_db()
     assert link.state == OneTimeLink.State.ACTIVE
-    assert link.booking is None
+    assert not Booking.objects.filter(one_time_link=link).exists()
     # ...and the invitee can pick another time.
     booking = book(link, start=OTHER_SLOT)
     link.refresh_from_db()
@@ -344,26 +346,125 @@ def test_it_refuses_bad_durations(text):
         parse_expires_in(text)
 
 
-def test_it_rolls_the_booking_back_when_the_link_was_consumed_without_a_row_lock(monkeypatch):
-    # Where no row lock holds (SQLite), another request may consume the link between the
-    # state check and the end of the booking; the conditional UPDATE then touches no row.
+def test_it_claims_the_link_before_booking(monkeypatch):
+    # The claim is the link's row lock: a concurrent attempt waits for it instead of booking
+    # a slot it will have to give back.
     from bookings.services import bookings as booking_services
 
     link = OneTimeLinkFactory()
     create = booking_services.booking_create
+    seen = []
 
-    def create_while_another_request_consumes_the_link(**kwargs):
-        booking = create(**kwargs)
-        OneTimeLink.objects.filter(pk=link.pk).update(used_at=NOW)
-        return booking
+    def create_and_look(**kwargs):
+        seen.append(OneTimeLink.objects.get(pk=link.pk).used_at)
+        return create(**kwargs)
 
-    monkeypatch.setattr(
-        booking_services, "booking_create", create_while_another_request_consumes_the_link
+    monkeypatch.setattr(booking_services, "booking_create", create_and_look)
+
+    book(link)
+
+    assert seen == [NOW]
+
+
+# Booking by token (the booking API): the claim finds the row, no read first.
+
+
+def book_by_token(token, *, start=SLOT, email="ana@example.com", **extra):
+    return one_time_link_book_by_token(
+        token=token, start=start, name="Ana Lima", email=email, timezone="Europe/Lisbon", **extra
     )
 
+
+def test_it_books_by_token_and_keeps_the_link_on_the_booking():
+    link = OneTimeLinkFactory()
+
+    booking = book_by_token(link.token)
+
+    link.refresh_from_db()
+    assert link.state == OneTimeLink.State.USED
+    assert link.used_at == NOW
+    assert booking.one_time_link_id == link.pk
+    assert booking.source == BookingSource.ONE_TIME_LINK
+    assert link.booking == booking
+
+
+def test_it_books_by_token_with_one_statement_more_than_a_plain_booking(
+    django_assert_max_num_queries,
+):
+    link = OneTimeLinkFactory(expires_at=NOW + timedelta(seconds=1))
+    book_by_token(OneTimeLinkFactory(calendar=link.calendar).token, start=OTHER_SLOT)  # warm
+
+    # The claim, contact (insert, then found: the same invitee), lock, busy, booking,
+    # emails, and the savepoint pair of the test's transaction.
+    with django_assert_max_num_queries(9):
+        book_by_token(link.token)
+
+
+def test_it_answers_not_found_for_an_unknown_token():
+    link = OneTimeLinkFactory()
+    unknown = OneTimeLinkFactory.build(calendar=link.calendar).token
+
+    with pytest.raises(LinkNotFound):
+        book_by_token(unknown)
+
+
+def test_it_answers_not_found_for_a_malformed_token():
+    with pytest.raises(LinkNotFound):
+        book_by_token("not-a-token")
+
+
+def test_it_rolls_the_claim_back_for_a_forged_mac():
+    link = OneTimeLinkFactory()
+    token = link.token
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+
+    with pytest.raises(LinkNotFound):
+        book_by_token(forged)
+
+    link.refresh_from_db()
+    assert link.state == OneTimeLink.State.ACTIVE
+    assert not Booking.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"expires_at": NOW - timedelta(seconds=1)},
+        {"revoked_at": NOW - timedelta(seconds=1)},
+        {"used_at": NOW - timedelta(seconds=1)},
+    ],
+    ids=["expired", "revoked", "used"],
+)
+def test_it_refuses_a_link_that_is_not_active_by_token(fields):
+    link = OneTimeLinkFactory(**fields)
+
     with pytest.raises(LinkUnavailable):
-        book(link)
+        book_by_token(link.token)
 
     assert not Booking.objects.exists()
+
+
+def test_it_keeps_the_link_active_when_the_time_is_taken_by_token():
+    link = OneTimeLinkFactory()
+    BookingFactory(calendar=link.calendar, start=SLOT)
+
+    with pytest.raises(SlotUnavailable):
+        book_by_token(link.token)
+
     link.refresh_from_db()
-    assert link.booking is None
+    assert link.state == OneTimeLink.State.ACTIVE
+    assert Booking.objects.count() == 1
+
+
+def test_it_reads_a_link_to_a_deactivated_calendar_as_expired_and_keeps_it():
+    link = OneTimeLinkFactory()
+    book_by_token(OneTimeLinkFactory(calendar=link.calendar).token, start=OTHER_SLOT)  # cached
+    link.calendar.is_active = False
+    link.calendar.save()
+
+    with pytest.raises(LinkUnavailable):
+        book_by_token(link.token)
+
+    link.refresh_from_db()
+    assert link.state == OneTimeLink.State.ACTIVE
+    assert not Booking.objects.filter(one_time_link=link).exists()
