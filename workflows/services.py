@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -29,6 +29,7 @@ from workflows.actions import (
     values_expand,
 )
 from workflows.models import Enrollment, StepRun, TriggerType, Workflow, WorkflowAction
+from workflows.selectors import published_trigger_types, published_trigger_types_memo_stop
 from workflows.triggers import trigger_matches
 from workflows.validation import CleanWorkflow, WorkflowInvalid, validate_workflow
 
@@ -85,6 +86,7 @@ def workflow_save(
         )
         for position, a in enumerate(clean.actions)
     )
+    published_trigger_types_memo_stop()  # status or trigger may have changed
     return workflow
 
 
@@ -107,6 +109,7 @@ def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
     if status == Workflow.Status.PUBLISHED:
         workflow_validate_stored(workflow=workflow, status=status)
     Workflow.objects.filter(pk=workflow.pk).update(status=status, updated_at=timezone.now())
+    published_trigger_types_memo_stop()
     workflow.status = status
     return workflow
 
@@ -201,11 +204,12 @@ def workflows_trigger(
 ) -> list[Enrollment]:
     """Enroll the contact in every published workflow whose trigger accepts the event.
 
-    Runs after every booking and new contact, where usually no workflow listens: one cheap
-    query asks whether any published workflow has the trigger, and only when one does are
-    the workflows and the contact read and `event` built (a callable is called then, so the
-    lookups it needs cost nothing on that usual path)."""
-    if contact_id is None or not _any_published(trigger_type):
+    Runs after every booking and new contact, where usually no workflow listens: the
+    published trigger types (one query per request or task) say whether any workflow
+    has this trigger, and only when one does are the workflows and the contact read and
+    `event` built (a callable is called then, so the lookups it needs cost nothing on that
+    usual path)."""
+    if contact_id is None or trigger_type not in published_trigger_types():
         return []
     workflows = list(
         Workflow.objects.filter(
@@ -227,22 +231,6 @@ def workflows_trigger(
         if enrollment is not None:
             enrollments.append(enrollment)
     return enrollments
-
-
-def _any_published(trigger_type: str) -> bool:
-    """Whether a published workflow has this trigger: the question asked after every
-    booking and new contact, as one indexed lookup in plain SQL (building the ORM query
-    cost several times the query itself)."""
-    meta = Workflow._meta
-    quote = connection.ops.quote_name
-    sql = (
-        f"SELECT 1 FROM {quote(meta.db_table)}"  # noqa: S608 (names only)
-        f" WHERE {quote(meta.get_field('trigger_type').column)} = %s"
-        f" AND {quote(meta.get_field('status').column)} = %s LIMIT 1"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [trigger_type, Workflow.Status.PUBLISHED.value])
-        return cursor.fetchone() is not None
 
 
 def inbound_webhook_receive(
