@@ -19,7 +19,12 @@ VENV_BIN = Path(sys.executable).parent
 # Sized for 2 cores shared with the load generator: two processes cover both cores, and a
 # few threads each keep a core busy while another request waits on PostgreSQL. gthread also
 # keeps connections alive, as a proxy in front of gunicorn would.
-GUNICORN_ARGS = "--worker-class gthread --workers 2 --threads 4 --backlog 512"
+# --reuse-port: each worker listens on its own socket and the kernel spreads new
+# connections between them. With one shared socket, whichever worker woke first often
+# accepted all 16 of the load generator's keep-alive connections, so one process ran at
+# 100% and the other idled: the same row measured 790 or 1,560 req/s from run to run.
+# (Not in `make serve`: a restarting worker drops the connections queued on its socket.)
+GUNICORN_ARGS = "--worker-class gthread --workers 2 --threads 4 --backlog 512 --reuse-port"
 
 
 def process_cpu_seconds(pid: int) -> float:

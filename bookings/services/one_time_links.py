@@ -76,6 +76,7 @@ GET never consumes (mail scanners prefetch links), and
 cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
 """
 
+import functools
 import re
 from datetime import datetime, timedelta
 
@@ -254,7 +255,9 @@ def one_time_link_revoke(*, link: OneTimeLink, now: datetime | None = None) -> O
     return link
 
 
-def _claim_sql(*, by: str) -> str:
+@functools.cache
+def _claim_sql(*, by: str, vendor: str) -> str:
+    # Built once per shape (`vendor` only keys the cache: the quoting is the connection's).
     quote = connection.ops.quote_name
     meta = OneTimeLink._meta
     column = {
@@ -283,7 +286,7 @@ def _claim(*, by: str, value: int | str, now: datetime) -> tuple[int, str, int] 
     transaction and then finds the link used (or, if this one rolled back, active)."""
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(by=by), [adapt(now), value, adapt(now)])
+        cursor.execute(_claim_sql(by=by, vendor=connection.vendor), [adapt(now), value, adapt(now)])
         return cursor.fetchone()
 
 
