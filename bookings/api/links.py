@@ -34,7 +34,7 @@ from bookings.services.one_time_links import (
     LINK_BOOKING_RELATED,
     LinkNotFound,
     LinkUnavailable,
-    one_time_link_book_by_token,
+    one_time_link_book,
     one_time_link_generate,
     one_time_link_get_by_token,
     one_time_link_is_usable,
@@ -313,7 +313,7 @@ class PublicLinkBookingView(PublicAPIView):
         try:
             # The link is claimed and booked without being read first: one statement more
             # than a plain booking (see bookings.services.one_time_links).
-            booking = one_time_link_book_by_token(token=token, **serializer.service_kwargs())
+            booking = one_time_link_book(token=token, **serializer.service_kwargs())
         except LinkNotFound as exc:
             raise NotFound() from exc
         except LinkUnavailable:

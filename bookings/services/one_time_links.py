@@ -11,11 +11,10 @@ INTERFACE (fixed; Share panel, API, CLI and the workflow action depend on it):
 
     def one_time_link_url(*, link: OneTimeLink) -> str        # SITE_URL + /l/<token>/
     def one_time_link_revoke(*, link: OneTimeLink) -> OneTimeLink
-    def one_time_link_book(*, link: OneTimeLink, start, name, email, timezone, phone="",
+    def one_time_link_book(*, token: str, start, name, email, timezone, phone="",
                            notes="", consent=False) -> Booking
-        Raises LinkUnavailable (-> 410) when the link is used, expired or revoked.
-    def one_time_link_book_by_token(*, token: str, start, name, ...) -> Booking
-        The same without reading the link first; also LinkNotFound (-> 404).
+        Raises LinkNotFound (-> 404) for a malformed, unknown or forged token and
+        LinkUnavailable (-> 410) when the link is used, expired or revoked.
 
 Selectors:
 
@@ -67,10 +66,9 @@ the calendar (revoking takes the link's alone), so two paths never deadlock. SQL
 locks, but BEGIN IMMEDIATE) serializes whole transactions and the claim is just as
 conditional there.
 
-Two entry points: `one_time_link_book(link=...)` for the link page, which has read the link
-to render it, and `one_time_link_book_by_token(token=...)` for the booking API, which finds
-the row by the claim itself (a link booking costs one statement more than a plain one) and
-checks the token's MAC against the nonce the claim returned before booking.
+The page and the API both book by token: the claim itself finds the row (a link booking
+costs one statement more than a plain one), and the token's MAC is checked against the
+nonce the claim returned before anything is booked.
 
 GET never consumes (mail scanners prefetch links), and
 cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
@@ -294,60 +292,7 @@ class LinkNotFound(Exception):
     """No link behind this token (malformed, unknown or forged): answer 404."""
 
 
-def _book_claimed(*, link_id: int, calendar: Calendar, now: datetime, **booking) -> Booking:
-    try:
-        return booking_services.booking_create(
-            calendar=calendar,
-            source=BookingSource.ONE_TIME_LINK,
-            now=now,
-            one_time_link_id=link_id,
-            # Any error rolls the caller's whole transaction back (the claim with it): no
-            # savepoint needed.
-            savepoint=False,
-            **booking,
-        )
-    except booking_services.CalendarInactive as exc:
-        # A link to a calendar that stopped taking bookings reads as expired.
-        raise LinkUnavailable("This link has expired.") from exc
-
-
 def one_time_link_book(
-    *,
-    link: OneTimeLink,
-    start: datetime,
-    name: str,
-    email: str,
-    timezone: str,
-    phone: str = "",
-    notes: str = "",
-    consent: bool = False,
-    now: datetime | None = None,
-) -> Booking:
-    """Book through a link the caller has read (the link page): claim it, then book."""
-    now = now or dj_timezone.now()
-    if link.state_at(now) != OneTimeLink.State.ACTIVE:
-        # Known from the caller's copy already (a stale "active" is caught by the claim).
-        raise LinkUnavailable("This link has expired.")
-    with transaction.atomic():
-        if _claim(by="id", value=link.pk, now=now) is None:
-            raise LinkUnavailable("This link has expired.")
-        booking = _book_claimed(
-            link_id=link.pk,
-            calendar=link.calendar,
-            now=now,
-            start=start,
-            name=name,
-            email=email,
-            timezone=timezone,
-            phone=phone,
-            notes=notes,
-            consent=consent,
-        )
-    link.used_at, link.booking = now, booking
-    return booking
-
-
-def one_time_link_book_by_token(
     *,
     token: str,
     start: datetime,
@@ -359,9 +304,9 @@ def one_time_link_book_by_token(
     consent: bool = False,
     now: datetime | None = None,
 ) -> Booking:
-    """Book through the link behind a URL token without reading it first (the booking API):
-    the claim finds the row by its locator, and the token's MAC is checked against the nonce
-    the claim returns. LinkNotFound (404) for a malformed, unknown or forged token;
+    """Book through the link behind a URL token. Its row is not read first: the claim finds it
+    by its locator, and the token's MAC is checked against the nonce the claim returns.
+    LinkNotFound (404) for a malformed, unknown or forged token;
     LinkUnavailable (410) for a used, expired or revoked link or one whose calendar stopped
     taking bookings; otherwise booking_create's answers, and a refused booking leaves the
     link active."""
@@ -379,18 +324,26 @@ def one_time_link_book_by_token(
             ):
                 # A forged token for a real locator: rolls the claim back.
                 raise LinkNotFound(token)
-            return _book_claimed(
-                link_id=link_id,
-                calendar=calendar_get_cached(pk=calendar_id),
-                now=now,
-                start=start,
-                name=name,
-                email=email,
-                timezone=timezone,
-                phone=phone,
-                notes=notes,
-                consent=consent,
-            )
+            try:
+                return booking_services.booking_create(
+                    calendar=calendar_get_cached(pk=calendar_id),
+                    start=start,
+                    name=name,
+                    email=email,
+                    timezone=timezone,
+                    source=BookingSource.ONE_TIME_LINK,
+                    phone=phone,
+                    notes=notes,
+                    consent=consent,
+                    now=now,
+                    one_time_link_id=link_id,
+                    # Any error rolls this whole transaction back, claim included: no
+                    # savepoint needed.
+                    savepoint=False,
+                )
+            except booking_services.CalendarInactive as exc:
+                # A link to a calendar that stopped taking bookings reads as expired.
+                raise LinkUnavailable("This link has expired.") from exc
     # Nothing claimed: unknown (or forged, answered alike after a MAC check) or not active.
     if one_time_link_get_by_token(token=token, related=()) is None:
         raise LinkNotFound(token)

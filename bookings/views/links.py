@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services.bookings import BookingError
 from bookings.services.one_time_links import (
+    LinkNotFound,
     LinkUnavailable,
     one_time_link_book,
     one_time_link_get_by_token,
@@ -76,7 +77,10 @@ class OneTimeLinkPageView(BookingPageView):
         return one_time_link_prefill(link=self.link) or {}
 
     def book(self, data: dict) -> Booking:
-        return one_time_link_book(link=self.link, now=self.now, **data)
+        try:
+            return one_time_link_book(token=self.kwargs["token"], now=self.now, **data)
+        except LinkNotFound as exc:  # deleted since the page read it
+            raise Http404("No such link.") from exc
 
     def handle_booking_error(self, exc: BookingError, form) -> HttpResponse:
         if isinstance(exc, LinkUnavailable):

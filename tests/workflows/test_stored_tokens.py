@@ -54,7 +54,7 @@ def test_it_stores_no_link_or_booking_token(sent_link, django_capture_on_commit_
         django_capture_on_commit_callbacks(execute=True),
     ):
         booking = one_time_link_book(
-            link=sent_link,
+            token=sent_link.token,
             start=SLOT,
             name="Ada Lovelace",
             email="ada@example.com",
