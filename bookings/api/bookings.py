@@ -57,6 +57,18 @@ ErrorSerializer = inline_serializer(
 DetailSerializer = inline_serializer(name="Detail", fields={"detail": serializers.CharField()})
 
 
+def booking_create_responses(*, not_found, more: dict | None = None) -> dict:
+    """The schema answers of a public booking endpoint (a calendar's, a one-time link's),
+    with its own 404 and any further codes, in status order."""
+    return {
+        201: BookingSerializer,
+        400: OpenApiResponse(description="Field errors: {field: [messages]}"),
+        404: not_found,
+        409: OpenApiResponse(ErrorSerializer, description="The time is not free."),
+        **(more or {}),
+    }
+
+
 def public_booking_response(*, request: Request, book: Callable[..., Booking]) -> Response:
     """Validate a public booking body and book it with `book(**fields)`.
 
@@ -85,13 +97,9 @@ class PublicBookingCreateApi(PublicAPIView):
         operation_id="public_calendar_booking_create",
         summary="Book a free slot of a calendar",
         request=BookingInputSerializer,
-        responses={
-            201: BookingSerializer,
-            400: OpenApiResponse(description="Field errors: {field: [messages]}"),
-            404: DetailSerializer,
-            409: OpenApiResponse(ErrorSerializer, description="The time is not free."),
-            429: DetailSerializer,
-        },
+        responses=booking_create_responses(
+            not_found=DetailSerializer, more={429: DetailSerializer}
+        ),
         tags=["public"],
     )
     def post(self, request: Request, slug: str) -> Response:

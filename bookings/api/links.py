@@ -25,10 +25,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings.api.bookings import ErrorSerializer, slot_unavailable_response
+from bookings.api.bookings import booking_create_responses, slot_unavailable_response
 from bookings.api.slots import SLOTS_PARAMETERS, SlotsAnswerSerializer, slots_response
 from bookings.models import OneTimeLink
-from bookings.serializers import BookingInputSerializer, BookingSerializer, booking_public_data
+from bookings.serializers import BookingInputSerializer, booking_public_data
 from bookings.services.bookings import SlotUnavailable
 from bookings.services.one_time_links import (
     LINK_BOOKING_RELATED,
@@ -292,13 +292,7 @@ class PublicLinkBookingView(PublicAPIView):
         description="Same body and answers as a calendar booking, plus 410 once the link "
         "is used, expired or revoked. A refused booking (400, 409) leaves the link active.",
         request=BookingInputSerializer,
-        responses={
-            201: BookingSerializer,
-            400: OpenApiResponse(description="Field errors: {field: [messages]}"),
-            404: NOT_FOUND,
-            409: OpenApiResponse(ErrorSerializer, description="The time is not free."),
-            410: GONE,
-        },
+        responses=booking_create_responses(not_found=NOT_FOUND, more={410: GONE}),
         tags=["public"],
         auth=[],
     )
