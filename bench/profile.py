@@ -74,6 +74,9 @@ def profiling(
             "--format",
             "raw",
             "--nonblocking",
+            # Only threads holding the GIL: where the server spends CPU, not where its
+            # threads wait for PostgreSQL or the next request.
+            "--gil",
             "--output",
             str(out),
         ],

@@ -175,7 +175,12 @@ class CeleryWorker:
 
 
 @pytest.fixture
-def celery_worker_factory(transactional_db, tmp_path):
+def celery_worker_factory(transactional_db, tmp_path, settings):
+    from bookings.services.outbox import DEFAULT_DISPATCH_WINDOW
+
+    # This process is the web side of these tests: its outbox dispatcher coalesces
+    # deliveries as a production web process does (the unit tests' settings turn it off).
+    settings.OUTBOX_DISPATCH_WINDOW_SECONDS = DEFAULT_DISPATCH_WINDOW
     url = redis_url()
     purge_broker(url)
     workers: list[CeleryWorker] = []

@@ -30,9 +30,12 @@ Additions around that interface:
   rows are never touched.
 - `outbox_stranded_ids` lists rows no task is going to deliver (broker lost the message,
   worker died): the periodic sweeper re-enqueues them.
-- `outbox_enqueue_many(*, messages)` records several unsaved rows in one INSERT and
-  schedules ONE delivery task for the new pending ones after commit (a booking event's
-  invitee and owner emails).
+- `outbox_enqueue_many(*, messages)` records several unsaved rows in one INSERT and, after
+  commit, hands the new pending ones (a booking event's invitee and owner emails) to the
+  process's `delivery_dispatcher`, which sends the rows of all events committed within
+  OUTBOX_DISPATCH_WINDOW_SECONDS (default 0.02) in ONE delivery task (at most
+  DISPATCH_MAX_ROWS rows each): a broker publish costs a web request more CPU than the
+  booking's own statements, and a busy process books many times within the window.
 - A row may carry a `template` and `context` instead of bodies (`outbox_enqueue` takes
   them too): `outbox_render` (called by `outbox_deliver` on every claim, by the admin's
   preview, by anyone who wants the text) builds the subject, bodies and .ics in memory and
@@ -55,7 +58,8 @@ the calendar lock it holds pay for an INSERT, not for rendering. The claim (a co
 UPDATE) still guards the send, so a task run twice sends once.
 
 Settings (optional, defaults here): OUTBOX_MAX_ATTEMPTS, OUTBOX_SENDING_STALE_AFTER (a
-timedelta), OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS.
+timedelta), OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS,
+OUTBOX_DISPATCH_WINDOW_SECONDS (0 sends each event's task at its commit).
 """
 
 import copy
@@ -74,6 +78,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bookings.models import OutboxMessage
+from config.coalesce import Coalescer
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +89,10 @@ DEFAULT_RETRY_BACKOFF_MAX_SECONDS = 600.0
 # A pending row that has never been tried this long after creation lost its task.
 STRANDED_AFTER = timedelta(minutes=1)
 _ERROR_LIMIT = 2000
+# Booking emails wait at most this long in the web process before their task is sent, and
+# one task delivers at most DISPATCH_MAX_ROWS rows (serially, so a batch stays short).
+DEFAULT_DISPATCH_WINDOW = 0.02
+DISPATCH_MAX_ROWS = 32
 
 
 class OutboxTransientError(Exception):
@@ -138,14 +147,35 @@ def _deliver_on_commit(message_id: int) -> None:
     transaction.on_commit(schedule_delivery, robust=True)
 
 
+def _send_delivery_batch(message_ids: list[int]) -> None:
+    # Imported here: bookings.tasks imports this module.
+    from bookings.tasks import deliver_outbox_messages
+
+    deliver_outbox_messages.delay(message_ids)
+
+
+def dispatch_window() -> float:
+    """Seconds a process gathers committed rows before one task delivers them all."""
+    return float(getattr(settings, "OUTBOX_DISPATCH_WINDOW_SECONDS", DEFAULT_DISPATCH_WINDOW))
+
+
+# One per process: the rows of many booking events, committed by many requests within the
+# window, go to the worker in one task message (config/coalesce.py says why and what it
+# costs). The sweeper re-enqueues any row whose ids were lost on the way.
+delivery_dispatcher: Coalescer[int] = Coalescer(
+    "outbox-delivery",
+    _send_delivery_batch,
+    window=dispatch_window,
+    max_items=DISPATCH_MAX_ROWS,
+)
+
+
 def _deliver_many_on_commit(message_ids: list[int]) -> None:
-    """One task for several rows after commit (robust, as above): one broker round trip per
-    booking event instead of one per email."""
+    """Several rows of one event (the invitee's and the owner's email) after commit, handed
+    to the dispatcher, which sends them with other events' rows in one task."""
 
     def schedule_deliveries() -> None:
-        from bookings.tasks import deliver_outbox_messages
-
-        deliver_outbox_messages.delay(message_ids)
+        delivery_dispatcher.submit(message_ids)
 
     transaction.on_commit(schedule_deliveries, robust=True)
 

@@ -434,6 +434,21 @@ def test_it_keeps_one_row_per_key_when_recorded_again(
     delay_many.assert_called_once_with([again[1]])
 
 
+def test_it_sends_the_rows_of_several_commits_in_one_task_within_the_window(
+    delay_many, django_capture_on_commit_callbacks, settings
+):
+    settings.OUTBOX_DISPATCH_WINDOW_SECONDS = 3600  # nothing goes out until flushed
+    with django_capture_on_commit_callbacks(execute=True):
+        first = outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")])
+    with django_capture_on_commit_callbacks(execute=True):
+        second = outbox_enqueue_many(messages=[deferred("test:c")])
+    assert delay_many.call_count == 0
+
+    outbox.delivery_dispatcher.flush()
+
+    delay_many.assert_called_once_with([*first, *second])
+
+
 def test_it_refuses_a_row_with_neither_text_nor_template():
     with pytest.raises(ValidationError) as caught:
         outbox_enqueue_many(

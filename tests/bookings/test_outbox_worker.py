@@ -162,6 +162,37 @@ def test_it_mails_the_invitee_and_owner_after_a_booking(smtp_server, celery_work
     )
 
 
+def test_it_mails_bookings_committed_together_through_few_tasks(
+    smtp_server, celery_worker_factory, settings
+):
+    # A window no test machine outlasts between these commits: one task, or a few.
+    settings.OUTBOX_DISPATCH_WINDOW_SECONDS = 2
+    worker = celery_worker_factory()
+    calendar = CalendarFactory(owner=UserFactory(email="owner@example.com"), timezone="UTC")
+    day = next_weekday_at(timezone.now() + timedelta(days=7), hour=9)
+
+    for n in range(6):
+        booking_create(
+            calendar=calendar,
+            start=day + timedelta(hours=n),
+            name=f"Invitee {n}",
+            email=f"invitee{n}@example.com",
+            timezone="UTC",
+            source=BookingSource.API,
+        )
+
+    assert len(smtp_server.wait_for(12)) == 12
+    wait_until(
+        lambda: OutboxMessage.objects.filter(status=OutboxMessage.Status.SENT).count() == 12,
+        what="all rows marked sent",
+        worker=worker,
+    )
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(
+        [f"invitee{n}@example.com" for n in range(6)] + ["owner@example.com"] * 6
+    )
+    assert 1 <= succeeded(worker, "bookings.tasks.deliver_outbox_messages") < 6
+
+
 def next_weekday_at(local: datetime, *, hour: int) -> datetime:
     while local.weekday() >= 5:
         local += timedelta(days=1)
