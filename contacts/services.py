@@ -1,6 +1,7 @@
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
+from config import rows
 from config.signals import send_on_commit
 from contacts.models import Contact, Tag
 from contacts.signals import contact_created, contact_tag_added
@@ -53,10 +54,11 @@ def contact_upsert(
     )
     # Field checks only: the case-insensitive uniqueness is the INSERT's job below.
     contact.full_clean(validate_unique=False, validate_constraints=False)
-    contact_id = _insert_unless_taken(contact)
-    if contact_id is not None:
-        contact.pk = contact_id
-        contact._state.adding = False
+    # INSERT ... ON CONFLICT DO NOTHING: one statement instead of look up, savepoint,
+    # insert. A concurrent upsert of the same email (the unique index on lower(email))
+    # waits for the other transaction and then does nothing, so the caller's transaction
+    # (e.g. a booking) is never aborted by the duplicate.
+    if rows.insert_one(contact, skip_conflicts=True):
         _send_after_commit(contact_created, contact_id=contact.pk)
         return contact, True
     contact = _existing(email=email)
@@ -70,31 +72,6 @@ def contact_upsert(
     if changed:
         contact.save(update_fields=[*changed, "updated_at"])
     return contact, False
-
-
-def _insert_unless_taken(contact: Contact) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the
-    email (case-insensitively, the unique index on lower(email)) is already there.
-
-    One statement instead of look up, savepoint, insert: a concurrent upsert of the same
-    email waits for the other transaction and then does nothing, so the caller's
-    transaction (e.g. a booking) is never aborted by the duplicate. PostgreSQL and SQLite
-    (3.35+) both speak this."""
-    meta = Contact._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(contact, True), connection) for f in fields]
-    quote = connection.ops.quote_name
-    # Only the model's own table and column names are formatted in; values are parameters.
-    columns = ", ".join(quote(f.column) for f in fields)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (names only)
-        f" VALUES ({', '.join(['%s'] * len(fields))})"
-        f" ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def _existing(*, email: str) -> Contact | None:

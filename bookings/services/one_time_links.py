@@ -89,10 +89,10 @@ from django.utils import timezone as dj_timezone
 from bookings import tokens
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services import bookings as booking_services
-from bookings.services import rows
 from bookings.services.bookings import BookingError
 from calendars.models import Calendar
 from calendars.selectors import calendar_get_cached
+from config import rows
 from contacts.models import Contact
 
 
@@ -154,7 +154,7 @@ def one_time_link_get_by_token(
     if parts is None:
         return None
     locator, mac = parts
-    # With `related` in one plain query (see bookings.services.rows): every link page and
+    # With `related` in one plain query (see config.rows): every link page and
     # link booking starts here.
     link = rows.fetch_one(
         OneTimeLink,

@@ -72,12 +72,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bookings.models import OutboxMessage
+from config import rows
 from config.coalesce import Coalescer
 
 logger = logging.getLogger(__name__)
@@ -181,29 +182,14 @@ def _deliver_many_on_commit(message_ids: list[int]) -> None:
 
 
 def _insert_new(messages: list[OutboxMessage]) -> dict[str, int]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, key for all `messages` in one
-    statement: {key: id} of the rows it created. A key that already has a row is skipped,
-    and a concurrent insert of the same key waits for the other transaction and then skips,
-    so the caller's transaction (the booking) is never aborted by a duplicate.
-    PostgreSQL and SQLite (3.35+) both speak this."""
-    meta = OutboxMessage._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    row = f"({', '.join(['%s'] * len(fields))})"
-    columns = ", ".join(quote(f.column) for f in fields)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (names only)
-        f" VALUES {', '.join([row] * len(messages))}"
-        f" ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}, {quote('key')}"
+    """{key: id} of the rows this INSERT created, in one statement for all `messages`. A
+    key that already has a row is skipped (ON CONFLICT DO NOTHING; a concurrent insert of
+    the same key waits for the other transaction, then skips), so the caller's
+    transaction (the booking) is never aborted by a duplicate."""
+    written = rows.insert_many(
+        OutboxMessage, messages, returning=("key", "id"), skip_conflicts=True
     )
-    params = [
-        f.get_db_prep_save(f.pre_save(message, True), connection)
-        for message in messages
-        for f in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {key: pk for pk, key in cursor.fetchall()}
+    return dict(written)
 
 
 def _validated(message: OutboxMessage) -> OutboxMessage:

@@ -1,12 +1,18 @@
-"""One row and its related rows in one plain query: select_related without the query builder.
+"""Hot-path rows in one plain statement: select_related and INSERT without the query builder.
 
 The booking endpoints read a calendar with its owner (under the calendar's lock) and a
-one-time link with its calendar, owner and contact on every request. Building those joins
-with the ORM cost several times the query itself (about 0.5-0.9 ms of CPU against 0.1), so
-they are written here from the models' own metadata: the SQL is made once per shape and
-kept, and each row becomes model instances the way the ORM makes them (database converters,
-Model.from_db, related instances cached on their foreign keys, None for an empty LEFT JOIN).
-Only these fixed shapes use it; everything else stays with the ORM.
+one-time link with its calendar, owner and contact on every request, and insert a contact,
+a booking and its outbox rows. Building those statements with the ORM cost several times
+running them (about 0.5-0.9 ms of CPU against 0.1 for the joins), so they are written here
+from the models' own metadata: the SQL is made once per shape and kept, values go through
+the fields' own pre_save and get_db_prep_save, and rows become model instances the way the
+ORM makes them (database converters, Model.from_db, related instances cached on their
+foreign keys, None for an empty LEFT JOIN). Only these fixed shapes use it; everything else
+stays with the ORM.
+
+What an insert here skips, on purpose: the pre_save/post_save signals (no receiver listens
+to these models; tests/test_rows.py fails if one ever does) and validation, which the
+callers run first (full_clean).
 """
 
 from collections.abc import Sequence
@@ -29,6 +35,7 @@ class _Part:
 
 
 _shapes: dict[tuple, tuple[str, tuple[_Part, ...]]] = {}
+_inserts: dict[tuple, tuple[str, list]] = {}
 
 
 def _shape(root: type[Model], related: Sequence[str], where: str, suffix: str):
@@ -117,3 +124,72 @@ def fetch_one(
         if part.parent is not None and instances[part.parent] is not None:
             part.field.set_cached_value(instances[part.parent], instance)
     return instances[0]
+
+
+def _insert_sql(
+    model: type[Model], rows: int, *, returning: tuple[str, ...], skip_conflicts: bool
+) -> tuple[str, list]:
+    key = (model, rows, returning, skip_conflicts, connection.vendor)
+    shape = _inserts.get(key)
+    if shape is not None:
+        return shape
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    columns = ", ".join(quote(f.column) for f in fields)
+    returned = ", ".join(quote(meta.get_field(name).column) for name in returning)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns})"  # noqa: S608 (names only)
+        f" VALUES {', '.join([row] * rows)}"
+        f"{' ON CONFLICT DO NOTHING' if skip_conflicts else ''}"
+        f" RETURNING {returned}"
+    )
+    shape = (sql, fields)
+    _inserts[key] = shape
+    return shape
+
+
+def insert_many(
+    model: type[Model],
+    instances: Sequence[Model],
+    *,
+    returning: Sequence[str] = ("id",),
+    skip_conflicts: bool = False,
+) -> list[tuple]:
+    """INSERT unsaved `instances` of `model` in one statement and return the `returning`
+    columns (field names) of the rows it wrote, in the database's order. With
+    skip_conflicts, ON CONFLICT DO NOTHING: a row that would break a unique constraint is
+    skipped (a concurrent insert of the same key waits for the other transaction, then
+    skips), so the caller's transaction is never aborted by a duplicate. PostgreSQL and
+    SQLite (3.35+) both speak this. The instances are left as they were (no pk set)."""
+    if not instances:
+        return []
+    sql, fields = _insert_sql(
+        model, len(instances), returning=tuple(returning), skip_conflicts=skip_conflicts
+    )
+    params = [
+        f.get_db_prep_save(f.pre_save(instance, True), connection)
+        for instance in instances
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def insert_one(instance: Model, *, skip_conflicts: bool = False) -> bool:
+    """Save a new `instance` with one INSERT ... RETURNING its primary key, as save() would
+    but without the ORM's query building or model signals. Returns False (and leaves the
+    instance unsaved) when skip_conflicts skipped it; a broken constraint otherwise raises
+    IntegrityError as save() does."""
+    meta = instance._meta
+    written = insert_many(
+        type(instance), [instance], returning=(meta.pk.name,), skip_conflicts=skip_conflicts
+    )
+    if not written:
+        return False
+    instance.pk = written[0][0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return True
