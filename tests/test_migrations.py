@@ -62,3 +62,42 @@ def test_it_moves_each_link_booking_pair_to_the_booking_side_and_back():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def _booking_indexes_on(columns: list[str]) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "bookings_booking")
+    return [
+        name
+        for name, info in found.items()
+        if info["index"] and not info["unique"] and info["columns"] == columns
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_drops_the_calendar_index_the_composite_covers_and_puts_it_back():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("bookings", "0002_booking_holds_its_one_time_link")]
+    after = [("bookings", "0003_booking_calendar_index_covered_by_composite")]
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        assert _booking_indexes_on(["calendar_id"]) == []
+        assert _booking_indexes_on(["calendar_id", "status", "start"]) != []
+        # The foreign key itself stays.
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, "bookings_booking")
+        assert any(
+            info["foreign_key"] == ("calendars_calendar", "id") for info in constraints.values()
+        )
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        assert _booking_indexes_on(["calendar_id"]) == ["bookings_booking_calendar_id_2ce3af4f"]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
