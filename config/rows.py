@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 
 
@@ -34,11 +34,19 @@ class _Part:
     field: Any  # that foreign key
 
 
+def _db():
+    """This thread's default connection itself. django.db.connection is a proxy that finds
+    it again (through asgiref's Local) on every attribute, and a row's fields ask for it
+    dozens of times."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 _shapes: dict[tuple, tuple[str, tuple[_Part, ...]]] = {}
 _inserts: dict[tuple, tuple[str, list]] = {}
 
 
 def _shape(root: type[Model], related: Sequence[str], where: str, suffix: str):
+    connection = _db()
     key = (root, tuple(related), where, suffix, connection.vendor)
     shape = _shapes.get(key)
     if shape is not None:
@@ -99,6 +107,7 @@ def fetch_one(
     `related` ("owner", "calendar__owner": each joined as t1, t2, ... in that order)
     loaded and cached, as select_related would. `where` and `suffix` (e.g. "FOR UPDATE OF
     t0") are SQL written by the caller, never user input; values go in `params`."""
+    connection = _db()
     sql, parts = _shape(root, related, where, suffix)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -129,6 +138,7 @@ def fetch_one(
 def _insert_sql(
     model: type[Model], rows: int, *, returning: tuple[str, ...], skip_conflicts: bool
 ) -> tuple[str, list]:
+    connection = _db()
     key = (model, rows, returning, skip_conflicts, connection.vendor)
     shape = _inserts.get(key)
     if shape is not None:
@@ -165,6 +175,7 @@ def insert_many(
     SQLite (3.35+) both speak this. The instances are left as they were (no pk set)."""
     if not instances:
         return []
+    connection = _db()
     sql, fields = _insert_sql(
         model, len(instances), returning=tuple(returning), skip_conflicts=skip_conflicts
     )
@@ -191,5 +202,5 @@ def insert_one(instance: Model, *, skip_conflicts: bool = False) -> bool:
         return False
     instance.pk = written[0][0]
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = DEFAULT_DB_ALIAS
     return True
