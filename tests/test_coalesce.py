@@ -65,6 +65,31 @@ def test_it_sends_a_full_batch_without_waiting_out_the_window():
     assert send.batches == [[1, 2, 3]]
 
 
+class CountingCondition(threading.Condition):
+    """A Condition that counts its notify() calls: how often submit woke the thread."""
+
+    def __init__(self) -> None:
+        super().__init__(threading.Lock())
+        self.notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
+
+
+def test_it_wakes_its_thread_only_for_the_first_item_and_a_full_batch():
+    send = Recorder()
+    batcher = coalescer(send, window=60.0, max_items=10)
+    batcher._cond = CountingCondition()
+    for n in range(9):
+        batcher.submit([n])
+    assert batcher._cond.notified == 1
+    batcher.submit([9])
+    send.wait()
+    assert batcher._cond.notified == 2
+    assert send.batches == [list(range(10))]
+
+
 def test_it_never_sends_more_than_max_items_in_one_call():
     send = Recorder()
     gather = coalescer(send, window=3600, max_items=2)
