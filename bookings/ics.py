@@ -14,11 +14,14 @@ invite): it only ever grows, which is all RFC 5546 asks of it.
 
 from datetime import UTC, datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
 
 import icalendar
 from django.conf import settings
-from django.urls import reverse
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone as dj_timezone
 
 from bookings.models import Booking
@@ -38,13 +41,48 @@ def booking_uid(*, booking: Booking) -> str:
     return f"{booking.locator}@{host}"
 
 
-def booking_links(*, booking: Booking) -> dict[str, str]:
-    """Absolute URLs of the booking's own secret pages (anyone holding them can act)."""
-    kwargs = {"token": booking.token}
+# The booking's own secret pages, by URL name (bookings:<name>, each takes the token).
+LINK_NAMES = ("booking", "cancel", "reschedule", "ics")
+# Stands in for the token when the paths are reversed once (a token is base64url, which
+# reverse() never escapes, so putting the real one in its place gives reverse()'s answer).
+_PLACEHOLDER = "0placeholder0"
+
+
+@lru_cache(maxsize=16)
+def _link_path_parts(script_prefix: str) -> dict[str, tuple[str, str]]:
+    parts = {}
+    for name in LINK_NAMES:
+        head, _, tail = reverse(f"bookings:{name}", kwargs={"token": _PLACEHOLDER}).partition(
+            _PLACEHOLDER
+        )
+        parts[name] = (head, tail)
+    return parts
+
+
+@receiver(setting_changed)
+def _forget_link_paths(*, setting: str, **kwargs) -> None:
+    if setting == "ROOT_URLCONF":
+        _link_path_parts.cache_clear()
+
+
+def booking_paths(*, booking: Booking, token: str | None = None) -> dict[str, str]:
+    """Site-relative paths of the booking's own secret pages (anyone holding them can act),
+    by name (LINK_NAMES); `token` spares computing booking.token again.
+
+    Every booking answer and email gives them: reversing four URL names per booking cost
+    more than the rest of the API's answer, so the paths are reversed once (per script
+    prefix) and the token is put in."""
+    token = token or booking.token
     return {
-        name: absolute_url(reverse(f"bookings:{name}", kwargs=kwargs))
-        for name in ("booking", "cancel", "reschedule", "ics")
+        name: f"{head}{token}{tail}"
+        for name, (head, tail) in _link_path_parts(get_script_prefix()).items()
     }
+
+
+def booking_links(*, booking: Booking, token: str | None = None) -> dict[str, str]:
+    """booking_paths as absolute URLs (SITE_URL), for emails and API answers."""
+    paths = booking_paths(booking=booking, token=token)
+    return {name: absolute_url(path) for name, path in paths.items()}
 
 
 def booking_admin_url(*, booking: Booking) -> str:

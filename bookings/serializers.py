@@ -9,13 +9,12 @@ import copy
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bookings.ics import booking_links
 from bookings.models import Booking
 from calendars.models import validate_timezone
 
@@ -99,16 +98,12 @@ class BookingInputSerializer(serializers.Serializer):
         }
 
 
-def _absolute(name: str, booking: Booking, token: str | None = None) -> str:
-    return settings.SITE_URL + reverse(f"bookings:{name}", kwargs={"token": token or booking.token})
-
-
 def booking_public_data(*, booking: Booking) -> dict:
     """BookingSerializer(booking).data, built directly: the answer of every public booking
     (a test keeps the two equal). A serializer instance deep-copies its declared fields and
     builds the model's, which cost the booking endpoint more than the rest of its answer."""
     zone = ZoneInfo(booking.timezone)
-    token = booking.token
+    links = booking_links(booking=booking)
     return {
         "id": booking.pk,
         "calendar": booking.calendar.slug,
@@ -118,9 +113,9 @@ def booking_public_data(*, booking: Booking) -> dict:
         "timezone": booking.timezone,
         "name": booking.invitee_name,
         "email": booking.invitee_email,
-        "cancel_url": _absolute("cancel", booking, token),
-        "reschedule_url": _absolute("reschedule", booking, token),
-        "ics_url": _absolute("ics", booking, token),
+        "cancel_url": links["cancel"],
+        "reschedule_url": links["reschedule"],
+        "ics_url": links["ics"],
     }
 
 
@@ -165,15 +160,15 @@ class BookingSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_cancel_url(self, booking: Booking) -> str:
-        return _absolute("cancel", booking)
+        return booking_links(booking=booking)["cancel"]
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_reschedule_url(self, booking: Booking) -> str:
-        return _absolute("reschedule", booking)
+        return booking_links(booking=booking)["reschedule"]
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_ics_url(self, booking: Booking) -> str:
-        return _absolute("ics", booking)
+        return booking_links(booking=booking)["ics"]
 
 
 class StaffBookingSerializer(BookingSerializer):

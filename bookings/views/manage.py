@@ -13,14 +13,20 @@ from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from bookings import tokens
 from bookings.forms import RescheduleForm
-from bookings.ics import METHOD_CANCEL, METHOD_REQUEST, booking_ics, google_calendar_url
+from bookings.ics import (
+    METHOD_CANCEL,
+    METHOD_REQUEST,
+    booking_ics,
+    booking_paths,
+    google_calendar_url,
+)
 from bookings.models import Booking
 from bookings.services.bookings import BookingError, booking_cancel, booking_reschedule
 from bookings.views.pages import BookingPageView, HttpResponseSeeOther, booking_url, owner_name
@@ -60,7 +66,7 @@ def when_label(*, start: datetime, end: datetime, tz_name: str) -> str:
 
 
 def booking_context(booking: Booking) -> dict:
-    token = booking.token
+    paths = booking_paths(booking=booking)
     calendar = booking.calendar
     return {
         "booking": booking,
@@ -71,10 +77,10 @@ def booking_context(booking: Booking) -> dict:
         "tz_label": timezone_label(booking.timezone),
         "is_cancelled": booking.status == Booking.Status.CANCELLED,
         "urls": {
-            "booking": booking_url(booking),
-            "cancel": reverse("bookings:cancel", kwargs={"token": token}),
-            "reschedule": reverse("bookings:reschedule", kwargs={"token": token}),
-            "ics": reverse("bookings:ics", kwargs={"token": token}),
+            "booking": paths["booking"],
+            "cancel": paths["cancel"],
+            "reschedule": paths["reschedule"],
+            "ics": paths["ics"],
             "google": google_calendar_url(booking=booking),
             "book_again": calendar.scheduling_path() if calendar.is_active else "",
         },

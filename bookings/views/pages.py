@@ -58,6 +58,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
 from bookings.forms import BookingForm, TimeFields, add_service_errors, parse_start
+from bookings.ics import booking_paths
 from bookings.models import Booking, BookingSource
 from bookings.selectors import StaleCalendar, calendar_free_slots
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_create
@@ -104,7 +105,7 @@ def owner_name(calendar: Calendar) -> str:
 
 
 def booking_url(booking: Booking, *, embed: bool = False) -> str:
-    url = reverse("bookings:booking", kwargs={"token": booking.token})
+    url = booking_paths(booking=booking)["booking"]
     return f"{url}?embed=1" if embed else url
 
 
