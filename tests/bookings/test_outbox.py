@@ -459,6 +459,36 @@ def test_it_refuses_a_row_with_neither_text_nor_template():
     assert not OutboxMessage.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "bookkeeping",
+    [
+        {"status": OutboxMessage.Status.SENT},
+        {"attempts": 2},
+        {"last_error": "421 busy"},
+        {"claimed_at": datetime(2027, 1, 1, tzinfo=UTC)},
+        {"sent_at": datetime(2027, 1, 1, tzinfo=UTC)},
+    ],
+)
+def test_it_refuses_a_row_that_is_not_new(bookkeeping):
+    message = deferred("test:a")
+    for field, value in bookkeeping.items():
+        setattr(message, field, value)
+
+    with pytest.raises(ValueError, match="new messages only"):
+        outbox_enqueue_many(messages=[message])
+    assert not OutboxMessage.objects.exists()
+
+
+def test_it_refuses_a_bad_address_among_several_rows():
+    bad = deferred("test:b")
+    bad.to = "not an address"
+    with pytest.raises(ValidationError) as caught:
+        outbox_enqueue_many(messages=[deferred("test:a"), bad])
+
+    assert "to" in caught.value.message_dict
+    assert not OutboxMessage.objects.exists()
+
+
 def test_it_renders_a_row_on_its_claim_and_never_stores_the_text(renderer):
     [message_id] = outbox_enqueue_many(messages=[deferred("test:a")], deliver=False)
 
