@@ -60,6 +60,24 @@ SEAT_CONSTRAINT = "booking_one_confirmed_per_seat"
 # SQLite names the columns instead of the constraint.
 _SQLITE_SEAT_COLUMNS = "bookings_booking.calendar_id, bookings_booking.start, bookings_booking.seat"
 
+# What booking_create's full_clean leaves alone: what the service itself sets (status,
+# end from start and duration, the seat, random locator and nonce, times), and related rows
+# already in hand. It validates what callers pass: the invitee's input and the source.
+_NOT_INPUT = [
+    "seat",
+    "contact",
+    "calendar",
+    "created_by",
+    "one_time_link",
+    "end",
+    "status",
+    "locator",
+    "nonce",
+    "created_at",
+    "cancelled_at",
+    "cancel_reason",
+]
+
 # Model field -> the name the invitee typed it under (form field, API body key).
 _INPUT_NAMES = {
     "invitee_name": "name",
@@ -68,7 +86,6 @@ _INPUT_NAMES = {
     "notes": "notes",
     "timezone": "timezone",
     "start": "start",
-    "end": "start",
 }
 
 
@@ -311,11 +328,7 @@ def _full_clean(booking: Booking) -> None:
         # ones already in hand (no existence queries). The only unique field is the random
         # `locator` (72 bits, a collision is 2^-72 per pair): the unique index backs it, so
         # no query asks first.
-        booking.full_clean(
-            exclude=["seat", "contact", "calendar", "created_by", "one_time_link"],
-            validate_unique=False,
-            validate_constraints=False,
-        )
+        booking.full_clean(exclude=_NOT_INPUT, validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         errors: dict[str, list] = {}
         for field, messages in exc.message_dict.items():

@@ -201,6 +201,16 @@ def test_it_reports_bad_input_under_the_input_names():
     assert not Contact.objects.exists()
 
 
+def test_it_refuses_an_unknown_source_and_overlong_input():
+    calendar = CalendarFactory()
+
+    with pytest.raises(ValidationError) as caught:
+        book(calendar, source="carrier-pigeon", name="x" * 201, phone="1" * 41)
+
+    assert set(caught.value.message_dict) == {"source", "name", "phone"}
+    assert not Booking.objects.exists()
+
+
 def test_it_requires_consent_when_the_calendar_asks_for_it():
     calendar = CalendarFactory(requires_consent=True, consent_text="I agree.")
 
