@@ -5,13 +5,10 @@ through config.api first must not close an import cycle.
 """
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.fresh_python import run_fresh
 
 
 @pytest.mark.parametrize(
@@ -29,14 +26,5 @@ ROOT = Path(__file__).resolve().parent.parent
 )
 def test_it_imports_each_api_module_first(module):
     code = f"import django; django.setup(); import {module}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_fresh(code, env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"})
     assert result.returncode == 0, result.stderr[-2000:]

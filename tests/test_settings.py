@@ -5,15 +5,12 @@ which only fills variables that are unset)."""
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from contacts.models import Contact
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.fresh_python import run_fresh
 
 GOOD_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -45,16 +42,7 @@ def database_options(**changes: str) -> dict:
 
 
 def run_with_settings(code: str, **changes: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", ""), **GOOD_ENV, **changes}
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_fresh(code, env={"PATH": os.environ.get("PATH", ""), **GOOD_ENV, **changes})
 
 
 def assert_refused(result: subprocess.CompletedProcess, variable: str) -> None:

@@ -1,10 +1,8 @@
 """config.wsgi: the entry point gunicorn and runserver load in each worker."""
 
-import subprocess
-import sys
-from pathlib import Path
+import os
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.fresh_python import run_fresh
 
 PROBE = """
 import gc, sys
@@ -17,9 +15,7 @@ print(int("bookings.views.pages" in sys.modules))
 def test_it_loads_the_urlconf_and_freezes_what_is_loaded_out_of_the_gc():
     # A fresh interpreter: the test process has long since loaded everything, and a freeze
     # here would outlive the test.
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = run_fresh(PROBE, env=dict(os.environ), timeout=120)
     assert done.returncode == 0, done.stderr
     frozen, views_loaded = (int(line) for line in done.stdout.split())
     assert views_loaded == 1  # the URLconf's view modules, imported before the freeze
