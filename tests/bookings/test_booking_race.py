@@ -93,6 +93,40 @@ def test_it_confirms_exactly_the_seats_of_a_slot_under_concurrent_bookings(seats
     assert {m.key.split(":")[1] for m in OutboxMessage.objects.all()} == booked_ids
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"duration_minutes": 60, "slot_interval_minutes": 15},  # the hours overlap
+        {"duration_minutes": 15, "buffer_after_minutes": 45},  # each buffer covers the next
+    ],
+    ids=["overlapping-durations", "buffers"],
+)
+def test_it_confirms_one_of_overlapping_starts_under_concurrent_bookings(settings):
+    # Distinct starts: the (calendar, start, seat) constraint cannot tell these apart, so
+    # only the calendar lock and a busy-time read made after it keep them from all winning.
+    calendar = CalendarFactory(**settings)
+    starts = [SLOT.replace(minute=m) for m in (0, 15, 30, 45)]
+
+    def attempt(index: int):
+        return booking_create(
+            calendar=calendar,
+            start=starts[index % len(starts)],
+            name=f"Racer {index}",
+            email=f"racer{index}@example.com",
+            timezone="UTC",
+            source=BookingSource.API,
+            now=NOW,
+        )
+
+    results = run_together(attempt)
+
+    winners = [r for r in results if isinstance(r, Booking)]
+    assert len(winners) == 1
+    assert all(isinstance(r, SlotUnavailable) for r in results if r not in winners), results
+    assert list(Booking.objects.values_list("pk", flat=True)) == [winners[0].pk]
+    assert Contact.objects.get().email == winners[0].invitee_email
+
+
 def test_it_gives_one_contact_to_concurrent_winners_with_the_same_email():
     calendar = CalendarFactory(seats_per_slot=3)
 
