@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 
 from bookings import admin_links  # noqa: F401  (one-time link admin and the Share panel)
 from bookings.models import Booking, BookingSource, OutboxMessage
+from bookings.notifications import outbox_key_prefixes
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_cancel, booking_create
 from bookings.services.outbox import outbox_render, outbox_retry
 from calendars.models import Calendar, _timezone_names
@@ -165,9 +166,10 @@ class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
 
     @admin.display(description="Emails")
     def emails(self, booking: Booking) -> str:
-        rows = OutboxMessage.objects.filter(key__startswith=f"booking:{booking.pk}:").order_by(
-            "created_at"
-        )
+        by_key = Q()
+        for prefix in outbox_key_prefixes(booking=booking):
+            by_key |= Q(key__startswith=prefix)
+        rows = OutboxMessage.objects.filter(by_key).order_by("created_at")
         if not rows:
             return "-"
         return format_html(

@@ -23,7 +23,8 @@ from bookings.ics import (
     google_calendar_url,
 )
 from bookings.models import Booking, OutboxMessage
-from bookings.services.outbox import outbox_enqueue_many
+from bookings.services.outbox import outbox_enqueue_many_deferred
+from config.rows import Deferred
 
 EVENTS = ("confirmed", "cancelled", "rescheduled")
 # The outbox renderer of these rows (bookings.services.outbox.RENDERERS).
@@ -47,13 +48,24 @@ def _short_when(*, start: datetime, tz_name: str) -> str:
     return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M} ({tz_name})"
 
 
+def outbox_key_prefixes(*, booking: Booking) -> tuple[str, ...]:
+    """The starts of the outbox keys of this booking's emails: by its locator, and by its id
+    for rows recorded before keys named the locator."""
+    return (f"booking:{booking.locator}:", f"booking:{booking.pk}:")
+
+
 def _key(booking: Booking, event: str, sequence: int, recipient: str) -> str:
+    # The locator, not the id: a new booking's emails are recorded in the same round trip
+    # as the booking itself (booking_notify_deferred), before the database has given it an
+    # id. It names nothing secret (the links need the token, an HMAC over it).
     if event == "rescheduled":
         # One booking may be moved many times, even back to an earlier time: the new start
         # and the revision together name this move.
         start = booking.start.astimezone(UTC)
-        return f"booking:{booking.pk}:rescheduled:{start:%Y%m%dT%H%M%SZ}:{sequence}:{recipient}"
-    return f"booking:{booking.pk}:{event}:{recipient}"
+        return (
+            f"booking:{booking.locator}:rescheduled:{start:%Y%m%dT%H%M%SZ}:{sequence}:{recipient}"
+        )
+    return f"booking:{booking.locator}:{event}:{recipient}"
 
 
 def _subject(*, booking: Booking, event: str, recipient: str, tz_name: str) -> str:
@@ -77,9 +89,15 @@ def _render(name: str, context: dict) -> tuple[str, str]:
 
 
 def booking_notify(*, booking: Booking, event: str) -> list[int]:
+    """booking_notify_deferred, read at once."""
+    return booking_notify_deferred(booking=booking, event=event).result()
+
+
+def booking_notify_deferred(*, booking: Booking, event: str) -> Deferred[list[int]]:
     """Record the event's emails (invitee, and owner when they have an address) in the
-    outbox, in the caller's transaction; one task delivers them after commit. Returns the
-    outbox row ids.
+    outbox, in the caller's transaction; one task delivers them after commit. Its result()
+    is the outbox row ids. The booking need not be saved yet: the rows name it by its
+    locator, so a new booking's INSERT and theirs can be one statement (rows.together).
 
     The rows carry key, recipient, subject and the event's own data (times, status,
     revision) and are rendered by the delivery task (see bookings.services.outbox): a
@@ -93,7 +111,7 @@ def booking_notify(*, booking: Booking, event: str) -> list[int]:
     method = METHOD_CANCEL if event == "cancelled" else METHOD_REQUEST
     sequence = 0 if event == "confirmed" else booking_sequence(booking=booking)
     snapshot = {
-        "booking": booking.pk,
+        "locator": booking.locator,
         "event": event,
         "sequence": sequence,
         "start": booking.start.isoformat(),
@@ -103,7 +121,7 @@ def booking_notify(*, booking: Booking, event: str) -> list[int]:
     recipients = [("invitee", booking.invitee_email, booking.timezone)]
     if owner.email:
         recipients.append(("owner", owner.email, calendar.timezone))
-    return outbox_enqueue_many(
+    return outbox_enqueue_many_deferred(
         messages=[
             OutboxMessage(
                 key=_key(booking, event, sequence, recipient),
@@ -122,7 +140,9 @@ def booking_message_render(message: OutboxMessage) -> dict[str, str]:
     """The bodies and .ics of a booking email recorded by booking_notify (the outbox's
     renderer for template "booking"). Raises Booking.DoesNotExist if the booking is gone."""
     data = message.context
-    booking = Booking.objects.select_related("calendar__owner").get(pk=data["booking"])
+    # Rows recorded before the snapshot named the locator hold the booking's id.
+    found = {"locator": data["locator"]} if "locator" in data else {"pk": data["booking"]}
+    booking = Booking.objects.select_related("calendar__owner").get(**found)
     # The event's own times and state, whatever happened to the booking since.
     event = data["event"]
     booking.start = datetime.fromisoformat(data["start"])

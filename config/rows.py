@@ -13,14 +13,25 @@ stays with the ORM.
 What an insert here skips, on purpose: the pre_save/post_save signals (no receiver listens
 to these models; tests/test_rows.py fails if one ever does) and validation, which the
 callers run first (full_clean).
+
+Inserts also come as `*_deferred` functions, whose Deferred answers later: inside
+`together()` on PostgreSQL they are not sent one by one but as one statement when the block
+ends (WITH i0 AS (INSERT ...), i1 AS (INSERT ...) SELECT ...), so a booking and its outbox
+rows cost one statement and one round trip under the calendar's lock instead of two.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,101 @@ def _db():
 
 _shapes: dict[tuple, tuple[str, tuple[_Part, ...]]] = {}
 _inserts: dict[tuple, tuple[str, list]] = {}
+
+
+class Deferred(Generic[T]):
+    """An answer read on demand: result() computes it once (raising its error, if any);
+    then(fn) is a Deferred of fn(result)."""
+
+    __slots__ = ("_done", "_read", "_value")
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._read: Callable[[], T] | None = read
+        self._done = False
+        self._value: T | None = None
+
+    @classmethod
+    def of(cls, value: T) -> "Deferred[T]":
+        """A Deferred that is already known (nothing to ask the database)."""
+        deferred = cls(lambda: value)
+        return deferred
+
+    def result(self) -> T:
+        if not self._done:
+            assert self._read is not None
+            self._value = self._read()
+            self._done, self._read = True, None
+        return self._value  # type: ignore[return-value]
+
+    def then(self, fn: Callable[[T], U]) -> "Deferred[U]":
+        return Deferred(lambda: fn(self.result()))
+
+
+@dataclass
+class _Held:
+    """An INSERT held back by together(), and the rows it returned once sent."""
+
+    sql: str
+    params: list
+    rows: list[tuple] | None = None
+
+
+@dataclass
+class _Batch:
+    held: list[_Held] = field(default_factory=list)
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("rows_batch", default=None)
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """Send the inserts made by *_deferred functions inside the block as one statement when
+    it ends (PostgreSQL); read each with its Deferred's result() after the block. One INSERT
+    that fails fails the statement (an IntegrityError raised here), and none of them is
+    written. Their RETURNING values travel as JSON: numbers and text (ids, keys), which is
+    what these callers ask for. Elsewhere (SQLite has no INSERT inside WITH) each insert is
+    sent when it is made, so the same code works unchanged."""
+    if _db().vendor != "postgresql":
+        yield
+        return
+    batch = _Batch()
+    token = _batch.set(batch)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    _send_together(batch.held)
+
+
+def _send_together(held: list[_Held]) -> None:
+    if not held:
+        return
+    if len(held) == 1:
+        with _db().cursor() as cursor:
+            cursor.execute(held[0].sql, held[0].params)
+            held[0].rows = cursor.fetchall()
+        return
+    parts = [f"i{n} AS ({h.sql})" for n, h in enumerate(held)]
+    # Each INSERT's rows as JSON objects, whose keys keep the RETURNING order (json, not
+    # jsonb); COALESCE: no row is "[]".
+    answers = [
+        f"(SELECT COALESCE(json_agg(i{n})::text, '[]') FROM i{n})"  # noqa: S608 (no input)
+        for n in range(len(held))
+    ]
+    sql = f"WITH {', '.join(parts)} SELECT {', '.join(answers)}"
+    params = [value for h in held for value in h.params]
+    with _db().cursor() as cursor:
+        cursor.execute(sql, params)
+        answer = cursor.fetchone()
+    for h, text in zip(held, answer, strict=True):
+        h.rows = [tuple(row.values()) for row in json.loads(text)]
+
+
+def _held_rows(held: _Held) -> list[tuple]:
+    if held.rows is None:
+        raise RuntimeError("Read a deferred insert after its together() block has ended.")
+    return held.rows
 
 
 def _shape(root: type[Model], related: Sequence[str], where: str, suffix: str):
@@ -173,8 +279,21 @@ def insert_many(
     skipped (a concurrent insert of the same key waits for the other transaction, then
     skips), so the caller's transaction is never aborted by a duplicate. PostgreSQL and
     SQLite (3.35+) both speak this. The instances are left as they were (no pk set)."""
+    return insert_many_deferred(
+        model, instances, returning=returning, skip_conflicts=skip_conflicts
+    ).result()
+
+
+def insert_many_deferred(
+    model: type[Model],
+    instances: Sequence[Model],
+    *,
+    returning: Sequence[str] = ("id",),
+    skip_conflicts: bool = False,
+) -> Deferred[list[tuple]]:
+    """insert_many, sent now or, inside together(), when that block ends."""
     if not instances:
-        return []
+        return Deferred.of([])
     connection = _db()
     sql, fields = _insert_sql(
         model, len(instances), returning=tuple(returning), skip_conflicts=skip_conflicts
@@ -184,9 +303,14 @@ def insert_many(
         for instance in instances
         for f in fields
     ]
+    batch = _batch.get()
+    if batch is not None:
+        held = _Held(sql, params)
+        batch.held.append(held)
+        return Deferred(lambda: _held_rows(held))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return Deferred.of(cursor.fetchall())
 
 
 def insert_one(instance: Model, *, skip_conflicts: bool = False) -> bool:
@@ -194,13 +318,22 @@ def insert_one(instance: Model, *, skip_conflicts: bool = False) -> bool:
     but without the ORM's query building or model signals. Returns False (and leaves the
     instance unsaved) when skip_conflicts skipped it; a broken constraint otherwise raises
     IntegrityError as save() does."""
+    return insert_one_deferred(instance, skip_conflicts=skip_conflicts).result()
+
+
+def insert_one_deferred(instance: Model, *, skip_conflicts: bool = False) -> Deferred[bool]:
+    """insert_one, its key set by result() (inside together(): after the block)."""
     meta = instance._meta
-    written = insert_many(
+    written = insert_many_deferred(
         type(instance), [instance], returning=(meta.pk.name,), skip_conflicts=skip_conflicts
     )
-    if not written:
-        return False
-    instance.pk = written[0][0]
-    instance._state.adding = False
-    instance._state.db = DEFAULT_DB_ALIAS
-    return True
+
+    def saved(rows: list[tuple]) -> bool:
+        if not rows:
+            return False
+        instance.pk = rows[0][0]
+        instance._state.adding = False
+        instance._state.db = DEFAULT_DB_ALIAS
+        return True
+
+    return written.then(saved)

@@ -1,10 +1,13 @@
 """config.rows: the hot-path INSERT and select_related, checked against what the ORM does."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models.signals import post_save, pre_save
+from django.utils import timezone
 
-from bookings.models import Booking, OutboxMessage
+from bookings.models import Booking, BookingSource, OutboxMessage
 from calendars.models import Calendar
 from config import rows
 from contacts.models import Contact
@@ -70,6 +73,89 @@ def test_it_inserts_several_rows_in_one_statement_returning_the_columns_asked(
 def test_it_inserts_nothing_for_no_instances(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert rows.insert_many(OutboxMessage, []) == []
+
+
+def booking_for(calendar, hour: int) -> Booking:
+    start = timezone.now().replace(hour=hour, minute=0, second=0, microsecond=0)
+    return Booking(
+        calendar=calendar,
+        start=start,
+        end=start + timedelta(minutes=30),
+        source=BookingSource.API,
+        invitee_name="Jamie",
+        invitee_email="jamie@example.com",
+        timezone="UTC",
+    )
+
+
+def test_it_sends_the_inserts_of_a_together_block_as_one_statement(django_assert_num_queries):
+    booking = booking_for(CalendarFactory(), 10)
+    message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+
+    with django_assert_num_queries(1), rows.together():
+        saved = rows.insert_one_deferred(booking)
+        written = rows.insert_many_deferred(OutboxMessage, [message], returning=("key", "id"))
+
+    assert saved.result() is True
+    assert Booking.objects.get().pk == booking.pk
+    assert written.result() == [("test:1", OutboxMessage.objects.get().pk)]
+
+
+def test_it_returns_no_row_for_an_insert_skipped_in_a_together_block():
+    OutboxMessage.objects.create(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+    again = OutboxMessage(key="test:1", to="b@example.com", subject="Hi", body_text="x")
+
+    with rows.together():
+        booked = rows.insert_one_deferred(booking_for(CalendarFactory(), 10))
+        skipped = rows.insert_many_deferred(OutboxMessage, [again], skip_conflicts=True)
+
+    assert booked.result() is True
+    assert skipped.result() == []
+    assert OutboxMessage.objects.get().to == "a@example.com"
+
+
+def test_it_writes_none_of_a_together_blocks_inserts_when_one_fails():
+    calendar = CalendarFactory()
+    rows.insert_one(booking_for(calendar, 10))
+    message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+
+    with (
+        pytest.raises(IntegrityError, match="booking_one_confirmed_per_seat"),
+        transaction.atomic(),
+        rows.together(),
+    ):
+        rows.insert_many_deferred(OutboxMessage, [message])
+        rows.insert_one_deferred(booking_for(calendar, 10))  # the same seat
+
+    assert not OutboxMessage.objects.exists()
+    assert Booking.objects.count() == 1
+
+
+def test_it_sends_nothing_when_a_together_block_raises():
+    message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+
+    with pytest.raises(ValueError, match="changed my mind"), rows.together():
+        rows.insert_many_deferred(OutboxMessage, [message])
+        raise ValueError("changed my mind")
+
+    assert not OutboxMessage.objects.exists()
+
+
+def test_it_refuses_to_read_a_together_insert_before_the_block_ends():
+    message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+
+    with pytest.raises(RuntimeError, match="after its together"), rows.together():
+        rows.insert_many_deferred(OutboxMessage, [message]).result()
+
+
+def test_it_sends_an_insert_at_once_outside_a_together_block(django_assert_num_queries):
+    message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+
+    with django_assert_num_queries(1):
+        written = rows.insert_many_deferred(OutboxMessage, [message])
+
+    assert OutboxMessage.objects.exists()  # before result() is asked for
+    assert written.result() == [(OutboxMessage.objects.get().pk,)]
 
 
 def test_it_loads_a_row_with_its_related_rows_as_select_related_does():

@@ -171,9 +171,18 @@ def booking_create(
         booking.end = start + timedelta(minutes=calendar.duration_minutes)
         booking.seat = _free_seat(calendar=calendar, start=start, now=now)
         booking.contact = contact
-        _save_holding_seat(booking)
-
-        _notify(booking=booking, event="confirmed")
+        # The booking (a plain INSERT, config.rows: under the calendar's lock the ORM's save()
+        # costs more) and its emails' outbox rows in one statement: the rows name the
+        # booking by its locator, so they need not wait for its id.
+        try:
+            with rows.together():
+                saved = rows.insert_one_deferred(booking)
+                emails = _notify_deferred(booking=booking, event="confirmed")
+        except IntegrityError as exc:
+            _raise_if_seat_taken(exc)
+            raise
+        saved.result()
+        emails.result()
         _send_on_commit(
             signals.booking_confirmed,
             booking_id=booking.pk,
@@ -229,7 +238,11 @@ def booking_reschedule(
         locked.start = start
         locked.end = start + timedelta(minutes=calendar.duration_minutes)
         locked.seat = seat
-        _save_holding_seat(locked, update_fields=["start", "end", "seat"])
+        try:
+            locked.save(update_fields=["start", "end", "seat"])
+        except IntegrityError as exc:
+            _raise_if_seat_taken(exc)
+            raise
         _notify(booking=locked, event="rescheduled")
         _send_on_commit(
             signals.booking_rescheduled,
@@ -341,21 +354,13 @@ def _is_seat_conflict(exc: IntegrityError) -> bool:
     return SEAT_CONSTRAINT in text or _SQLITE_SEAT_COLUMNS in text
 
 
-def _save_holding_seat(booking: Booking, update_fields: list[str] | None = None) -> None:
-    # No savepoint of its own: every caller runs inside the service's atomic block and lets
-    # SlotUnavailable leave it, so the refused insert is rolled back with that block (to its
-    # savepoint when nested in a caller's transaction) and nothing runs in between.
-    try:
-        if booking._state.adding:
-            # Every booking is inserted here, under its calendar's lock: the plain INSERT
-            # (config.rows) holds that lock for less time than the ORM's save().
-            rows.insert_one(booking)
-        else:
-            booking.save(update_fields=update_fields)
-    except IntegrityError as exc:
-        if _is_seat_conflict(exc):
-            raise SlotUnavailable(TAKEN_MESSAGE) from exc
-        raise
+def _raise_if_seat_taken(exc: IntegrityError) -> None:
+    # No savepoint around the writes that take a seat: every caller runs inside the
+    # service's atomic block and lets SlotUnavailable leave it, so the refused write is
+    # rolled back with that block (to its savepoint when nested in a caller's transaction)
+    # and nothing runs in between.
+    if _is_seat_conflict(exc):
+        raise SlotUnavailable(TAKEN_MESSAGE) from exc
 
 
 def _notify(*, booking: Booking, event: str) -> None:
@@ -364,6 +369,12 @@ def _notify(*, booking: Booking, event: str) -> None:
     from bookings.notifications import booking_notify
 
     booking_notify(booking=booking, event=event)
+
+
+def _notify_deferred(*, booking: Booking, event: str) -> rows.Deferred[list[int]]:
+    from bookings.notifications import booking_notify_deferred
+
+    return booking_notify_deferred(booking=booking, event=event)
 
 
 def _send_on_commit(signal, **kwargs) -> None:

@@ -185,15 +185,15 @@ def _deliver_many_on_commit(message_ids: list[int]) -> None:
     transaction.on_commit(schedule_deliveries, robust=True)
 
 
-def _insert_new(messages: list[OutboxMessage]) -> dict[str, int]:
+def _insert_new(messages: list[OutboxMessage]) -> rows.Deferred[dict[str, int]]:
     """{key: id} of the rows this INSERT created, in one statement for all `messages`. A
     key that already has a row is skipped (ON CONFLICT DO NOTHING; a concurrent insert of
     the same key waits for the other transaction, then skips), so the caller's
     transaction (the booking) is never aborted by a duplicate."""
-    written = rows.insert_many(
+    written = rows.insert_many_deferred(
         OutboxMessage, messages, returning=("key", "id"), skip_conflicts=True
     )
-    return dict(written)
+    return written.then(dict)
 
 
 # A row's own bookkeeping: a new row starts pending and untried, whatever the caller built.
@@ -244,7 +244,7 @@ def outbox_enqueue(
             context=context or {},
         )
     )
-    created = _insert_new([candidate])
+    created = _insert_new([candidate]).result()
     if key in created:
         candidate.pk = created[key]
         candidate._state.adding = False
@@ -261,22 +261,35 @@ def outbox_enqueue_many(*, messages: list[OutboxMessage], deliver: bool = True) 
     """Record unsaved rows (with bodies, or with a template and context) in one statement;
     returns their ids in order, an existing row's id for a key already recorded. With
     deliver=True one task delivers the pending ones after commit."""
+    return outbox_enqueue_many_deferred(messages=messages, deliver=deliver).result()
+
+
+def outbox_enqueue_many_deferred(
+    *, messages: list[OutboxMessage], deliver: bool = True
+) -> rows.Deferred[list[int]]:
+    """outbox_enqueue_many with the rest done by result(), in the same transaction: inside
+    config.rows.together() the INSERT goes with the caller's own (a booking's). Invalid
+    rows raise here, before anything is sent."""
     if not messages:
-        return []
-    created = _insert_new([_validated(message) for message in messages])
-    pending = [created[m.key] for m in messages if m.key in created]
-    known: dict[str, int] = {}
-    if len(created) < len(messages):
-        # Keys recorded before (a repeated event): their rows, still delivered if pending.
-        for key, pk, status in OutboxMessage.objects.filter(
-            key__in=[m.key for m in messages if m.key not in created]
-        ).values_list("key", "pk", "status"):
-            known[key] = pk
-            if status == OutboxMessage.Status.PENDING:
-                pending.append(pk)
-    if deliver and pending:
-        _deliver_many_on_commit(sorted(pending))
-    return [created.get(m.key) or known[m.key] for m in messages]
+        return rows.Deferred.of([])
+    inserted = _insert_new([_validated(message) for message in messages])
+
+    def recorded(created: dict[str, int]) -> list[int]:
+        pending = [created[m.key] for m in messages if m.key in created]
+        known: dict[str, int] = {}
+        if len(created) < len(messages):
+            # Keys recorded before (a repeated event): their rows, still delivered if pending.
+            for key, pk, status in OutboxMessage.objects.filter(
+                key__in=[m.key for m in messages if m.key not in created]
+            ).values_list("key", "pk", "status"):
+                known[key] = pk
+                if status == OutboxMessage.Status.PENDING:
+                    pending.append(pk)
+        if deliver and pending:
+            _deliver_many_on_commit(sorted(pending))
+        return [created.get(m.key) or known[m.key] for m in messages]
+
+    return inserted.then(recorded)
 
 
 # A row's `template` names its renderer: a function (message) -> {"body_text", "body_html",

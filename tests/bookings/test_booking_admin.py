@@ -160,9 +160,25 @@ def test_it_hides_another_owners_booking_page(owner_client, other_calendar):
 def test_it_shows_a_booking_read_only_with_its_emails(owner_client, calendar):
     booking = BookingFactory(calendar=calendar, invitee_name="Jamie Rivera")
     outbox_enqueue(
-        key=f"booking:{booking.pk}:confirmed:invitee",
+        key=f"booking:{booking.locator}:confirmed:invitee",
         to=booking.invitee_email,
         subject="Confirmed: Roof consult",
+        body_text="x",
+        deliver=False,
+    )
+    # A row recorded when keys named the booking's id.
+    outbox_enqueue(
+        key=f"booking:{booking.pk}:cancelled:invitee",
+        to=booking.invitee_email,
+        subject="Cancelled: Roof consult",
+        body_text="x",
+        deliver=False,
+    )
+    # Another booking's emails stay off this page.
+    outbox_enqueue(
+        key="booking:someoneelse1:confirmed:invitee",
+        to="other@example.com",
+        subject="Confirmed: someone else",
         body_text="x",
         deliver=False,
     )
@@ -172,6 +188,8 @@ def test_it_shows_a_booking_read_only_with_its_emails(owner_client, calendar):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Confirmed: Roof consult" in html
+    assert "Cancelled: Roof consult" in html
+    assert "someone else" not in html
     assert 'name="invitee_name"' not in html  # no editable fields
     assert 'name="_save"' not in html
 
@@ -249,7 +267,7 @@ def test_it_books_on_behalf_through_the_service(owner_client, calendar):
     assert booking.source == BookingSource.STAFF
     assert booking.created_by == calendar.owner
     assert booking.timezone == "Europe/Berlin"
-    assert OutboxMessage.objects.filter(key=f"booking:{booking.pk}:confirmed:invitee").exists()
+    assert OutboxMessage.objects.filter(key=f"booking:{booking.locator}:confirmed:invitee").exists()
 
 
 def test_it_reads_the_time_in_the_calendar_timezone(client):

@@ -88,9 +88,9 @@ def test_it_confirms_exactly_the_seats_of_a_slot_under_concurrent_bookings(seats
     contacts = Contact.objects.all()
     assert sorted(c.email for c in contacts) == sorted(b.invitee_email for b in stored)
     assert {b.contact_id for b in stored} == {c.pk for c in contacts}
-    # Emails for the winners' bookings only (keys name the booking: "booking:<id>:...").
-    booked_ids = {str(b.pk) for b in stored}
-    assert {m.key.split(":")[1] for m in OutboxMessage.objects.all()} == booked_ids
+    # Emails for the winners' bookings only (keys name the booking: "booking:<locator>:...").
+    booked = {b.locator for b in stored}
+    assert {m.key.split(":")[1] for m in OutboxMessage.objects.all()} == booked
 
 
 @pytest.mark.parametrize(

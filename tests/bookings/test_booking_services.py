@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from bookings import signals
-from bookings.models import Booking, BookingSource
+from bookings.models import Booking, BookingSource, OutboxMessage
 from bookings.services.bookings import (
     BookingError,
     SlotUnavailable,
@@ -250,8 +250,10 @@ def test_it_reads_a_lost_seat_race_as_slot_unavailable_and_keeps_the_transaction
             pytest.raises(SlotUnavailable),
         ):
             book(calendar, email="late@example.com")
-        # The outer transaction survived the refused insert.
+        # The outer transaction survived the refused insert, and the booking's emails,
+        # recorded in the same statement, went with it.
         assert Booking.objects.filter(calendar=calendar).count() == 1
+        assert not OutboxMessage.objects.exists()
 
     assert not Contact.objects.filter(email="late@example.com").exists()
 
@@ -302,10 +304,10 @@ def test_it_bounds_the_queries_of_a_booking(django_assert_max_num_queries):
         BookingFactory(calendar=calendar, start=SLOT.replace(hour=hour))
     BookingFactory(calendar=calendar, start=SLOT, seat=1)
 
-    # 10 today: lock, rules (2, none once kept in memory), busy, seats, contact upsert,
-    # insert, both outbox emails in one insert, and the savepoint pair of the test's
+    # 9 today: lock, rules (2, none once kept in memory), busy, seats, contact upsert, the
+    # booking and both outbox emails in one statement, and the savepoint pair of the test's
     # transaction. A query per existing booking or per seat would break the bound.
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(9):
         book(calendar)
 
 

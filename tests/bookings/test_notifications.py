@@ -52,9 +52,9 @@ def test_it_records_an_invitee_and_an_owner_message():
     booking_notify(booking=booking, event="confirmed")
 
     found = rows()
-    assert found["invitee"].key == f"booking:{booking.pk}:confirmed:invitee"
+    assert found["invitee"].key == f"booking:{booking.locator}:confirmed:invitee"
     assert found["invitee"].to == "jamie@example.com"
-    assert found["owner"].key == f"booking:{booking.pk}:confirmed:owner"
+    assert found["owner"].key == f"booking:{booking.locator}:confirmed:owner"
     assert found["owner"].to == "owner@example.com"
     assert {row.status for row in found.values()} == {OutboxMessage.Status.PENDING}
 
@@ -207,7 +207,7 @@ def test_it_enqueues_delivery_of_a_new_booking_after_commit(
     for callback in callbacks:
         callback()
     ids = sorted(
-        OutboxMessage.objects.filter(key__startswith=f"booking:{booking.pk}:").values_list(
+        OutboxMessage.objects.filter(key__startswith=f"booking:{booking.locator}:").values_list(
             "pk", flat=True
         )
     )
@@ -260,6 +260,35 @@ def test_it_renders_without_storing_the_text(booking):
     assert "BEGIN:VCALENDAR" in message.ics
     row.refresh_from_db()
     assert (row.body_text, row.body_html, row.ics) == ("", "", "")
+
+
+def test_it_renders_a_row_recorded_before_its_booking_was_saved(calendar):
+    # booking_create sends the booking's INSERT and its emails' together: the rows name
+    # the booking by its locator, not by an id it does not have yet.
+    with time_machine.travel(NOW, tick=False):
+        booking = BookingFactory.build(
+            calendar=calendar, start=START, end=START + timedelta(minutes=30)
+        )
+        booking_notify(booking=booking, event="confirmed")
+        booking.save()
+
+    message = rows()["invitee"]
+
+    assert booking.locator in OutboxMessage.objects.get(key__endswith=":invitee").key
+    assert "Your booking is confirmed." in message.body_text
+
+
+def test_it_renders_a_row_recorded_under_the_booking_id(booking):
+    # Rows recorded before keys and snapshots named the locator hold the booking's id.
+    booking_notify(booking=booking, event="confirmed")
+    row = OutboxMessage.objects.get(key__endswith=":invitee")
+    context = {k: v for k, v in row.context.items() if k != "locator"}
+    row.context = {**context, "booking": booking.pk}
+    row.save()
+
+    message = outbox_render(message=row)
+
+    assert "Your booking is confirmed." in message.body_text
 
 
 def test_it_renders_the_event_as_it_was_after_a_later_move(booking):
