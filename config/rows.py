@@ -17,7 +17,9 @@ callers run first (full_clean).
 Inserts also come as `*_deferred` functions, whose Deferred answers later: inside
 `together()` on PostgreSQL they are not sent one by one but as one statement when the block
 ends (WITH i0 AS (INSERT ...), i1 AS (INSERT ...) SELECT ...), so a booking and its outbox
-rows cost one statement and one round trip under the calendar's lock instead of two.
+rows cost one statement and one round trip under the calendar's lock instead of two. Other
+apps may add a small read to that statement (`add_rider`): the workflows app answers "which
+triggers are live?" there, a question every booking asks after commit.
 """
 
 import json
@@ -93,6 +95,33 @@ class _Held:
     rows: list[tuple] | None = None
 
 
+@dataclass(frozen=True)
+class Rider:
+    """A read added to the next together() statement: `sql` is a scalar subquery that gives
+    text (SQL written by the app, never user input; values in `params`), and `answer`
+    receives that text."""
+
+    sql: str
+    params: list
+    answer: Callable[[str | None], None]
+
+
+# Functions asked, each time a together() statement is sent, for a Rider or None (nothing to
+# ask now). Registered once, by apps' ready(); the bookings code does not know them.
+_rider_sources: list[Callable[[], Rider | None]] = []
+
+
+def add_rider(source: Callable[[], Rider | None]) -> None:
+    """Register `source` (once; registering it again changes nothing)."""
+    if source not in _rider_sources:
+        _rider_sources.append(source)
+
+
+def remove_rider(source: Callable[[], Rider | None]) -> None:
+    if source in _rider_sources:
+        _rider_sources.remove(source)
+
+
 @dataclass
 class _Batch:
     held: list[_Held] = field(default_factory=list)
@@ -124,25 +153,29 @@ def together() -> Iterator[None]:
 def _send_together(held: list[_Held]) -> None:
     if not held:
         return
-    if len(held) == 1:
+    riders = [rider for source in _rider_sources if (rider := source()) is not None]
+    if len(held) == 1 and not riders:
         with _db().cursor() as cursor:
             cursor.execute(held[0].sql, held[0].params)
             held[0].rows = cursor.fetchall()
         return
     parts = [f"i{n} AS ({h.sql})" for n, h in enumerate(held)]
     # Each INSERT's rows as JSON objects, whose keys keep the RETURNING order (json, not
-    # jsonb); COALESCE: no row is "[]".
+    # jsonb); COALESCE: no row is "[]". The riders' reads follow, in the same snapshot.
     answers = [
         f"(SELECT COALESCE(json_agg(i{n})::text, '[]') FROM i{n})"  # noqa: S608 (no input)
         for n in range(len(held))
-    ]
+    ] + [rider.sql for rider in riders]
     sql = f"WITH {', '.join(parts)} SELECT {', '.join(answers)}"
     params = [value for h in held for value in h.params]
+    params += [value for rider in riders for value in rider.params]
     with _db().cursor() as cursor:
         cursor.execute(sql, params)
         answer = cursor.fetchone()
-    for h, text in zip(held, answer, strict=True):
+    for h, text in zip(held, answer, strict=False):
         h.rows = [tuple(row.values()) for row in json.loads(text)]
+    for rider, text in zip(riders, answer[len(held) :], strict=True):
+        rider.answer(text)
 
 
 def _held_rows(held: _Held) -> list[tuple]:

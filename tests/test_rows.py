@@ -148,6 +148,54 @@ def test_it_refuses_to_read_a_together_insert_before_the_block_ends():
         rows.insert_many_deferred(OutboxMessage, [message]).result()
 
 
+@pytest.fixture
+def rider_source():
+    answers: list = []
+    asked = {"rider": True}
+
+    def source() -> rows.Rider | None:
+        if not asked["rider"]:
+            return None
+        return rows.Rider(sql="(SELECT %s::text)", params=["hello"], answer=answers.append)
+
+    rows.add_rider(source)
+    yield answers, asked
+    rows.remove_rider(source)
+
+
+def test_it_adds_a_riders_read_to_a_together_statement(rider_source, django_assert_num_queries):
+    answers, _ = rider_source
+    message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+
+    with django_assert_num_queries(1), rows.together():
+        written = rows.insert_many_deferred(OutboxMessage, [message])
+
+    assert answers == ["hello"]
+    assert written.result() == [(OutboxMessage.objects.get().pk,)]
+
+
+def test_it_leaves_out_a_rider_with_nothing_to_ask(rider_source, django_assert_num_queries):
+    answers, asked = rider_source
+    asked["rider"] = False
+    message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+
+    with django_assert_num_queries(1) as captured, rows.together():
+        rows.insert_many_deferred(OutboxMessage, [message])
+
+    assert answers == []
+    assert "WITH" not in captured.captured_queries[0]["sql"]
+
+
+def test_it_gives_riders_nothing_outside_a_together_block(rider_source):
+    answers, _ = rider_source
+
+    rows.insert_one(Contact(email="jamie@example.com"))
+    with rows.together():
+        pass  # nothing inserted: no statement to ride on
+
+    assert answers == []
+
+
 def test_it_sends_an_insert_at_once_outside_a_together_block(django_assert_num_queries):
     message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
 

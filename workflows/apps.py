@@ -7,6 +7,8 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
-        from workflows import receivers
+        from config import rows
+        from workflows import receivers, selectors
 
         receivers.connect()
+        rows.add_rider(selectors.published_trigger_types_rider)

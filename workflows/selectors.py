@@ -1,9 +1,11 @@
+import json
 from contextvars import ContextVar
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from bookings import tokens
+from config import rows
 from workflows.models import Enrollment, StepRun, TriggerType, Workflow
 
 
@@ -62,7 +64,8 @@ class _Memo:
 
 # Which trigger types have a published workflow: asked once per request or Celery task
 # instead of once per signal (a booking by a new invitee sends two). Why the scope is safe:
-# the memo is filled by the first question inside the unit of work, so it includes every
+# the memo is filled by the first question inside the unit of work (or by the read that
+# rides along with a booking's INSERTs, published_trigger_types_rider), so it includes every
 # workflow published before the unit began; one published by another request meanwhile is
 # missed for the rest of this unit only, so the unit sees one snapshot of which triggers
 # are live, exactly as if that workflow had been published a moment later. A workflow
@@ -96,6 +99,28 @@ def published_trigger_types_memo_stop(**kwargs) -> None:
     no memo (every question queries) until the next unit of work starts. A Celery task
     run eagerly inside a request thus ends the request's memo early: safe, only slower."""
     _memo.set(None)
+
+
+def published_trigger_types_rider() -> rows.Rider | None:
+    """The memo's question, asked in a statement that is going to the database anyway (a
+    booking's INSERTs, config.rows.together) when this unit of work has a memo still empty:
+    the answer after commit then costs no query. The read is made inside the unit, which is
+    all the memo promises (see above). Registered by the app's ready()."""
+    memo = _memo.get()
+    if memo is None or memo.trigger_types is not None:
+        return None
+
+    def answer(text: str | None) -> None:
+        memo.trigger_types = frozenset(json.loads(text or "[]"))
+
+    meta = Workflow._meta
+    quote = connection.ops.quote_name
+    trigger_type = quote(meta.get_field("trigger_type").column)
+    sql = (
+        f"(SELECT json_agg(DISTINCT {trigger_type})::text"  # noqa: S608 (names only)
+        f" FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('status').column)} = %s)"
+    )
+    return rows.Rider(sql=sql, params=[Workflow.Status.PUBLISHED.value], answer=answer)
 
 
 def _published_trigger_types_query() -> frozenset[str]:

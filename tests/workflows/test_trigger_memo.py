@@ -89,6 +89,32 @@ def test_it_asks_once_per_booking_request_by_a_new_invitee(no_outbox_delivery, e
 
 
 @pytest.mark.django_db(transaction=True)
+def test_it_asks_in_the_statement_that_writes_the_booking(no_outbox_delivery, enqueued):
+    calendar = CalendarFactory()
+    url = f"/api/public/calendars/{calendar.slug}/bookings/"
+
+    with CaptureQueriesContext(connection) as queries:
+        response = APIClient().post(url, BOOKING, format="json")
+
+    assert response.status_code == 201
+    [statement] = workflow_statements(queries)
+    assert 'INSERT INTO "bookings_booking"' in statement
+
+
+@pytest.mark.django_db
+def test_it_rides_along_only_while_a_units_memo_is_empty():
+    assert selectors.published_trigger_types_rider() is None  # no unit, no memo
+
+    with request_scope():
+        rider = selectors.published_trigger_types_rider()
+        assert rider is not None
+        rider.answer('["contact_created"]')
+
+        assert selectors.published_trigger_types_rider() is None  # filled now
+        assert published_trigger_types() == frozenset({"contact_created"})
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_enrolls_from_a_booking_request_in_both_live_triggers(no_outbox_delivery, enqueued):
     calendar = CalendarFactory()
     created = workflow_on(TriggerType.CONTACT_CREATED, user=calendar.owner)
