@@ -88,6 +88,7 @@ def booking_for(calendar, hour: int) -> Booking:
     )
 
 
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
 def test_it_sends_the_inserts_of_a_together_block_as_one_statement(django_assert_num_queries):
     booking = booking_for(CalendarFactory(), 10)
     message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
@@ -101,6 +102,7 @@ def test_it_sends_the_inserts_of_a_together_block_as_one_statement(django_assert
     assert written.result() == [("test:1", OutboxMessage.objects.get().pk)]
 
 
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
 def test_it_returns_no_row_for_an_insert_skipped_in_a_together_block():
     OutboxMessage.objects.create(key="test:1", to="a@example.com", subject="Hi", body_text="x")
     again = OutboxMessage(key="test:1", to="b@example.com", subject="Hi", body_text="x")
@@ -114,6 +116,7 @@ def test_it_returns_no_row_for_an_insert_skipped_in_a_together_block():
     assert OutboxMessage.objects.get().to == "a@example.com"
 
 
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
 def test_it_writes_none_of_a_together_blocks_inserts_when_one_fails():
     calendar = CalendarFactory()
     rows.insert_one(booking_for(calendar, 10))
@@ -131,6 +134,7 @@ def test_it_writes_none_of_a_together_blocks_inserts_when_one_fails():
     assert Booking.objects.count() == 1
 
 
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
 def test_it_sends_nothing_when_a_together_block_raises():
     message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
 
@@ -141,6 +145,7 @@ def test_it_sends_nothing_when_a_together_block_raises():
     assert not OutboxMessage.objects.exists()
 
 
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
 def test_it_refuses_to_read_a_together_insert_before_the_block_ends():
     message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
 
@@ -163,6 +168,7 @@ def rider_source():
     rows.remove_rider(source)
 
 
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
 def test_it_adds_a_riders_read_to_a_together_statement(rider_source, django_assert_num_queries):
     answers, _ = rider_source
     message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
@@ -174,6 +180,7 @@ def test_it_adds_a_riders_read_to_a_together_statement(rider_source, django_asse
     assert written.result() == [(OutboxMessage.objects.get().pk,)]
 
 
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
 def test_it_leaves_out_a_rider_with_nothing_to_ask(rider_source, django_assert_num_queries):
     answers, asked = rider_source
     asked["rider"] = False

@@ -88,6 +88,7 @@ def test_it_asks_once_per_booking_request_by_a_new_invitee(no_outbox_delivery, e
     assert len(workflow_statements(queries)) == 1
 
 
+@pytest.mark.postgres  # the statement that carries it is PostgreSQL's (config.rows.together)
 @pytest.mark.django_db(transaction=True)
 def test_it_asks_in_the_statement_that_writes_the_booking(no_outbox_delivery, enqueued):
     calendar = CalendarFactory()
