@@ -159,29 +159,14 @@ def test_it_hides_another_owners_booking_page(owner_client, other_calendar):
 
 def test_it_shows_a_booking_read_only_with_its_emails(owner_client, calendar):
     booking = BookingFactory(calendar=calendar, invitee_name="Jamie Rivera")
-    outbox_enqueue(
-        key=f"booking:{booking.locator}:confirmed:invitee",
-        to=booking.invitee_email,
-        subject="Confirmed: Roof consult",
-        body_text="x",
-        deliver=False,
-    )
-    # A row recorded when keys named the booking's id.
-    outbox_enqueue(
-        key=f"booking:{booking.pk}:cancelled:invitee",
-        to=booking.invitee_email,
-        subject="Cancelled: Roof consult",
-        body_text="x",
-        deliver=False,
-    )
-    # Another booking's emails stay off this page.
-    outbox_enqueue(
-        key="booking:someoneelse1:confirmed:invitee",
-        to="other@example.com",
-        subject="Confirmed: someone else",
-        body_text="x",
-        deliver=False,
-    )
+    for key, subject in [
+        (f"booking:{booking.locator}:confirmed:invitee", "Confirmed: Roof consult"),
+        # A row recorded when keys named the booking's id.
+        (f"booking:{booking.pk}:cancelled:invitee", "Cancelled: Roof consult"),
+        # Another booking's emails stay off this page.
+        ("booking:someoneelse1:confirmed:invitee", "Confirmed: someone else"),
+    ]:
+        outbox_enqueue(key=key, to="a@example.com", subject=subject, body_text="x", deliver=False)
 
     response = owner_client.get(reverse("admin:bookings_booking_change", args=[booking.pk]))
 
