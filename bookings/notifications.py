@@ -55,9 +55,9 @@ def outbox_key_prefixes(*, booking: Booking) -> tuple[str, ...]:
 
 
 def _key(booking: Booking, event: str, sequence: int, recipient: str) -> str:
-    # The locator, not the id: a new booking's emails are recorded in the same round trip
-    # as the booking itself (booking_notify_deferred), before the database has given it an
-    # id. It names nothing secret (the links need the token, an HMAC over it).
+    # The locator, not the id: a new booking's emails are recorded in the same statement as
+    # the booking itself (booking_notify_deferred), before the database has given it an id.
+    # It names nothing secret (the links need the token, an HMAC over it).
     if event == "rescheduled":
         # One booking may be moved many times, even back to an earlier time: the new start
         # and the revision together name this move.

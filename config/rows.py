@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -72,8 +72,7 @@ class Deferred(Generic[T]):
     @classmethod
     def of(cls, value: T) -> "Deferred[T]":
         """A Deferred that is already known (nothing to ask the database)."""
-        deferred = cls(lambda: value)
-        return deferred
+        return cls(lambda: value)
 
     def result(self) -> T:
         if not self._done:
@@ -122,12 +121,8 @@ def remove_rider(source: Callable[[], Rider | None]) -> None:
         _rider_sources.remove(source)
 
 
-@dataclass
-class _Batch:
-    held: list[_Held] = field(default_factory=list)
-
-
-_batch: ContextVar[_Batch | None] = ContextVar("rows_batch", default=None)
+# The INSERTs held by the together() block this thread (or task) is in, if any.
+_held: ContextVar[list[_Held] | None] = ContextVar("rows_held", default=None)
 
 
 @contextmanager
@@ -141,13 +136,13 @@ def together() -> Iterator[None]:
     if _db().vendor != "postgresql":
         yield
         return
-    batch = _Batch()
-    token = _batch.set(batch)
+    held: list[_Held] = []
+    token = _held.set(held)
     try:
         yield
     finally:
-        _batch.reset(token)
-    _send_together(batch.held)
+        _held.reset(token)
+    _send_together(held)
 
 
 def _send_together(held: list[_Held]) -> None:
@@ -336,10 +331,10 @@ def insert_many_deferred(
         for instance in instances
         for f in fields
     ]
-    batch = _batch.get()
+    batch = _held.get()
     if batch is not None:
         held = _Held(sql, params)
-        batch.held.append(held)
+        batch.append(held)
         return Deferred(lambda: _held_rows(held))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
