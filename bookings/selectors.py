@@ -17,6 +17,7 @@ from bookings.models import Booking
 from calendars import availability
 from calendars.models import Calendar
 from calendars.selectors import calendar_rules_cached, zone
+from config import rows
 
 # A local day lasts up to 25 hours (DST), and an instant may sit at the end of its day, so
 # everything on the local dates touching a range lies within this of the range.
@@ -39,6 +40,26 @@ _POSTGRES_EPOCH = 946_684_800_000_000
 @cache
 def _busy_sql(*, check_version: bool) -> str:
     """One row: (the bookings packed in one value, whether the calendar is current)."""
+    bookings = _bookings_sql()
+    if not check_version:
+        return f"SELECT ({bookings}), TRUE"
+    # In the same round trip: is the calendar row still the one the caller holds?
+    q = connection.ops.quote_name
+
+    def col(name: str) -> str:
+        return q(Calendar._meta.get_field(name).column)
+
+    current = (
+        f"SELECT 1 FROM {q(Calendar._meta.db_table)} "  # noqa: S608 (names only)
+        f"WHERE {col('id')} = %s AND {col('slug')} = %s "
+        f"AND {col('is_active')} = %s AND {col('rules_version')} = %s"
+    )
+    return f"SELECT ({bookings}), EXISTS ({current})"
+
+
+@cache
+def _bookings_sql() -> str:
+    """The confirmed bookings of a calendar in a range, packed in one value."""
     # Written once from the models' own table and column names. Raw SQL because this runs
     # on every slots request and the ORM's per-query compilation costs more than the query.
     q = connection.ops.quote_name
@@ -56,20 +77,11 @@ def _busy_sql(*, check_version: bool) -> str:
         packed = f"string_agg(timestamptz_send({start}) || timestamptz_send({end}), ''::bytea)"
     else:
         packed = f"group_concat({start} || ',' || {end}, ',')"
-    bookings = (
+    return (
         f"SELECT {packed} FROM {q(Booking._meta.db_table)} "  # noqa: S608 (names only)
         f"WHERE {col(Booking, 'calendar')} = %s AND {col(Booking, 'status')} = %s "
         f"AND {start} >= %s AND {start} < %s AND {end} > %s"
     )
-    if not check_version:
-        return f"SELECT ({bookings}), TRUE"
-    # In the same round trip: is the calendar row still the one the caller holds?
-    current = (
-        f"SELECT 1 FROM {q(Calendar._meta.db_table)} "  # noqa: S608 (names only)
-        f"WHERE {col(Calendar, 'id')} = %s AND {col(Calendar, 'slug')} = %s "
-        f"AND {col(Calendar, 'is_active')} = %s AND {col(Calendar, 'rules_version')} = %s"
-    )
-    return f"SELECT ({bookings}), EXISTS ({current})"
 
 
 def _unpack(packed: bytes | str | None) -> list[tuple[int, int]]:
@@ -102,22 +114,7 @@ def calendar_busy_micros(
     With `check_version`, raises StaleCalendar unless the calendar row still has the
     instance's slug, rules_version and is_active=True (checked in the same query).
     """
-    reach = timedelta(
-        minutes=calendar.duration_minutes
-        + calendar.buffer_before_minutes
-        + calendar.buffer_after_minutes
-    )
-    if calendar.max_bookings_per_day is not None:
-        reach += _LOCAL_DAY_REACH
-    adapt = connection.ops.adapt_datetimefield_value
-    lo = range_start - reach
-    params = [
-        calendar.pk,
-        Booking.Status.CONFIRMED.value,
-        adapt(lo - _LONGEST_BOOKING),
-        adapt(range_end + reach),
-        adapt(lo),
-    ]
+    params = _bookings_params(calendar=calendar, range_start=range_start, range_end=range_end)
     if check_version:
         params += [calendar.pk, calendar.slug, True, calendar.rules_version]
     with connection.cursor() as cursor:
@@ -127,6 +124,25 @@ def calendar_busy_micros(
         raise StaleCalendar(calendar.slug)
     # Usually in start order already (the index's), which spares the engine's sort work.
     return _unpack(packed)
+
+
+def _bookings_params(*, calendar: Calendar, range_start: datetime, range_end: datetime) -> list:
+    reach = timedelta(
+        minutes=calendar.duration_minutes
+        + calendar.buffer_before_minutes
+        + calendar.buffer_after_minutes
+    )
+    if calendar.max_bookings_per_day is not None:
+        reach += _LOCAL_DAY_REACH
+    adapt = connection.ops.adapt_datetimefield_value
+    lo = range_start - reach
+    return [
+        calendar.pk,
+        Booking.Status.CONFIRMED.value,
+        adapt(lo - _LONGEST_BOOKING),
+        adapt(range_end + reach),
+        adapt(lo),
+    ]
 
 
 def calendar_busy(
@@ -145,6 +161,20 @@ def calendar_busy(
     )
     moment = availability.from_epoch_micros
     return [availability.Busy(moment(start), moment(end)) for start, end in busy]
+
+
+def calendar_busy_deferred(
+    *, calendar: Calendar, range_start: datetime, range_end: datetime
+) -> rows.Deferred[list[availability.Busy]]:
+    """calendar_busy, as a read that can travel in a config.rows.together() statement: the
+    booking service sends it with the invitee's contact, after the calendar's lock."""
+    params = _bookings_params(calendar=calendar, range_start=range_start, range_end=range_end)
+    moment = availability.from_epoch_micros
+
+    def busy(packed: bytes | str | None) -> list[availability.Busy]:
+        return [availability.Busy(moment(start), moment(end)) for start, end in _unpack(packed)]
+
+    return rows.read_deferred(f"({_bookings_sql()})", params).then(busy)
 
 
 def bookable_range(

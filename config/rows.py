@@ -85,13 +85,18 @@ class Deferred(Generic[T]):
         return Deferred(lambda: fn(self.result()))
 
 
+_UNSENT = object()
+
+
 @dataclass
 class _Held:
-    """An INSERT held back by together(), and the rows it returned once sent."""
+    """A statement held back by together(), and its answer once sent: an INSERT's rows, or
+    a read's (a scalar subquery's) value."""
 
     sql: str
     params: list
-    rows: list[tuple] | None = None
+    is_read: bool = False
+    answer: Any = _UNSENT
 
 
 @dataclass(frozen=True)
@@ -127,12 +132,13 @@ _held: ContextVar[list[_Held] | None] = ContextVar("rows_held", default=None)
 
 @contextmanager
 def together() -> Iterator[None]:
-    """Send the inserts made by *_deferred functions inside the block as one statement when
-    it ends (PostgreSQL); read each with its Deferred's result() after the block. One INSERT
-    that fails fails the statement (an IntegrityError raised here), and none of them is
-    written. Their RETURNING values travel as JSON: numbers and text (ids, keys), which is
-    what these callers ask for. Elsewhere (SQLite has no INSERT inside WITH) each insert is
-    sent when it is made, so the same code works unchanged."""
+    """Send the inserts and reads made by *_deferred functions inside the block as one
+    statement when it ends (PostgreSQL); read each with its Deferred's result() after the
+    block. One INSERT that fails fails the statement (an IntegrityError raised here), and
+    none of them is written. INSERTs' RETURNING values travel as JSON: numbers and text
+    (ids, keys), which is what these callers ask for; reads keep their type. Elsewhere
+    (SQLite has no INSERT inside WITH) each one is sent when it is made, so the same code
+    works unchanged."""
     if _db().vendor != "postgresql":
         yield
         return
@@ -150,33 +156,65 @@ def _send_together(held: list[_Held]) -> None:
         return
     riders = [rider for source in _rider_sources if (rider := source()) is not None]
     if len(held) == 1 and not riders:
-        with _db().cursor() as cursor:
-            cursor.execute(held[0].sql, held[0].params)
-            held[0].rows = cursor.fetchall()
+        _send_alone(held[0])
         return
-    parts = [f"i{n} AS ({h.sql})" for n, h in enumerate(held)]
+    inserts = [h for h in held if not h.is_read]
+    reads = [h for h in held if h.is_read]
     # Each INSERT's rows as JSON objects, whose keys keep the RETURNING order (json, not
-    # jsonb); COALESCE: no row is "[]". The riders' reads follow, in the same snapshot.
+    # jsonb); COALESCE: no row is "[]". The reads follow, then the riders', all in the
+    # statement's one snapshot (taken when it starts: after any lock an earlier statement
+    # of the transaction waited for).
     answers = [
         f"(SELECT COALESCE(json_agg(i{n})::text, '[]') FROM i{n})"  # noqa: S608 (no input)
-        for n in range(len(held))
-    ] + [rider.sql for rider in riders]
-    sql = f"WITH {', '.join(parts)} SELECT {', '.join(answers)}"
-    params = [value for h in held for value in h.params]
+        for n in range(len(inserts))
+    ]
+    answers += [h.sql for h in reads] + [rider.sql for rider in riders]
+    ctes = ", ".join(f"i{n} AS ({h.sql})" for n, h in enumerate(inserts))
+    sql = f"{f'WITH {ctes} ' if ctes else ''}SELECT {', '.join(answers)}"
+    params = [value for h in [*inserts, *reads] for value in h.params]
     params += [value for rider in riders for value in rider.params]
     with _db().cursor() as cursor:
         cursor.execute(sql, params)
-        answer = cursor.fetchone()
-    for h, text in zip(held, answer, strict=False):
-        h.rows = [tuple(row.values()) for row in json.loads(text)]
-    for rider, text in zip(riders, answer[len(held) :], strict=True):
-        rider.answer(text)
+        answer = list(cursor.fetchone())
+    for h in inserts:
+        h.answer = [tuple(row.values()) for row in json.loads(answer.pop(0))]
+    for h in reads:
+        h.answer = answer.pop(0)
+    for rider in riders:
+        rider.answer(answer.pop(0))
 
 
-def _held_rows(held: _Held) -> list[tuple]:
-    if held.rows is None:
-        raise RuntimeError("Read a deferred insert after its together() block has ended.")
-    return held.rows
+def _send_alone(held: _Held) -> None:
+    with _db().cursor() as cursor:
+        if held.is_read:
+            cursor.execute(f"SELECT {held.sql}", held.params)
+            held.answer = cursor.fetchone()[0]
+        else:
+            cursor.execute(held.sql, held.params)
+            held.answer = cursor.fetchall()
+
+
+def _deferred(held: _Held) -> "Deferred[Any]":
+    """Sent at once outside together(); inside, answered when the block ends."""
+    batch = _held.get()
+    if batch is None:
+        _send_alone(held)
+        return Deferred.of(held.answer)
+    batch.append(held)
+
+    def answer() -> Any:
+        if held.answer is _UNSENT:
+            raise RuntimeError("Read a deferred statement after its together() block has ended.")
+        return held.answer
+
+    return Deferred(answer)
+
+
+def read_deferred(sql: str, params: Sequence[Any]) -> Deferred[Any]:
+    """The value of `sql`, a scalar subquery ("(SELECT ...)", written by the caller, never
+    user input; values in `params`): inside together() it travels in the block's statement,
+    read in its snapshot (so after any lock an earlier statement of the transaction took)."""
+    return _deferred(_Held(sql, list(params), is_read=True))
 
 
 def _shape(root: type[Model], related: Sequence[str], where: str, suffix: str):
@@ -331,14 +369,7 @@ def insert_many_deferred(
         for instance in instances
         for f in fields
     ]
-    batch = _held.get()
-    if batch is not None:
-        held = _Held(sql, params)
-        batch.append(held)
-        return Deferred(lambda: _held_rows(held))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return Deferred.of(cursor.fetchall())
+    return _deferred(_Held(sql, params))
 
 
 def insert_one(instance: Model, *, skip_conflicts: bool = False) -> bool:

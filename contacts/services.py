@@ -49,6 +49,17 @@ def contact_upsert(
 ) -> tuple[Contact, bool]:
     """The contact with this email (case-insensitive), created if new. Blank fields of an
     existing contact are filled in; known values are never overwritten by an upsert."""
+    return contact_upsert_deferred(
+        email=email, first_name=first_name, last_name=last_name, phone=phone
+    ).result()
+
+
+def contact_upsert_deferred(
+    *, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+) -> rows.Deferred[tuple[Contact, bool]]:
+    """contact_upsert whose INSERT can travel in a caller's config.rows.together() statement
+    (a booking's); result() does the rest, in the same transaction. Invalid input raises
+    ValidationError here, before anything is sent."""
     contact = Contact(
         email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
     )
@@ -58,9 +69,21 @@ def contact_upsert(
     # insert. A concurrent upsert of the same email (the unique index on lower(email))
     # waits for the other transaction and then does nothing, so the caller's transaction
     # (e.g. a booking) is never aborted by the duplicate.
-    if rows.insert_one(contact, skip_conflicts=True):
-        _send_after_commit(contact_created, contact_id=contact.pk)
-        return contact, True
+    inserted = rows.insert_one_deferred(contact, skip_conflicts=True)
+
+    def upserted(created: bool) -> tuple[Contact, bool]:
+        if created:
+            _send_after_commit(contact_created, contact_id=contact.pk)
+            return contact, True
+        existing = _fill_in_existing(
+            email=email, first_name=first_name, last_name=last_name, phone=phone
+        )
+        return existing, False
+
+    return inserted.then(upserted)
+
+
+def _fill_in_existing(*, email: str, first_name: str, last_name: str, phone: str) -> Contact:
     contact = _existing(email=email)
     if contact is None:  # only if the other row was deleted in between
         raise IntegrityError(f"contact {email!r} vanished during its upsert")
@@ -71,7 +94,7 @@ def contact_upsert(
             changed.append(field)
     if changed:
         contact.save(update_fields=[*changed, "updated_at"])
-    return contact, False
+    return contact
 
 
 def _existing(*, email: str) -> Contact | None:

@@ -153,6 +153,42 @@ def test_it_refuses_to_read_a_together_insert_before_the_block_ends():
         rows.insert_many_deferred(OutboxMessage, [message]).result()
 
 
+NAME_OF = "(SELECT name FROM calendars_calendar WHERE id = %s)"
+
+
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
+def test_it_sends_a_read_with_the_inserts_of_a_together_block(django_assert_num_queries):
+    calendar = CalendarFactory()
+    message = OutboxMessage(key="test:1", to="a@example.com", subject="Hi", body_text="x")
+
+    with django_assert_num_queries(1), rows.together():
+        written = rows.insert_many_deferred(OutboxMessage, [message], returning=("key",))
+        name = rows.read_deferred(NAME_OF, [calendar.pk])
+
+    assert written.result() == [("test:1",)]
+    assert name.result() == calendar.name
+
+
+def test_it_reads_at_once_outside_a_together_block(django_assert_num_queries):
+    calendar = CalendarFactory()
+
+    with django_assert_num_queries(1):
+        name = rows.read_deferred(NAME_OF, [calendar.pk])
+
+    assert name.result() == calendar.name
+
+
+@pytest.mark.postgres  # SQLite has no INSERT inside WITH: sent one by one
+def test_it_sends_reads_alone_as_one_select(django_assert_num_queries):
+    first, second = CalendarFactory(), CalendarFactory()
+
+    with django_assert_num_queries(1) as captured, rows.together():
+        names = [rows.read_deferred(NAME_OF, [first.pk]), rows.read_deferred(NAME_OF, [second.pk])]
+
+    assert [name.result() for name in names] == [first.name, second.name]
+    assert captured.captured_queries[0]["sql"].startswith("SELECT (SELECT name")
+
+
 @pytest.fixture
 def rider_source():
     answers: list = []

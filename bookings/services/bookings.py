@@ -44,13 +44,13 @@ from django.utils import timezone as dj_timezone
 
 from bookings import signals
 from bookings.models import Booking
-from bookings.selectors import calendar_busy
+from bookings.selectors import calendar_busy_deferred
 from calendars import availability
 from calendars.models import Calendar
 from calendars.selectors import calendar_rules_cached
 from config import rows
 from config.signals import send_on_commit
-from contacts.services import contact_upsert, split_name
+from contacts.services import contact_upsert_deferred, split_name
 
 _DAY = timedelta(days=1)
 # booking_window_days is at most 730 (Calendar's validator), plus the margin _check_reach
@@ -150,17 +150,9 @@ def booking_create(
         )
         # Input errors first: a bad email should say so even when the time is also taken.
         _full_clean(booking)
-        # The contact before the calendar's lock, which every booking of the calendar waits
-        # for: the lock is held for the fewest statements. Still inside the transaction, so
-        # a booking refused below takes its new contact with it. (Lock order: a one-time
-        # link, then the contact's email, then the calendar, on every path.)
-        first_name, last_name = split_name(booking.invitee_name)
-        contact, _ = contact_upsert(
-            email=booking.invitee_email,
-            first_name=first_name,
-            last_name=last_name,
-            phone=booking.invitee_phone,
-        )
+        # The calendar's lock first: every booking of the calendar waits here, then reads
+        # busy time that includes everything committed before it. (Lock order on every
+        # path: a one-time link, then the calendar, then the contact's email.)
         calendar = _lock_calendar(calendar, public_slug=public_slug)
         # Asked of the locked row, not of the caller's instance (which may be a copy kept in
         # memory since an earlier request).
@@ -169,7 +161,20 @@ def booking_create(
         _check_reach(calendar=calendar, start=start, now=now)
         booking.calendar = calendar
         booking.end = start + timedelta(minutes=calendar.duration_minutes)
-        booking.seat = _free_seat(calendar=calendar, start=start, now=now)
+        # The invitee's contact and the busy time in one statement (rows.together), sent
+        # after the lock was granted, so its snapshot has every booking committed before.
+        # Inside the transaction: a booking refused below takes its new contact with it.
+        first_name, last_name = split_name(booking.invitee_name)
+        with rows.together():
+            upsert = contact_upsert_deferred(
+                email=booking.invitee_email,
+                first_name=first_name,
+                last_name=last_name,
+                phone=booking.invitee_phone,
+            )
+            busy = _busy_deferred(calendar=calendar, start=start)
+        booking.seat = _free_seat(calendar=calendar, start=start, now=now, busy=busy.result())
+        contact, _ = upsert.result()
         booking.contact = contact
         # The booking (a plain INSERT, config.rows: under the calendar's lock the ORM's save()
         # costs more) and its emails' outbox rows in one statement: the rows name the
@@ -291,6 +296,15 @@ def _lock_calendar(calendar: Calendar, *, public_slug: str | None = None) -> Cal
     return locked
 
 
+def _busy_deferred(
+    *, calendar: Calendar, start: datetime
+) -> rows.Deferred[list[availability.Busy]]:
+    """The busy time that decides whether `start` is free (for _free_seat)."""
+    return calendar_busy_deferred(
+        calendar=calendar, range_start=start, range_end=start + timedelta(microseconds=1)
+    )
+
+
 def _check_reach(*, calendar: Calendar, start: datetime, now: datetime) -> None:
     # Far outside notice and window the answer is known without a query, and the date
     # arithmetic that follows stays clear of datetime's limits (years 1 and 9999).
@@ -299,19 +313,24 @@ def _check_reach(*, calendar: Calendar, start: datetime, now: datetime) -> None:
 
 
 def _free_seat(
-    *, calendar: Calendar, start: datetime, now: datetime, ignore_booking: Booking | None = None
+    *,
+    calendar: Calendar,
+    start: datetime,
+    now: datetime,
+    busy: list[availability.Busy] | None = None,
+    ignore_booking: Booking | None = None,
 ) -> int:
     """The lowest free seat at `start`, after the engine agrees `start` is a free slot start.
-    The caller holds the calendar lock."""
+    The caller holds the calendar lock; `busy`, when given, was read after it was granted
+    (_busy_deferred)."""
     # The calendar was just read under its lock, so its rules_version is the committed one
     # (an hours change bumps it with an UPDATE of this row, which waits for our lock): the
     # rules kept in memory for that version are the calendar's current hours. They hold
     # overrides from two days before today on; _check_reach keeps `start` (and the local
     # day before it) inside that.
     rules = calendar_rules_cached(calendar=calendar, now=now)
-    busy = calendar_busy(
-        calendar=calendar, range_start=start, range_end=start + timedelta(microseconds=1)
-    )
+    if busy is None:
+        busy = _busy_deferred(calendar=calendar, start=start).result()
     if ignore_booking is not None:
         # The booking being moved does not block its own new time. Busy entries carry
         # times only; any one with the same times stands for it equally.

@@ -61,8 +61,8 @@ waits for it, then re-checks the condition against what was committed, so of any
 concurrent attempts exactly one claims the link; the others touch no row and answer 410
 without booking anything. Any failure after the claim (slot taken, bad input, calendar
 deactivated, a forged MAC) rolls the whole transaction back, claim included: no booking,
-and the link stays active. Lock order on every path: link, then the contact's email, then
-the calendar (revoking takes the link's alone), so two paths never deadlock. SQLite (no row
+and the link stays active. Lock order on every path: link, then the calendar, then the
+contact's email (revoking takes the link's alone), so two paths never deadlock. SQLite (no row
 locks, but BEGIN IMMEDIATE) serializes whole transactions and the claim is just as
 conditional there.
 

@@ -137,6 +137,31 @@ def test_it_gives_one_contact_to_concurrent_winners_with_the_same_email():
     assert {b.contact_id for b in stored} == {contact.pk}
 
 
+def test_it_books_one_invitee_on_many_calendars_at_once_with_one_contact():
+    # Each booking holds its own calendar's lock while it inserts the same new contact: the
+    # others wait for the first insert's transaction, then find the row. No deadlock, no
+    # duplicate, no refused booking.
+    calendars = [CalendarFactory() for _ in range(THREADS)]
+
+    def attempt(index: int):
+        return booking_create(
+            calendar=calendars[index],
+            start=SLOT,
+            name="Jamie Rivera",
+            email="jamie@example.com",
+            timezone="UTC",
+            source=BookingSource.API,
+            now=NOW,
+        )
+
+    results = run_together(attempt)
+
+    assert all(isinstance(r, Booking) for r in results), results
+    contact = Contact.objects.get()
+    assert set(Booking.objects.values_list("contact_id", flat=True)) == {contact.pk}
+    assert Booking.objects.count() == THREADS
+
+
 @pytest.mark.parametrize("seats", [1, 3])
 def test_it_answers_201_for_the_seats_and_409_for_the_rest_through_the_api(seats):
     calendar = CalendarFactory(seats_per_slot=seats)
