@@ -217,9 +217,16 @@ def read_deferred(sql: str, params: Sequence[Any]) -> Deferred[Any]:
     return _deferred(_Held(sql, list(params), is_read=True))
 
 
-def _shape(root: type[Model], related: Sequence[str], where: str, suffix: str):
+def _shape(
+    root: type[Model],
+    related: Sequence[str],
+    where: str,
+    suffix: str,
+    prefix: str = "",
+    extra: tuple[str, ...] = (),
+):
     connection = _db()
-    key = (root, tuple(related), where, suffix, connection.vendor)
+    key = (root, tuple(related), where, suffix, prefix, extra, connection.vendor)
     shape = _shapes.get(key)
     if shape is not None:
         return shape
@@ -258,9 +265,10 @@ def _shape(root: type[Model], related: Sequence[str], where: str, suffix: str):
         for part in parts
         for f in part.model._meta.concrete_fields
     )
+    columns = ", ".join([columns, *extra])
     sql = (
-        f"SELECT {columns} FROM {quote(root._meta.db_table)} t0 {' '.join(joins)}"  # noqa: S608
-        f" WHERE {where} {suffix}"
+        f"{prefix} SELECT {columns} FROM {quote(root._meta.db_table)} t0"  # noqa: S608
+        f" {' '.join(joins)} WHERE {where} {suffix}"
     )
     shape = (sql, tuple(parts))
     _shapes[key] = shape
@@ -279,13 +287,30 @@ def fetch_one(
     `related` ("owner", "calendar__owner": each joined as t1, t2, ... in that order)
     loaded and cached, as select_related would. `where` and `suffix` (e.g. "FOR UPDATE OF
     t0") are SQL written by the caller, never user input; values go in `params`."""
+    instance, _ = fetch_one_with(root, related=related, where=where, params=params, suffix=suffix)
+    return instance
+
+
+def fetch_one_with(
+    root: type[Model],
+    *,
+    related: Sequence[str] = (),
+    where: str,
+    params: Sequence[Any],
+    suffix: str = "",
+    prefix: str = "",
+    extra: tuple[str, ...] = (),
+) -> tuple[Model | None, tuple]:
+    """fetch_one, with a `prefix` before the SELECT (a WITH clause whose statement runs in
+    the same round trip) and the values of the `extra` column expressions after the
+    instance; (None, ()) when no row matches. Caller's SQL only, as for fetch_one."""
     connection = _db()
-    sql, parts = _shape(root, related, where, suffix)
+    sql, parts = _shape(root, related, where, suffix, prefix, extra)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
-        return None
+        return None, ()
     instances: list[Model | None] = []
     at = 0
     for part in parts:
@@ -304,7 +329,7 @@ def fetch_one(
         instances.append(instance)
         if part.parent is not None and instances[part.parent] is not None:
             part.field.set_cached_value(instances[part.parent], instance)
-    return instances[0]
+    return instances[0], tuple(row[at:])
 
 
 def _insert_sql(

@@ -18,7 +18,9 @@ INTERFACE (fixed; pages, API, admin, one-time links and workflows depend on it):
         copy kept in memory: under the lock the calendar must still have it and be active,
         else CalendarGone -> 404); savepoint=False for a caller whose own transaction rolls
         back whole on any error (one_time_link_book), saving the savepoint round trips;
-        one_time_link_id= the link this booking consumes (its caller has claimed it).
+        one_time_link_id= the link this booking consumes (its caller has claimed it);
+        calendar_locked=True: the caller has already read `calendar` with calendar_lock()
+        in this transaction (one_time_link_book does, in its claim's statement).
         A calendar that no longer takes bookings raises CalendarInactive (a SlotUnavailable).
 
     def booking_cancel(*, booking: Booking, reason: str = "", by: User | None = None) -> Booking
@@ -125,6 +127,7 @@ def booking_create(
     public_slug: str | None = None,
     savepoint: bool = True,
     one_time_link_id: int | None = None,
+    calendar_locked: bool = False,
 ) -> Booking:
     start = _checked_start(start)
     now = now or dj_timezone.now()
@@ -153,7 +156,10 @@ def booking_create(
         # The calendar's lock first: every booking of the calendar waits here, then reads
         # busy time that includes everything committed before it. (Lock order on every
         # path: a one-time link, then the calendar, then the contact's email.)
-        calendar = _lock_calendar(calendar, public_slug=public_slug)
+        if calendar_locked:
+            calendar = _usable(calendar, public_slug=public_slug)
+        else:
+            calendar = _lock_calendar(calendar, public_slug=public_slug)
         # Asked of the locked row, not of the caller's instance (which may be a copy kept in
         # memory since an earlier request).
         if calendar.requires_consent and not consent:
@@ -269,7 +275,17 @@ def _checked_start(start) -> datetime:
         raise ValidationError({"start": "The start is out of range."}) from exc
 
 
-def _lock_calendar(calendar: Calendar, *, public_slug: str | None = None) -> Calendar:
+def calendar_lock(
+    *,
+    params: list,
+    where: str = "t0.id = %s",
+    prefix: str = "",
+    extra: tuple[str, ...] = (),
+) -> tuple[Calendar | None, tuple]:
+    """The calendar row (t0, with its owner) read under its lock, the lock every booking
+    write of the calendar takes first, and the values of `extra`. `prefix` and `extra`
+    (config.rows.fetch_one_with) let one_time_link_book claim its link in the same
+    statement."""
     # The per-calendar lock: every booking write of this calendar waits here, then reads
     # busy time that includes everything committed before it.
     # OF t0: the owner comes along for the emails without locking their user row. (The
@@ -283,9 +299,24 @@ def _lock_calendar(calendar: Calendar, *, public_slug: str | None = None) -> Cal
         if features.has_select_for_update
         else ""  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
     )
-    locked = rows.fetch_one(
-        Calendar, related=["owner"], where="t0.id = %s", params=[calendar.pk], suffix=lock
+    return rows.fetch_one_with(
+        Calendar,
+        related=["owner"],
+        where=where,
+        params=params,
+        suffix=lock,
+        prefix=prefix,
+        extra=extra,
     )
+
+
+def _lock_calendar(calendar: Calendar, *, public_slug: str | None = None) -> Calendar:
+    locked, _ = calendar_lock(params=[calendar.pk])
+    return _usable(locked, public_slug=public_slug)
+
+
+def _usable(locked: Calendar | None, *, public_slug: str | None) -> Calendar:
+    """The locked calendar, if it still takes bookings (and has the slug it was found by)."""
     if public_slug is not None and (
         locked is None or not locked.is_active or locked.slug != public_slug
     ):

@@ -288,6 +288,38 @@ def _claim(*, by: str, value: int | str, now: datetime) -> tuple[int, str, int] 
         return cursor.fetchone()
 
 
+def _claim_for_booking(*, locator: str, now: datetime) -> tuple[int, str, Calendar, bool] | None:
+    """Claim the link by its locator for a booking: (id, nonce, calendar, whether that
+    calendar is already locked), or None when it is not active (any more) or unknown.
+
+    On PostgreSQL the claim and the calendar's lock are one statement: the UPDATE is a CTE
+    whose calendar id the calendar's scan waits for (an InitPlan), so the link's row lock
+    comes first and the calendar's second, the lock order of every path. Elsewhere the
+    claim runs alone and booking_create locks the calendar it is given."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(now), locator, adapt(now)]
+    if connection.vendor != "postgresql":  # no UPDATE inside WITH
+        claimed = _claim(by="locator", value=locator, now=now)
+        if claimed is None:
+            return None
+        link_id, nonce, calendar_id = claimed
+        return link_id, nonce, calendar_get_cached(pk=calendar_id), False
+    quote = connection.ops.quote_name
+    meta = OneTimeLink._meta
+    # Names only, from the model (noqa S608 below): the values are in `params`.
+    id_, nonce_, calendar_ = (quote(meta.get_field(n).column) for n in ("id", "nonce", "calendar"))
+    calendar, values = booking_services.calendar_lock(
+        prefix=f"WITH claimed AS ({_claim_sql(by='locator', vendor=connection.vendor)})",
+        where=f"t0.id = (SELECT {calendar_} FROM claimed)",  # noqa: S608
+        extra=(f"(SELECT {id_} FROM claimed)", f"(SELECT {nonce_} FROM claimed)"),  # noqa: S608
+        params=params,
+    )
+    if calendar is None:  # nothing claimed (the calendar row cannot be gone: a foreign key)
+        return None
+    link_id, nonce = values
+    return link_id, nonce, calendar, True
+
+
 class LinkNotFound(Exception):
     """No link behind this token (malformed, unknown or forged): answer 404."""
 
@@ -316,9 +348,9 @@ def one_time_link_book(
     locator, mac = parts
     now = now or dj_timezone.now()
     with transaction.atomic():
-        claimed = _claim(by="locator", value=locator, now=now)
+        claimed = _claim_for_booking(locator=locator, now=now)
         if claimed is not None:
-            link_id, nonce, calendar_id = claimed
+            link_id, nonce, calendar, calendar_locked = claimed
             if not tokens.check_mac(
                 purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
             ):
@@ -326,7 +358,8 @@ def one_time_link_book(
                 raise LinkNotFound(token)
             try:
                 return booking_services.booking_create(
-                    calendar=calendar_get_cached(pk=calendar_id),
+                    calendar=calendar,
+                    calendar_locked=calendar_locked,
                     start=start,
                     name=name,
                     email=email,

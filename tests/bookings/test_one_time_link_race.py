@@ -56,3 +56,50 @@ def test_it_books_exactly_once_through_one_link_under_concurrency(transactional_
     assert link.state == OneTimeLink.State.USED
     assert Booking.objects.filter(calendar=calendar).count() == 1
     assert link.booking == Booking.objects.get(calendar=calendar)
+
+
+@pytest.mark.postgres
+def test_it_books_one_slot_once_through_many_links_and_keeps_the_losers_active(
+    transactional_db,
+):
+    # Each attempt claims its own link and waits for the calendar's lock in that same
+    # statement; the losers find the slot taken, and their claims roll back.
+    calendar = CalendarFactory(hours=[(weekday, time(0), time(23, 30)) for weekday in range(7)])
+    links = [one_time_link_generate(calendar=calendar) for _ in range(ATTEMPTS)]
+    tokens = [link.token for link in links]
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=9, minute=0, second=0)
+    start = start.replace(microsecond=0)
+    barrier = threading.Barrier(ATTEMPTS)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def attempt(index: int) -> None:
+        try:
+            payload = {
+                "start": start.isoformat(),
+                "name": "Racer",
+                "email": f"racer-{index}@example.com",
+                "timezone": "UTC",
+            }
+            barrier.wait(timeout=30)
+            response = APIClient().post(
+                f"/api/public/links/{tokens[index]}/bookings/", payload, format="json"
+            )
+            statuses.append(response.status_code)
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(ATTEMPTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors, errors
+    assert Counter(statuses) == {201: 1, 409: ATTEMPTS - 1}
+    booking = Booking.objects.get(calendar=calendar)
+    states = Counter(link.state for link in OneTimeLink.objects.filter(calendar=calendar))
+    assert states == {OneTimeLink.State.USED: 1, OneTimeLink.State.ACTIVE: ATTEMPTS - 1}
+    assert booking.one_time_link.state == OneTimeLink.State.USED
