@@ -126,7 +126,7 @@ def remove_rider(source: Callable[[], Rider | None]) -> None:
         _rider_sources.remove(source)
 
 
-# The INSERTs held by the together() block this thread (or task) is in, if any.
+# The statements held by the together() block this thread (or task) is in, if any.
 _held: ContextVar[list[_Held] | None] = ContextVar("rows_held", default=None)
 
 
@@ -136,9 +136,10 @@ def together() -> Iterator[None]:
     statement when it ends (PostgreSQL); read each with its Deferred's result() after the
     block. One INSERT that fails fails the statement (an IntegrityError raised here), and
     none of them is written. INSERTs' RETURNING values travel as JSON: numbers and text
-    (ids, keys), which is what these callers ask for; reads keep their type. Elsewhere
-    (SQLite has no INSERT inside WITH) each one is sent when it is made, so the same code
-    works unchanged."""
+    (ids, keys), which is what these callers ask for; reads keep their type. All parts see
+    the one snapshot the statement starts with, so a read does not see the block's own
+    INSERTs. Elsewhere (SQLite has no INSERT inside WITH) each one is sent when it is made,
+    so the same code works unchanged."""
     if _db().vendor != "postgresql":
         yield
         return
