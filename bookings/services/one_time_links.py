@@ -66,9 +66,10 @@ contact's email (revoking takes the link's alone), so two paths never deadlock. 
 locks, but BEGIN IMMEDIATE) serializes whole transactions and the claim is just as
 conditional there.
 
-The page and the API both book by token: the claim itself finds the row (a link booking
-costs one statement more than a plain one), and the token's MAC is checked against the
-nonce the claim returned before anything is booked.
+The page and the API both book by token: the claim itself finds the row, on PostgreSQL in
+the statement that locks the calendar (so a link booking costs no statement more than a
+plain one), and the token's MAC is checked against the nonce the claim returned before
+anything is booked.
 
 GET never consumes (mail scanners prefetch links), and
 cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
