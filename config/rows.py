@@ -22,6 +22,7 @@ apps may add a small read to that statement (`add_rider`): the workflows app ans
 triggers are live?" there, a question every booking asks after commit.
 """
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -161,17 +162,7 @@ def _send_together(held: list[_Held]) -> None:
         return
     inserts = [h for h in held if not h.is_read]
     reads = [h for h in held if h.is_read]
-    # Each INSERT's rows as JSON objects, whose keys keep the RETURNING order (json, not
-    # jsonb); COALESCE: no row is "[]". The reads follow, then the riders', all in the
-    # statement's one snapshot (taken when it starts: after any lock an earlier statement
-    # of the transaction waited for).
-    answers = [
-        f"(SELECT COALESCE(json_agg(i{n})::text, '[]') FROM i{n})"  # noqa: S608 (no input)
-        for n in range(len(inserts))
-    ]
-    answers += [h.sql for h in reads] + [rider.sql for rider in riders]
-    ctes = ", ".join(f"i{n} AS ({h.sql})" for n, h in enumerate(inserts))
-    sql = f"{f'WITH {ctes} ' if ctes else ''}SELECT {', '.join(answers)}"
+    sql = _together_sql(tuple(h.sql for h in inserts), tuple(h.sql for h in [*reads, *riders]))
     params = [value for h in [*inserts, *reads] for value in h.params]
     params += [value for rider in riders for value in rider.params]
     with _db().cursor() as cursor:
@@ -183,6 +174,21 @@ def _send_together(held: list[_Held]) -> None:
         h.answer = answer.pop(0)
     for rider in riders:
         rider.answer(answer.pop(0))
+
+
+@functools.lru_cache(maxsize=64)
+def _together_sql(inserts: tuple[str, ...], reads: tuple[str, ...]) -> str:
+    # Each INSERT's rows as JSON objects, whose keys keep the RETURNING order (json, not
+    # jsonb); COALESCE: no row is "[]". The reads follow, then the riders', all in the
+    # statement's one snapshot (taken when it starts: after any lock an earlier statement
+    # of the transaction waited for). A handful of shapes, each built once.
+    answers = [
+        f"(SELECT COALESCE(json_agg(i{n})::text, '[]') FROM i{n})"  # noqa: S608 (no input)
+        for n in range(len(inserts))
+    ]
+    answers += reads
+    ctes = ", ".join(f"i{n} AS ({sql})" for n, sql in enumerate(inserts))
+    return f"{f'WITH {ctes} ' if ctes else ''}SELECT {', '.join(answers)}"
 
 
 def _send_alone(held: _Held) -> None:

@@ -1,3 +1,4 @@
+import functools
 import json
 from contextvars import ContextVar
 
@@ -113,14 +114,21 @@ def published_trigger_types_rider() -> rows.Rider | None:
     def answer(text: str | None) -> None:
         memo.trigger_types = frozenset(json.loads(text or "[]"))
 
+    return rows.Rider(
+        sql=_rider_sql(connection.vendor), params=[Workflow.Status.PUBLISHED.value], answer=answer
+    )
+
+
+@functools.cache
+def _rider_sql(vendor: str) -> str:
+    # Built once (`vendor` only keys the cache: the quoting is the connection's).
     meta = Workflow._meta
     quote = connection.ops.quote_name
     trigger_type = quote(meta.get_field("trigger_type").column)
-    sql = (
+    return (
         f"(SELECT json_agg(DISTINCT {trigger_type})::text"  # noqa: S608 (names only)
         f" FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('status').column)} = %s)"
     )
-    return rows.Rider(sql=sql, params=[Workflow.Status.PUBLISHED.value], answer=answer)
 
 
 def _published_trigger_types_query() -> frozenset[str]:
