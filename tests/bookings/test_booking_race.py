@@ -4,18 +4,18 @@ Each thread has its own database connection; a Barrier releases them together so
 transactions overlap, and the winners are counted afterwards from the database.
 """
 
-import threading
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.test import Client
 
 from bookings.models import Booking, BookingSource, OutboxMessage
 from bookings.services.bookings import SlotUnavailable, booking_create
 from contacts.models import Contact
+from tests import concurrency
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory
 
@@ -26,27 +26,8 @@ NOW = datetime(2027, 3, 10, 8, 0, tzinfo=UTC)  # a Wednesday
 SLOT = datetime(2027, 3, 15, 10, 0, tzinfo=UTC)  # Monday 10:00, inside the factory's hours
 
 
-def run_together(target, count: int = THREADS) -> list:
-    """Run target(index) in `count` threads released at once; their results, in order."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = target(index)
-        except Exception as exc:  # recorded and asserted on by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a booking thread hung"
-    return results
+def run_together(target) -> list:
+    return concurrency.run_together(target, THREADS)
 
 
 def book_in_thread(calendar, email_of):

@@ -1,18 +1,24 @@
 """Exactly once on real PostgreSQL: many concurrent bookings through one link."""
 
-import threading
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from bookings.models import Booking, OneTimeLink
 from bookings.services.one_time_links import one_time_link_generate
 from tests.calendars.factories import CalendarFactory
+from tests.concurrency import run_together
 
 ATTEMPTS = 24
+
+
+def book_through(token: str, start: datetime, email: str) -> int:
+    """POST a booking through the link behind `token`; the HTTP status."""
+    payload = {"start": start.isoformat(), "name": "Racer", "email": email, "timezone": "UTC"}
+    path = f"/api/public/links/{token}/bookings/"
+    return APIClient().post(path, payload, format="json").status_code
 
 
 @pytest.mark.postgres
@@ -23,35 +29,13 @@ def test_it_books_exactly_once_through_one_link_under_concurrency(transactional_
     day = (datetime.now(UTC) + timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
     # Different free times, so only the link (not the slot) can refuse the losers.
     starts = [day + timedelta(minutes=30 * n) for n in range(ATTEMPTS)]
-    barrier = threading.Barrier(ATTEMPTS)
-    statuses: list[int] = []
-    errors: list[BaseException] = []
 
-    def attempt(start: datetime) -> None:
-        try:
-            client = APIClient()
-            payload = {
-                "start": start.isoformat(),
-                "name": "Racer",
-                "email": f"racer-{start:%H%M}@example.com",
-                "timezone": "UTC",
-            }
-            barrier.wait(timeout=30)
-            response = client.post(f"/api/public/links/{token}/bookings/", payload, format="json")
-            statuses.append(response.status_code)
-        except BaseException as exc:  # reported below: a thread's failure must fail the test
-            errors.append(exc)
-        finally:
-            connection.close()
+    def attempt(index: int) -> int:
+        return book_through(token, starts[index], f"racer-{index}@example.com")
 
-    threads = [threading.Thread(target=attempt, args=(start,)) for start in starts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    statuses = run_together(attempt, ATTEMPTS)
 
-    assert not errors, errors
-    assert Counter(statuses) == {201: 1, 410: ATTEMPTS - 1}
+    assert Counter(statuses) == {201: 1, 410: ATTEMPTS - 1}, statuses
     link.refresh_from_db()
     assert link.state == OneTimeLink.State.USED
     assert Booking.objects.filter(calendar=calendar).count() == 1
@@ -69,36 +53,13 @@ def test_it_books_one_slot_once_through_many_links_and_keeps_the_losers_active(
     tokens = [link.token for link in links]
     start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=9, minute=0, second=0)
     start = start.replace(microsecond=0)
-    barrier = threading.Barrier(ATTEMPTS)
-    statuses: list[int] = []
-    errors: list[BaseException] = []
 
-    def attempt(index: int) -> None:
-        try:
-            payload = {
-                "start": start.isoformat(),
-                "name": "Racer",
-                "email": f"racer-{index}@example.com",
-                "timezone": "UTC",
-            }
-            barrier.wait(timeout=30)
-            response = APIClient().post(
-                f"/api/public/links/{tokens[index]}/bookings/", payload, format="json"
-            )
-            statuses.append(response.status_code)
-        except BaseException as exc:  # reported below: a thread's failure must fail the test
-            errors.append(exc)
-        finally:
-            connection.close()
+    def attempt(index: int) -> int:
+        return book_through(tokens[index], start, f"racer-{index}@example.com")
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(ATTEMPTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    statuses = run_together(attempt, ATTEMPTS)
 
-    assert not errors, errors
-    assert Counter(statuses) == {201: 1, 409: ATTEMPTS - 1}
+    assert Counter(statuses) == {201: 1, 409: ATTEMPTS - 1}, statuses
     booking = Booking.objects.get(calendar=calendar)
     states = Counter(link.state for link in OneTimeLink.objects.filter(calendar=calendar))
     assert states == {OneTimeLink.State.USED: 1, OneTimeLink.State.ACTIVE: ATTEMPTS - 1}

@@ -1,12 +1,11 @@
 """Concurrent deliveries of one outbox row on a real PostgreSQL: one claim wins, one email."""
 
-import threading
-
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from bookings.models import OutboxMessage
 from bookings.services.outbox import outbox_deliver, outbox_enqueue
+from tests import concurrency
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -14,24 +13,7 @@ RACERS = 8
 
 
 def run_together(target, count: int = RACERS) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = target()
-        except Exception as exc:  # reported as a result, asserted by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
+    return concurrency.run_together(lambda index: target(), count, timeout=60)
 
 
 @pytest.mark.smtp

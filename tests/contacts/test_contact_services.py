@@ -1,12 +1,10 @@
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from contacts.models import Contact
 from contacts.services import contact_upsert
 from contacts.signals import contact_created
+from tests.concurrency import run_together
 from tests.contacts.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -77,26 +75,12 @@ def test_it_upserts_a_new_contact_in_one_query(django_assert_max_num_queries):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_makes_one_contact_when_upserts_of_one_email_race():
-    count = 20
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
+    def upsert(index: int):
+        return contact_upsert(
+            email=f"{'RACE' if index % 2 else 'race'}@example.com", first_name=f"R{index}"
+        )
 
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = contact_upsert(
-                email=f"{'RACE' if index % 2 else 'race'}@example.com", first_name=f"R{index}"
-            )
-        except Exception as exc:  # asserted on below
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = run_together(upsert, 20)
 
     assert not [r for r in results if isinstance(r, Exception)]
     assert Contact.objects.count() == 1
