@@ -104,7 +104,8 @@ class _Held:
 class Rider:
     """A read added to the next together() statement: `sql` is a scalar subquery that gives
     text (SQL written by the app, never user input; values in `params`), and `answer`
-    receives that text."""
+    receives that text. It fails with the statement it rides on, so it should read nothing
+    but its own app's tables, by their primary or indexed columns."""
 
     sql: str
     params: list
