@@ -104,8 +104,8 @@ class _Held:
 class Rider:
     """A read added to the next together() statement: `sql` is a scalar subquery that gives
     text (SQL written by the app, never user input; values in `params`), and `answer`
-    receives that text. It fails with the statement it rides on, so it should read nothing
-    but its own app's tables, by their primary or indexed columns."""
+    receives that text. It fails with the statement it rides on (a booking's), so it should
+    be a small read of its own app's tables."""
 
     sql: str
     params: list
