@@ -146,21 +146,12 @@ def _bookings_params(*, calendar: Calendar, range_start: datetime, range_end: da
 
 
 def calendar_busy(
-    *,
-    calendar: Calendar,
-    range_start: datetime,
-    range_end: datetime,
-    check_version: bool = False,
+    *, calendar: Calendar, range_start: datetime, range_end: datetime
 ) -> list[availability.Busy]:
     """calendar_busy_micros as availability.Busy (aware UTC datetimes), for is_free."""
-    busy = calendar_busy_micros(
-        calendar=calendar,
-        range_start=range_start,
-        range_end=range_end,
-        check_version=check_version,
-    )
-    moment = availability.from_epoch_micros
-    return [availability.Busy(moment(start), moment(end)) for start, end in busy]
+    return calendar_busy_deferred(
+        calendar=calendar, range_start=range_start, range_end=range_end
+    ).result()
 
 
 def calendar_busy_deferred(

@@ -414,14 +414,12 @@ def _raise_if_seat_taken(exc: IntegrityError) -> None:
 
 
 def _notify(*, booking: Booking, event: str) -> None:
-    # Imported here: notifications import the booking model and render templates; the
-    # services stay importable on their own.
-    from bookings.notifications import booking_notify
-
-    booking_notify(booking=booking, event=event)
+    _notify_deferred(booking=booking, event=event).result()
 
 
 def _notify_deferred(*, booking: Booking, event: str) -> rows.Deferred[list[int]]:
+    # Imported here: notifications import the booking model and render templates; the
+    # services stay importable on their own.
     from bookings.notifications import booking_notify_deferred
 
     return booking_notify_deferred(booking=booking, event=event)

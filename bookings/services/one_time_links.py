@@ -255,8 +255,11 @@ def one_time_link_revoke(*, link: OneTimeLink, now: datetime | None = None) -> O
 
 
 @functools.cache
-def _claim_sql(*, by: str, vendor: str) -> str:
-    # Built once per shape (`vendor` only keys the cache: the quoting is the connection's).
+def _claim_sql(*, vendor: str) -> str:
+    """Mark the link with a locator used if it is active, RETURNING (id, nonce, calendar id).
+    The UPDATE takes the row's lock: a concurrent claim of the same link waits for this
+    transaction and then finds the link used (or, if this one rolled back, active)."""
+    # Built once (`vendor` only keys the cache: the quoting is the connection's).
     quote = connection.ops.quote_name
     meta = OneTimeLink._meta
     column = {
@@ -270,23 +273,11 @@ def _claim_sql(*, by: str, vendor: str) -> str:
     return (
         f"UPDATE {quote(meta.db_table)}"  # noqa: S608 (names only)
         f" SET {column['used_at']} = %s"
-        f" WHERE {column[by]} = %s AND {column['used_at']} IS NULL"
+        f" WHERE {column['locator']} = %s AND {column['used_at']} IS NULL"
         f" AND {column['revoked_at']} IS NULL"
         f" AND ({column['expires_at']} IS NULL OR {column['expires_at']} > %s)"
         f" RETURNING {column['id']}, {column['nonce']}, {column['calendar']}"
     )
-
-
-def _claim(*, by: str, value: int | str, now: datetime) -> tuple[int, str, int] | None:
-    """Mark the link (`by` "id" or "locator") used if it is active: (id, nonce, calendar id)
-    of the claimed row, or None when it is not active (any more) or unknown.
-
-    The UPDATE takes the row's lock: a concurrent claim of the same link waits for this
-    transaction and then finds the link used (or, if this one rolled back, active)."""
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(by=by, vendor=connection.vendor), [adapt(now), value, adapt(now)])
-        return cursor.fetchone()
 
 
 def _claim_for_booking(*, locator: str, now: datetime) -> tuple[int, str, Calendar, bool] | None:
@@ -299,8 +290,11 @@ def _claim_for_booking(*, locator: str, now: datetime) -> tuple[int, str, Calend
     claim runs alone and booking_create locks the calendar it is given."""
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(now), locator, adapt(now)]
+    claim = _claim_sql(vendor=connection.vendor)
     if connection.vendor != "postgresql":  # no UPDATE inside WITH
-        claimed = _claim(by="locator", value=locator, now=now)
+        with connection.cursor() as cursor:
+            cursor.execute(claim, params)
+            claimed = cursor.fetchone()
         if claimed is None:
             return None
         link_id, nonce, calendar_id = claimed
@@ -310,7 +304,7 @@ def _claim_for_booking(*, locator: str, now: datetime) -> tuple[int, str, Calend
     # Names only, from the model (noqa S608 below): the values are in `params`.
     id_, nonce_, calendar_ = (quote(meta.get_field(n).column) for n in ("id", "nonce", "calendar"))
     calendar, values = booking_services.calendar_lock(
-        prefix=f"WITH claimed AS ({_claim_sql(by='locator', vendor=connection.vendor)})",
+        prefix=f"WITH claimed AS ({claim})",
         where=f"t0.id = (SELECT {calendar_} FROM claimed)",  # noqa: S608
         extra=(f"(SELECT {id_} FROM claimed)", f"(SELECT {nonce_} FROM claimed)"),  # noqa: S608
         params=params,
