@@ -115,31 +115,32 @@ def published_trigger_types_rider() -> rows.Rider | None:
         memo.trigger_types = frozenset(json.loads(text or "[]"))
 
     return rows.Rider(
-        sql=_rider_sql(connection.vendor), params=[Workflow.Status.PUBLISHED.value], answer=answer
+        sql=f"({_published_trigger_types_sql(connection.vendor, as_json=True)})",
+        params=[Workflow.Status.PUBLISHED.value],
+        answer=answer,
     )
 
 
 @functools.cache
-def _rider_sql(vendor: str) -> str:
-    # Built once (`vendor` only keys the cache: the quoting is the connection's).
+def _published_trigger_types_sql(vendor: str, *, as_json: bool) -> str:
+    """The distinct trigger types of published workflows: one row each, or (`as_json`,
+    PostgreSQL) one JSON array for the rider. Plain SQL, built once (`vendor` only keys the
+    cache: the quoting is the connection's): building the ORM query cost several times the
+    query itself on this path."""
     meta = Workflow._meta
     quote = connection.ops.quote_name
     trigger_type = quote(meta.get_field("trigger_type").column)
+    selected = f"json_agg(DISTINCT {trigger_type})::text" if as_json else f"DISTINCT {trigger_type}"
     return (
-        f"(SELECT json_agg(DISTINCT {trigger_type})::text"  # noqa: S608 (names only)
-        f" FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('status').column)} = %s)"
+        f"SELECT {selected} FROM {quote(meta.db_table)}"  # noqa: S608 (names only)
+        f" WHERE {quote(meta.get_field('status').column)} = %s"
     )
 
 
 def _published_trigger_types_query() -> frozenset[str]:
-    # Plain SQL: building the ORM query cost several times the query itself on this path.
-    meta = Workflow._meta
-    quote = connection.ops.quote_name
-    trigger_type = quote(meta.get_field("trigger_type").column)
-    sql = (
-        f"SELECT DISTINCT {trigger_type} FROM {quote(meta.db_table)}"  # noqa: S608 (names only)
-        f" WHERE {quote(meta.get_field('status').column)} = %s"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Workflow.Status.PUBLISHED.value])
+        cursor.execute(
+            _published_trigger_types_sql(connection.vendor, as_json=False),
+            [Workflow.Status.PUBLISHED.value],
+        )
         return frozenset(row[0] for row in cursor.fetchall())
