@@ -77,10 +77,7 @@ def booking_context(booking: Booking) -> dict:
         "tz_label": timezone_label(booking.timezone),
         "is_cancelled": booking.status == Booking.Status.CANCELLED,
         "urls": {
-            "booking": paths["booking"],
-            "cancel": paths["cancel"],
-            "reschedule": paths["reschedule"],
-            "ics": paths["ics"],
+            **paths,  # booking, cancel, reschedule, ics
             "google": google_calendar_url(booking=booking),
             "book_again": calendar.scheduling_path() if calendar.is_active else "",
         },
