@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from bookings import tokens
 from calendars.models import Calendar, validate_timezone
+from config import tokens
 
 
 class BookingSource(models.TextChoices):

@@ -2,7 +2,7 @@
 URL, as text, for tests that check no usable token is stored (issue 4, "Tokens")."""
 
 from bookings.models import Booking, OneTimeLink, OutboxMessage
-from bookings.tokens import LOCATOR_LENGTH
+from config.tokens import LOCATOR_LENGTH
 from workflows.models import Enrollment, StepRun
 
 DUMPED_MODELS = (OutboxMessage, StepRun, Enrollment, OneTimeLink, Booking)

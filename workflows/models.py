@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from bookings import tokens
+from config import tokens
 
 
 class TriggerType(models.TextChoices):

@@ -5,8 +5,7 @@ from contextvars import ContextVar
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
-from bookings import tokens
-from config import rows
+from config import rows, tokens
 from workflows.models import Enrollment, StepRun, TriggerType, Workflow
 
 

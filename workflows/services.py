@@ -122,7 +122,7 @@ def workflow_actions_renumber(*, workflow: Workflow) -> None:
 
 
 def workflow_webhook_rotate(*, workflow: Workflow) -> Workflow:
-    from bookings.tokens import new_nonce
+    from config.tokens import new_nonce
 
     workflow.webhook_nonce = new_nonce()
     workflow.save(update_fields=["webhook_nonce", "updated_at"])

@@ -30,7 +30,7 @@ Selectors:
 
     def parse_expires_in(text: str) -> timedelta   # "30m", "12h", "7d"; ValueError otherwise
 
-TOKENS (see bookings/tokens.py). The URL's last segment is `<locator><mac>`: a 12-character
+TOKENS (see config/tokens.py). The URL's last segment is `<locator><mac>`: a 12-character
 random locator stored on the row (it finds the row) followed by 22 characters of
 HMAC-SHA256(SECRET_KEY, "<locator>:<nonce>") where the 128-bit nonce is also stored on the
 row. 34 URL-safe characters, 200 random bits behind a 128-bit MAC.
@@ -87,13 +87,12 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
-from bookings import tokens
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services import bookings as booking_services
 from bookings.services.bookings import BookingError
 from calendars.models import Calendar
 from calendars.selectors import calendar_get_cached
-from config import rows
+from config import rows, tokens
 from contacts.models import Contact
 
 

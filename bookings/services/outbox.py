@@ -43,7 +43,7 @@ Additions around that interface:
 
 Why rendered rows are never stored: booking emails carry the booking's management URL
 (/b/<token>/) and workflow emails may carry a one-time link (/l/<token>/). Those tokens are
-HMACs under SECRET_KEY of values on their rows (bookings.tokens), so nothing in the database
+HMACs under SECRET_KEY of values on their rows (config.tokens), so nothing in the database
 is a usable link; a stored body would be one. Rendering is deterministic (the context is a
 snapshot of the event, the tokens and the .ics stamp are derived, not random), so every
 attempt sends the same text under the same Message-ID, and a retry still sends what the

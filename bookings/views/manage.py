@@ -1,6 +1,6 @@
 """A booking's own secret pages: confirmation, cancel, reschedule, .ics.
 
-<token> is Booking.token (bookings/tokens.py). Whoever holds it may cancel or move the
+<token> is Booking.token (config/tokens.py). Whoever holds it may cancel or move the
 booking, so these pages: answer the product's 404 for anything malformed or unknown (the
 same answer either way, nothing hints at which locators exist); send
 `Referrer-Policy: no-referrer` (no outbound link leaks the URL) and `Cache-Control:
@@ -18,7 +18,6 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from bookings import tokens
 from bookings.forms import RescheduleForm
 from bookings.ics import (
     METHOD_CANCEL,
@@ -31,6 +30,7 @@ from bookings.models import Booking
 from bookings.services.bookings import BookingError, booking_cancel, booking_reschedule
 from bookings.views.pages import BookingPageView, HttpResponseSeeOther, booking_url, owner_name
 from bookings.views.picker import format_day, format_duration, format_time, timezone_label
+from config import tokens
 
 
 def booking_from_token(token: str) -> Booking:

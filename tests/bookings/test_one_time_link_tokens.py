@@ -5,9 +5,9 @@ import string
 import pytest
 from django.test import override_settings
 
-from bookings import tokens
 from bookings.models import OneTimeLink
 from bookings.services.one_time_links import one_time_link_get_by_token, one_time_link_url
+from config import tokens
 from tests.bookings.factories import OneTimeLinkFactory
 
 pytestmark = pytest.mark.django_db

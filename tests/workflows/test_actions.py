@@ -10,6 +10,7 @@ import pytest
 import time_machine
 
 from bookings.models import OneTimeLink
+from config import urlpolicy
 from tests.calendars.factories import CalendarFactory, UserFactory
 from tests.contacts.factories import ContactFactory
 from tests.workflows.support import make_workflow, run_queued
@@ -341,4 +342,4 @@ def test_it_refuses_a_webhook_to_this_machine_by_default(receiver, settings, hos
     ],
 )
 def test_it_lets_webhooks_reach_only_public_addresses(address, public):
-    assert send_webhook.is_public_address(address) is public
+    assert urlpolicy.is_public_address(address) is public

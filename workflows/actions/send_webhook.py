@@ -13,9 +13,7 @@ the one checked then.
 """
 
 import http.client
-import ipaddress
 import json
-import socket
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
@@ -23,6 +21,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.validators import URLValidator
 
+from config import urlpolicy
 from workflows import conf
 from workflows.actions.base import (
     ActionContext,
@@ -69,67 +68,6 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
         raise ActionFailed(f"The webhook answered {code}; only 307/308 redirects are followed.")
 
 
-def is_public_address(address: str) -> bool:
-    """True for a globally routable unicast address: not loopback, private, link-local,
-    shared (CGNAT), reserved, multicast or unspecified, nor IPv4 inside IPv6."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def _connect_public(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):
-    """socket.create_connection, trying only the resolved addresses that are public."""
-    host, port = address
-    refused, error = None, None
-    for family, kind, proto, _name, sockaddr in socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM
-    ):
-        if not conf.webhook_allow_private() and not is_public_address(sockaddr[0]):
-            refused = sockaddr[0]
-            continue
-        sock = socket.socket(family, kind, proto)
-        try:
-            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as exc:
-            sock.close()
-            error = exc
-    if error is not None:
-        raise error
-    raise ActionFailed(
-        f"The webhook host {host} resolves to {refused}, which is not a public address."
-    )
-
-
-class _PublicHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = _connect_public
-
-
-class _PublicHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = _connect_public
-
-
-class _PublicHTTPHandler(urllib.request.HTTPHandler):
-    def http_open(self, req):
-        return self.do_open(_PublicHTTPConnection, req)
-
-
-class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
-    def https_open(self, req):
-        return self.do_open(
-            _PublicHTTPSConnection, req, context=self._context, check_hostname=self._check_hostname
-        )
-
-
 def payload(context: ActionContext) -> dict:
     contact = context.contact
     return {
@@ -169,7 +107,8 @@ def post_json(url: str, body: dict, *, idempotency_key: str) -> int:
         method="POST",
     )
     opener = urllib.request.build_opener(
-        _SameHostRedirects(parts.hostname), _PublicHTTPHandler(), _PublicHTTPSHandler()
+        _SameHostRedirects(parts.hostname),
+        *urlpolicy.public_handlers(allow_private=conf.webhook_allow_private()),
     )
     try:
         with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
@@ -178,6 +117,8 @@ def post_json(url: str, body: dict, *, idempotency_key: str) -> int:
         if exc.code in TRANSIENT_STATUSES:
             raise ActionTransientError(f"The webhook answered {exc.code}.") from exc
         raise ActionFailed(f"The webhook answered {exc.code}.") from exc
+    except urlpolicy.AddressRefused as exc:
+        raise ActionFailed(str(exc)) from exc
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ActionTransientError(f"The webhook could not be reached: {reason}") from exc
