@@ -15,7 +15,7 @@ PORT ?= 8000
 help:
 	@echo "make run    - install, migrate, seed a demo and serve on http://$(HOST):$(PORT)/"
 	@echo "make test   - the whole test suite (PostgreSQL and Redis on this machine)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and the import direction (import-linter)"
 	@echo "make serve  - gunicorn on $(HOST):$(PORT) (production settings from the environment)"
 	@echo "make worker / make beat - Celery worker / scheduler"
 	@echo "make bench  - throughput and latency table"
@@ -73,6 +73,7 @@ test: install
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 format: install
 	.venv/bin/ruff check --fix .

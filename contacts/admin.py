@@ -1,14 +1,14 @@
-"""Contacts admin: search, tag filter, and "Add to workflow" (published manual workflows).
+"""Contacts admin: search and tag filter. ("Add to workflow" is added by the workflows app,
+which sits above contacts: workflows/admin_contacts.py.)
 
 Saving goes through the contacts services, so a contact created here fires the
 `contact_created` trigger and tags added here fire `contact_tag_added`.
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 
 from config.admin import SafeDateHierarchyMixin
 from contacts.models import Contact, Tag
@@ -53,16 +53,6 @@ class ContactForm(forms.ModelForm):
         return email
 
 
-class AddToWorkflowForm(forms.Form):
-    workflow = forms.ModelChoiceField(queryset=None, empty_label=None)
-
-    def __init__(self, *args, user, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        from workflows.selectors import workflow_manual_choices_for
-
-        self.fields["workflow"].queryset = workflow_manual_choices_for(user=user)
-
-
 @admin.register(Contact)
 class ContactAdmin(SafeDateHierarchyMixin, StaffPermissions, admin.ModelAdmin):
     form = ContactForm
@@ -70,7 +60,6 @@ class ContactAdmin(SafeDateHierarchyMixin, StaffPermissions, admin.ModelAdmin):
     list_filter = [("tags", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     filter_horizontal = ["tags"]
-    actions = ["add_to_workflow"]
     date_hierarchy = "created_at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Contact]:
@@ -98,42 +87,6 @@ class ContactAdmin(SafeDateHierarchyMixin, StaffPermissions, admin.ModelAdmin):
         # set them again behind its back.
         form.cleaned_data.pop("tags", None)
         super().save_related(request, form, formsets, change)
-
-    @admin.action(description="Add to workflow…")
-    def add_to_workflow(self, request: HttpRequest, queryset: QuerySet[Contact]):
-        from workflows.services import EnrollmentRefused, enrollment_start_manual
-
-        form = AddToWorkflowForm(
-            request.POST if "apply" in request.POST else None, user=request.user
-        )
-        if "apply" in request.POST and form.is_valid():
-            workflow = form.cleaned_data["workflow"]
-            added, skipped = 0, 0
-            for contact in queryset:
-                try:
-                    enrollment_start_manual(workflow=workflow, contact=contact, by=request.user)
-                    added += 1
-                except EnrollmentRefused:
-                    skipped += 1
-            self.message_user(
-                request, f"{added} contact(s) added to “{workflow}”.", messages.SUCCESS
-            )
-            if skipped:
-                self.message_user(
-                    request,
-                    f"{skipped} contact(s) skipped: already active in that workflow.",
-                    messages.WARNING,
-                )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Add contacts to a workflow",
-            "opts": self.model._meta,
-            "contacts": queryset,
-            "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/contacts/contact/add_to_workflow.html", context)
 
 
 @admin.register(Tag)

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 
-from workflows import selectors, services, templating
+from workflows import admin_contacts, selectors, services, templating  # noqa: F401 (admin_contacts: the action it adds)
 from workflows.actions import REGISTRY
 from workflows.admin_forms import (
     ACTION_FIELDS,
