@@ -75,25 +75,27 @@ GET never consumes (mail scanners prefetch links), and
 cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
 """
 
-import functools
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services import bookings as booking_services
 from bookings.services.bookings import BookingError
+from calendars import availability
 from calendars.models import Calendar
-from calendars.selectors import calendar_get_cached
+from calendars.selectors import zone
 from config import rows, tokens
 from contacts.models import Contact
+from contacts.services import normalize_email
 
 
 class LinkUnavailable(BookingError):
@@ -208,13 +210,26 @@ def one_time_link_generate(
     label: str = "",
     expires_at: datetime | None = None,
     idempotency_key: str | None = None,
+    source: str = OneTimeLink.Source.API,
+    max_uses: int = 1,
+    bookable_from: date | None = None,
+    bookable_until: date | None = None,
+    lock_to_contact: bool = False,
+    now: datetime | None = None,
 ) -> OneTimeLink:
+    """The one service behind the Share panel, the API, the CLI and the workflow action.
+    Bad options raise ValidationError naming the field (max_uses, bookable_from,
+    bookable_until, lock_to_contact, expires_at)."""
     if idempotency_key:
         existing = OneTimeLink.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-    if expires_at is not None and expires_at <= dj_timezone.now():
+    now = now or dj_timezone.now()
+    if expires_at is not None and expires_at <= now:
         raise ValidationError({"expires_at": "The expiry must be in the future."})
+    today = now.astimezone(zone(calendar.timezone)).date()
+    if bookable_until is not None and bookable_until < today:
+        raise ValidationError({"bookable_until": "The range must not end before today."})
     link = OneTimeLink(
         calendar=calendar,
         created_by=created_by,
@@ -223,8 +238,18 @@ def one_time_link_generate(
         label=label,
         expires_at=expires_at,
         idempotency_key=idempotency_key or None,
+        source=source,
+        max_uses=max_uses,
+        bookable_from=bookable_from,
+        bookable_until=bookable_until,
+        lock_to_contact=lock_to_contact,
     )
     link.full_clean()
+    # Past its last bookable date a link can book nothing: it expires then, so it reads as
+    # "past its expiry" everywhere (one state rule, OneTimeLink.state_at).
+    range_end = one_time_link_range(link=link)[1]
+    if range_end is not None and (link.expires_at is None or link.expires_at > range_end):
+        link.expires_at = range_end
     try:
         # A savepoint: two retries of one workflow step racing on the same key must not
         # poison the caller's transaction; the loser returns the winner's link.
@@ -240,6 +265,37 @@ def one_time_link_generate(
     return link
 
 
+def one_time_link_range(*, link: OneTimeLink) -> tuple[datetime | None, datetime | None]:
+    """The link's bookable dates as UTC instants [first, end): local midnights in the
+    calendar's timezone (None where the range is open)."""
+    tz = zone(link.calendar.timezone)
+    first = availability.day_start(tz, link.bookable_from) if link.bookable_from else None
+    end = (
+        availability.day_start(tz, link.bookable_until + timedelta(days=1))
+        if link.bookable_until
+        else None
+    )
+    return first, end
+
+
+def one_time_link_clamp(
+    *, link: OneTimeLink, range_start: datetime, range_end: datetime
+) -> tuple[datetime, datetime]:
+    """A slot query's range cut to the link's dates (may come out empty: start >= end)."""
+    first, end = one_time_link_range(link=link)
+    return max(range_start, first or range_start), min(range_end, end or range_end)
+
+
+def one_time_link_record_open(*, link: OneTimeLink, now: datetime | None = None) -> None:
+    """Count an open: the visitor's page showed the link's times (README says when). One
+    UPDATE; the first open also sets first_opened_at."""
+    now = now or dj_timezone.now()
+    OneTimeLink.objects.filter(pk=link.pk).update(
+        open_count=F("open_count") + 1,
+        first_opened_at=Coalesce(F("first_opened_at"), Value(now)),
+    )
+
+
 def one_time_link_revoke(*, link: OneTimeLink, now: datetime | None = None) -> OneTimeLink:
     """Revoke an active link. Revoking a link that is not active (already revoked, used or
     expired) changes nothing, so the call is safe to repeat."""
@@ -253,65 +309,45 @@ def one_time_link_revoke(*, link: OneTimeLink, now: datetime | None = None) -> O
     return link
 
 
-@functools.cache
-def _claim_sql(*, vendor: str) -> str:
-    """Mark the link with a locator used if it is active, RETURNING (id, nonce, calendar id).
-    The UPDATE takes the row's lock: a concurrent claim of the same link waits for this
-    transaction and then finds the link used (or, if this one rolled back, active)."""
-    # Built once (`vendor` only keys the cache: the quoting is the connection's).
-    quote = connection.ops.quote_name
-    meta = OneTimeLink._meta
-    column = {
-        name: quote(meta.get_field(name).column)
-        for name in ("id", "locator", "nonce", "calendar", "used_at", "revoked_at", "expires_at")
-    }
-    # The ACTIVE condition of _state_q, written out: the ORM spent more CPU building this
-    # statement (Q objects, filters, the update compiler) than the rest of the link's part
-    # of a booking. RETURNING gives what the booking needs (and the nonce, to check the
-    # token's MAC) in the same statement.
-    return (
-        f"UPDATE {quote(meta.db_table)}"  # noqa: S608 (names only)
-        f" SET {column['used_at']} = %s"
-        f" WHERE {column['locator']} = %s AND {column['used_at']} IS NULL"
-        f" AND {column['revoked_at']} IS NULL"
-        f" AND ({column['expires_at']} IS NULL OR {column['expires_at']} > %s)"
-        f" RETURNING {column['id']}, {column['nonce']}, {column['calendar']}"
+def _claim_use(*, link_id: int, now: datetime) -> bool:
+    """Take one use of an active link: True if this transaction got it.
+
+    A conditional UPDATE whose row count decides the claim: it takes the link row's lock,
+    and a concurrent claim waits for this transaction, then re-checks the condition against
+    the committed row. So of any number of concurrent attempts exactly the uses left
+    succeed; a rollback (slot taken, bad input) gives the use back. The last use also sets
+    used_at, which makes the link "used"."""
+    not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    claimed = OneTimeLink.objects.filter(
+        not_expired,
+        pk=link_id,
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+        uses__lt=F("max_uses"),
+    ).update(
+        uses=F("uses") + 1,
+        # Evaluated on the row as it was before this UPDATE: is the use taken now the last?
+        used_at=Case(
+            When(uses__gte=F("max_uses") - 1, then=Value(now)),
+            default=Value(None),
+            output_field=DateTimeField(),
+        ),
     )
+    return claimed == 1
 
 
-def _claim_for_booking(*, locator: str, now: datetime) -> tuple[int, str, Calendar, bool] | None:
-    """Claim the link by its locator for a booking: (id, nonce, calendar, whether that
-    calendar is already locked), or None when it is not active (any more) or unknown.
-
-    On PostgreSQL the claim and the calendar's lock are one statement: the UPDATE is a CTE
-    whose calendar id the calendar's scan waits for (an InitPlan), so the link's row lock
-    comes first and the calendar's second, the lock order of every path. Elsewhere the
-    claim runs alone and booking_create locks the calendar it is given."""
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [adapt(now), locator, adapt(now)]
-    claim = _claim_sql(vendor=connection.vendor)
-    if connection.vendor != "postgresql":  # no UPDATE inside WITH
-        with connection.cursor() as cursor:
-            cursor.execute(claim, params)
-            claimed = cursor.fetchone()
-        if claimed is None:
-            return None
-        link_id, nonce, calendar_id = claimed
-        return link_id, nonce, calendar_get_cached(pk=calendar_id), False
-    quote = connection.ops.quote_name
-    meta = OneTimeLink._meta
-    # Names only, from the model (noqa S608 below): the values are in `params`.
-    id_, nonce_, calendar_ = (quote(meta.get_field(n).column) for n in ("id", "nonce", "calendar"))
-    calendar, values = booking_services.calendar_lock(
-        prefix=f"WITH claimed AS ({claim})",
-        where=f"t0.id = (SELECT {calendar_} FROM claimed)",  # noqa: S608
-        extra=(f"(SELECT {id_} FROM claimed)", f"(SELECT {nonce_} FROM claimed)"),  # noqa: S608
-        params=params,
-    )
-    if calendar is None:  # nothing claimed (the calendar row cannot be gone: a foreign key)
-        return None
-    link_id, nonce = values
-    return link_id, nonce, calendar, True
+def _check_link_rules(*, link: OneTimeLink, start: datetime, email: str) -> None:
+    """The link's own limits on a booking: its dates, and its contact's email."""
+    errors = {}
+    locked_to = link.contact.email if link.lock_to_contact and link.contact else None
+    if locked_to is not None and normalize_email(email).lower() != locked_to.lower():
+        errors["email"] = ["This link is for another email address."]
+    if isinstance(start, datetime) and start.utcoffset() is not None:
+        first, end = one_time_link_range(link=link)
+        if (first is not None and start < first) or (end is not None and start >= end):
+            errors["start"] = ["This link books only on the dates it was made for."]
+    if errors:
+        raise ValidationError(errors)
 
 
 class LinkNotFound(Exception):
@@ -330,48 +366,37 @@ def one_time_link_book(
     consent: bool = False,
     now: datetime | None = None,
 ) -> Booking:
-    """Book through the link behind a URL token. Its row is not read first: the claim finds it
-    by its locator, and the token's MAC is checked against the nonce the claim returns.
-    LinkNotFound (404) for a malformed, unknown or forged token;
+    """Book through the link behind a URL token, taking one of its uses in the booking's
+    transaction. LinkNotFound (404) for a malformed, unknown or forged token;
     LinkUnavailable (410) for a used, expired or revoked link or one whose calendar stopped
-    taking bookings; otherwise booking_create's answers, and a refused booking leaves the
-    link active."""
-    parts = tokens.split_token(token)
-    if parts is None:
-        raise LinkNotFound(token)
-    locator, mac = parts
+    taking bookings; ValidationError for an email the link is locked against (`email`) or
+    a start outside its dates (`start`); otherwise booking_create's answers. A refused
+    booking gives the use back (the transaction rolls back whole)."""
     now = now or dj_timezone.now()
-    with transaction.atomic():
-        claimed = _claim_for_booking(locator=locator, now=now)
-        if claimed is not None:
-            link_id, nonce, calendar, calendar_locked = claimed
-            if not tokens.check_mac(
-                purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
-            ):
-                # A forged token for a real locator: rolls the claim back.
-                raise LinkNotFound(token)
-            try:
-                return booking_services.booking_create(
-                    calendar=calendar,
-                    calendar_locked=calendar_locked,
-                    start=start,
-                    name=name,
-                    email=email,
-                    timezone=timezone,
-                    source=BookingSource.ONE_TIME_LINK,
-                    phone=phone,
-                    notes=notes,
-                    consent=consent,
-                    now=now,
-                    one_time_link_id=link_id,
-                    # Any error rolls this whole transaction back, claim included: no
-                    # savepoint needed.
-                    savepoint=False,
-                )
-            except booking_services.CalendarInactive as exc:
-                # A link to a calendar that stopped taking bookings reads as expired.
-                raise LinkUnavailable("This link has expired.") from exc
-    # Nothing claimed: unknown (or forged, answered alike after a MAC check) or not active.
-    if one_time_link_get_by_token(token=token, related=()) is None:
+    link = one_time_link_get_by_token(token=token, related=(*LINK_BOOKING_RELATED, "contact"))
+    if link is None:
         raise LinkNotFound(token)
-    raise LinkUnavailable("This link has expired.")
+    with transaction.atomic():
+        # Lock order: the link (this UPDATE), then the calendar (booking_create).
+        if not _claim_use(link_id=link.pk, now=now):
+            raise LinkUnavailable("This link has expired.")
+        _check_link_rules(link=link, start=start, email=email)
+        try:
+            return booking_services.booking_create(
+                calendar=link.calendar,
+                start=start,
+                name=name,
+                email=email,
+                timezone=timezone,
+                source=BookingSource.ONE_TIME_LINK,
+                phone=phone,
+                notes=notes,
+                consent=consent,
+                now=now,
+                one_time_link_id=link.pk,
+                # Any error rolls this whole transaction back, claim included.
+                savepoint=False,
+            )
+        except booking_services.CalendarInactive as exc:
+            # A link to a calendar that stopped taking bookings reads as expired.
+            raise LinkUnavailable("This link has expired.") from exc

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from bookings.models import OneTimeLink
 from bookings.services.one_time_links import one_time_link_get_by_token, one_time_link_url
+from contacts.models import Contact
 from tests.bookings.factories import OneTimeLinkFactory
 from tests.calendars.factories import CalendarFactory, UserFactory
 from tests.contacts.factories import ContactFactory
@@ -125,14 +126,15 @@ def test_it_generates_a_link_for_a_contact_with_an_expiry(client, calendar):
     assert link.expires_at == expected_expiry
 
 
-def test_it_refuses_an_unknown_contact_email(owner_client, calendar):
+def test_it_asks_for_the_name_of_a_new_contact(owner_client, calendar):
     response = owner_client.post(
         share_url(calendar), {"action": "generate", "contact_email": "nobody@example.com"}
     )
 
     assert response.status_code == 400
-    assert "No contact has this email" in response.content.decode()
+    assert "Give the new contact&#x27;s name" in response.content.decode()
     assert not OneTimeLink.objects.exists()
+    assert not Contact.objects.filter(email="nobody@example.com").exists()
 
 
 def test_it_refuses_an_unknown_expiry_choice(owner_client, calendar):
@@ -143,9 +145,14 @@ def test_it_refuses_an_unknown_expiry_choice(owner_client, calendar):
 
 
 def test_it_shows_the_newest_active_link_as_current(owner_client, calendar):
-    OneTimeLinkFactory(calendar=calendar, created_at=timezone.now() - timedelta(days=2))
-    newest = OneTimeLinkFactory(calendar=calendar, created_at=timezone.now() - timedelta(days=1))
-    OneTimeLinkFactory(calendar=calendar, used_at=timezone.now())
+    panel = OneTimeLink.Source.PANEL
+    OneTimeLinkFactory(
+        calendar=calendar, source=panel, created_at=timezone.now() - timedelta(days=2)
+    )
+    newest = OneTimeLinkFactory(
+        calendar=calendar, source=panel, created_at=timezone.now() - timedelta(days=1)
+    )
+    OneTimeLinkFactory(calendar=calendar, source=panel, used_at=timezone.now())
 
     html = owner_client.get(share_url(calendar)).content.decode()
 

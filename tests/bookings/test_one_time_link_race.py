@@ -39,7 +39,7 @@ def test_it_books_exactly_once_through_one_link_under_concurrency(transactional_
     link.refresh_from_db()
     assert link.state == OneTimeLink.State.USED
     assert Booking.objects.filter(calendar=calendar).count() == 1
-    assert link.booking == Booking.objects.get(calendar=calendar)
+    assert link.bookings.get() == Booking.objects.get(calendar=calendar)
 
 
 @pytest.mark.postgres
