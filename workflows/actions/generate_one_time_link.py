@@ -64,6 +64,10 @@ class GenerateOneTimeLinkForm(ConfigForm):
         super().__init__(*args, **kwargs)
         self.limit_calendar_choices()
 
+    def clean_lock_to_contact(self) -> bool | None:
+        # Unticked is left out of the stored config, like every other empty option.
+        return self.cleaned_data["lock_to_contact"] or None
+
 
 def format_expiry(expires_at, calendar: Calendar) -> str:
     if expires_at is None:
