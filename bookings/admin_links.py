@@ -7,8 +7,10 @@ with a Copy button, and revokes through the service. Links are never added or ed
 
 The Share panel (`admin:calendar-share`, /admin/bookings/onetimelink/share/<calendar_id>/)
 has four tabs: the scheduling link, the permanent link, the embed code, and the one-time
-link (the current active one, Generate new link, the recent links with Revoke). Staff see
-their own calendars; another staff member's calendar is a 404. Superusers see all.
+link (the current general link, Generate new link with its options, the recent links with
+Revoke). The current link is only ever a panel link made for nobody: a contact's or a
+workflow's link would hand a stranger someone's personal link. Staff see their own
+calendars; another staff member's calendar is a 404. Superusers see all.
 """
 
 from django import forms

@@ -4,7 +4,7 @@ Staff endpoints (token or session, staff only): a calendar's links are visible t
 and to superusers; for anyone else the calendar or link does not exist (404, not 403, so ids
 do not leak). Public endpoints need no authentication: the token in the path is the
 credential. A malformed, unknown or forged token is 404; a used, expired or revoked link
-is 410 for the endpoints that would use it.
+is 410 for the endpoints that would use it; a spent link takes a renewal request (202).
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError

@@ -1,34 +1,46 @@
-"""One-time links: generate, look up by token, revoke, and book through (consume once).
+"""One-time links: generate, look up by token, revoke, and book through (one use each).
 
-INTERFACE (fixed; Share panel, API, CLI and the workflow action depend on it):
+INTERFACE (fixed, and grown only; Share panel, API, CLI and the workflow action depend on it):
 
     def one_time_link_generate(*, calendar: Calendar, created_by: User | None = None,
                                created_by_process: str = "", contact: Contact | None = None,
                                label: str = "", expires_at: datetime | None = None,
-                               idempotency_key: str | None = None) -> OneTimeLink
+                               idempotency_key: str | None = None,
+                               source: str = "api", max_uses: int = 1,
+                               bookable_from: date | None = None,
+                               bookable_until: date | None = None,
+                               lock_to_contact: bool = False) -> OneTimeLink
+        The one generator for all four interfaces (source: panel, api, cli, workflow).
         With an idempotency_key already used, returns that existing link (a retried
-        workflow step never makes two).
+        workflow step never makes two). ValidationError naming the field for bad options.
+        A link with bookable_until expires at the end of that day (calendar's timezone).
 
     def one_time_link_url(*, link: OneTimeLink) -> str        # SITE_URL + /l/<token>/
     def one_time_link_revoke(*, link: OneTimeLink) -> OneTimeLink
     def one_time_link_book(*, token: str, start, name, email, timezone, phone="",
                            notes="", consent=False) -> Booking
-        Raises LinkNotFound (-> 404) for a malformed, unknown or forged token and
-        LinkUnavailable (-> 410) when the link is used, expired or revoked.
+        Raises LinkNotFound (-> 404) for a malformed, unknown or forged token,
+        LinkUnavailable (-> 410) when the link is used, expired or revoked, and
+        ValidationError on `email` (lock_to_contact) or `start` (outside the range).
+    def one_time_link_record_open(*, link) -> None   # the page showed the link's times
 
 Selectors:
 
     def one_time_link_get_by_token(*, token: str, related=LINK_PAGE_RELATED) -> OneTimeLink | None
         related: what comes along in the same query; the booking POST asks for only
-        ("calendar",), since the booking re-reads the calendar and owner under its lock.
+        ("calendar", "contact").
     def one_time_links_in_state(queryset, *, state: str, now=None) -> QuerySet
 
     def one_time_link_is_usable(*, link) -> bool     # active and its calendar takes bookings
     def one_time_link_public_state(*, link) -> str   # state; "expired" if calendar inactive
     def one_time_link_prefill(*, link) -> dict | None   # {"name", "email"} of its contact
     def one_time_link_owner(*, link) -> dict          # {"name", "email"} of the owner
+    def one_time_link_range(*, link) -> (first, end)  # its dates as UTC instants, or None
+    def one_time_link_clamp(*, link, range_start, range_end) -> (start, end)
 
     def parse_expires_in(text: str) -> timedelta   # "30m", "12h", "7d"; ValueError otherwise
+
+Renewal requests from a spent link: bookings/services/link_renewals.py.
 
 TOKENS (see config/tokens.py). The URL's last segment is `<locator><mac>`: a 12-character
 random locator stored on the row (it finds the row) followed by 22 characters of
@@ -52,27 +64,21 @@ token takes the same path and gives the same answer (None -> the ordinary 404), 
 tells a prober which locators exist. The MAC is compared as a string, not as decoded bytes,
 so the unused low bits of its last base64 character cannot be flipped to forge a variant.
 
-CONSUME EXACTLY ONCE: one transaction that first claims the link with a conditional UPDATE
-(set used_at where the row is still unused, unrevoked and unexpired; RETURNING its id,
-nonce and calendar), then calls `booking_create` with the link's id, which the booking row
-keeps (Booking.one_time_link; `link.booking` is its reverse). The UPDATE is the row lock
-(a select_for_update and a write in one statement): a concurrent attempt on the same link
-waits for it, then re-checks the condition against what was committed, so of any number of
-concurrent attempts exactly one claims the link; the others touch no row and answer 410
-without booking anything. Any failure after the claim (slot taken, bad input, calendar
-deactivated, a forged MAC) rolls the whole transaction back, claim included: no booking,
-and the link stays active. Lock order on every path: link, then the calendar, then the
-contact's email (revoking takes the link's alone), so two paths never deadlock. SQLite (no row
-locks, but BEGIN IMMEDIATE) serializes whole transactions and the claim is just as
-conditional there.
+USES, EXACTLY: one transaction that first takes a use with a conditional UPDATE
+(`_claim_use`: uses + 1 where the link is unused, unrevoked, unexpired and uses < max_uses;
+the last use also sets used_at), whose row count decides, then checks the link's own rules
+(range, contact lock) and calls `booking_create` with the link's id, which the booking row
+keeps (Booking.one_time_link; `link.bookings` is its reverse). The UPDATE takes the link
+row's lock: a concurrent attempt waits for it, then re-checks the condition against what
+was committed, so of any number of concurrent attempts exactly the uses left succeed; the
+others touch no row and answer 410 without booking anything. Any failure after the claim
+(slot taken, bad input, calendar deactivated) rolls the whole transaction back, claim
+included: no booking, and the use is back. Lock order on every path: link, then the
+calendar, then the contact's email (revoking takes the link's alone), so two paths never
+deadlock.
 
-The page and the API both book by token: the claim itself finds the row, on PostgreSQL in
-the statement that locks the calendar (so a link booking costs no statement more than a
-plain one), and the token's MAC is checked against the nonce the claim returned before
-anything is booked.
-
-GET never consumes (mail scanners prefetch links), and
-cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
+GET never consumes (mail scanners prefetch links), and cancelling or rescheduling a
+booking never gives a use back: `uses` and `used_at` only grow.
 """
 
 import re

@@ -1,12 +1,14 @@
-"""The one-time link page, /l/<token>/: the calendar's booking page, good for one booking.
+"""The one-time link page, /l/<token>/: the calendar's booking page, good for its uses.
 
-It is the scheduling page's flow (`BookingPageView`) with four differences:
+It is the scheduling page's flow (`BookingPageView`) with these differences:
 - the calendar comes from the token (malformed, unknown or forged: the site's ordinary 404);
 - a used, expired or revoked link (or one whose calendar stopped taking bookings) answers
-  410 "This link has expired", naming the owner to contact;
-- the form is prefilled with the contact the link was made for;
-- booking goes through `one_time_link_book`, which consumes the link in the same
-  transaction. GET never consumes it (mail scanners prefetch links).
+  410 with the reason, the owner to contact and "Ask for a new link" (POST action=renew);
+- the form is prefilled with the contact the link was made for (email read-only when the
+  link is locked to it); only the link's dates are offered;
+- a day picked without JavaScript counts as an open; the bare GET does not;
+- booking goes through `one_time_link_book`, which takes a use in the same transaction.
+  GET never consumes (mail scanners prefetch links).
 
 Every answer carries `Referrer-Policy: no-referrer` (the token must not leak to other sites
 through the Referer header, nor to the confirmation page) and `Cache-Control: no-store`
