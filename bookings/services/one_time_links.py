@@ -345,9 +345,11 @@ def _claim_use(*, link_id: int, now: datetime) -> bool:
 def _check_link_rules(*, link: OneTimeLink, start: datetime, email: str) -> None:
     """The link's own limits on a booking: its dates, and its contact's email."""
     errors = {}
-    locked_to = link.contact.email if link.lock_to_contact and link.contact else None
-    if locked_to is not None and normalize_email(email).lower() != locked_to.lower():
-        errors["email"] = ["This link is for another email address."]
+    if link.lock_to_contact:
+        # A locked link whose contact was deleted since stays locked: it books for nobody.
+        locked_to = link.contact.email.lower() if link.contact else None
+        if normalize_email(email).lower() != locked_to:
+            errors["email"] = ["This link is for another email address."]
     if isinstance(start, datetime) and start.utcoffset() is not None:
         first, end = one_time_link_range(link=link)
         if (first is not None and start < first) or (end is not None and start >= end):
