@@ -706,7 +706,7 @@ def _check_links(answered: list[_Answered]) -> list[str]:
     ids = [a.tag for a in answered]
     links = {
         link.pk: link
-        for link in OneTimeLink.objects.filter(pk__in=ids).annotate(booking_id=F("booking"))
+        for link in OneTimeLink.objects.filter(pk__in=ids).annotate(booking_id=F("bookings"))
     }
     wrong = 0
     for answer in answered:

@@ -7,21 +7,24 @@ with a Copy button, and revokes through the service. Links are never added or ed
 
 The Share panel (`admin:calendar-share`, /admin/bookings/onetimelink/share/<calendar_id>/)
 has four tabs: the scheduling link, the permanent link, the embed code, and the one-time
-link (the current active one, Generate new link, the recent links with Revoke). Staff see
-their own calendars; another staff member's calendar is a 404. Superusers see all.
+link (the current general link, Generate new link with its options, the recent links with
+Revoke). The current link is only ever a panel link made for nobody: a contact's or a
+workflow's link would hand a stranger someone's personal link. Staff see their own
+calendars; another staff member's calendar is a 404. Superusers see all.
 """
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from bookings.models import Booking, OneTimeLink
 from bookings.services.one_time_links import (
@@ -34,7 +37,7 @@ from bookings.services.one_time_links import (
 from calendars.models import Calendar
 from config.admin import SafeDateHierarchyMixin
 from contacts.models import Contact
-from contacts.services import contact_get_by_email
+from contacts.services import contact_create, contact_get_by_email, split_name
 
 RECENT_LINKS = 20
 EXPIRY_CHOICES = [
@@ -65,28 +68,83 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SourceFilter(admin.SimpleListFilter):
+    title = "made by"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return OneTimeLink.Source.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in OneTimeLink.Source.values:
+            return queryset.filter(source=self.value())
+        return queryset
+
+
 class GenerateLinkForm(forms.Form):
     contact_email = forms.EmailField(
         required=False,
         label="For a contact (optional)",
-        help_text="Their name and email are filled in on the booking page.",
+        help_text="An existing contact's email, or a new one (give the name too): their "
+        "name and email are filled in on the booking page.",
         widget=forms.EmailInput(attrs={"list": "share-contacts", "autocomplete": "off"}),
     )
+    contact_name = forms.CharField(
+        max_length=200,
+        required=False,
+        label="New contact's name",
+        help_text="Only for an email that is not a contact yet: the contact is created.",
+    )
     expires_in = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, label="Expires")
+    max_uses = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=OneTimeLink.MAX_USES,
+        initial=1,
+        label="Uses",
+        help_text="How many bookings the link takes.",
+    )
+    bookable_from = forms.DateField(
+        required=False,
+        label="Bookable from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="In the calendar's timezone.",
+    )
+    bookable_until = forms.DateField(
+        required=False, label="Bookable until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    lock_to_contact = forms.BooleanField(required=False, label="Only the contact's email can book")
     label = forms.CharField(max_length=200, required=False, label="Note (staff only)")
 
-    def clean_contact_email(self):
+    def clean_expires_in(self):
+        value = self.cleaned_data["expires_in"]
+        return timezone.now() + parse_expires_in(value) if value else None
+
+    def clean_max_uses(self):
+        return self.cleaned_data["max_uses"] or 1
+
+    def clean(self):
+        data = super().clean()
+        email = data.get("contact_email")
+        if email and contact_get_by_email(email=email) is None and not data.get("contact_name"):
+            self.add_error("contact_name", "Give the new contact's name (or pick a contact).")
+        if data.get("lock_to_contact") and not email:
+            self.add_error("lock_to_contact", "Only a link made for a contact can be locked.")
+        return data
+
+    def contact(self) -> Contact | None:
+        """The chosen contact, created if the email is new (call once the form is valid)."""
         email = self.cleaned_data["contact_email"]
         if not email:
             return None
         contact = contact_get_by_email(email=email)
         if contact is None:
-            raise ValidationError("No contact has this email. Add the contact first.")
+            first_name, last_name = split_name(self.cleaned_data["contact_name"])
+            contact = contact_create(email=email, first_name=first_name, last_name=last_name)
+            # Contacts record where they came from once that field lands (another branch).
+            if any(field.name == "origin" for field in Contact._meta.get_fields()):
+                Contact.objects.filter(pk=contact.pk).update(origin="admin")
         return contact
-
-    def clean_expires_in(self):
-        value = self.cleaned_data["expires_in"]
-        return timezone.now() + parse_expires_in(value) if value else None
 
 
 @admin.register(OneTimeLink)
@@ -96,15 +154,16 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         "calendar",
         "state_display",
         "contact",
-        "label",
+        "made_by",
+        "uses_display",
+        "first_opened_at",
         "created_at",
         "expires_at",
-        "used_at",
         "booking_display",
         "copy_url",
     ]
-    list_filter = [("calendar", admin.RelatedOnlyFieldListFilter), StateFilter]
-    list_select_related = ["calendar", "contact", "booking", "created_by"]
+    list_filter = [("calendar", admin.RelatedOnlyFieldListFilter), StateFilter, SourceFilter]
+    list_select_related = ["calendar", "contact", "created_by"]
     search_fields = ["label", "contact__email", "locator"]
     date_hierarchy = "created_at"
     actions = ["revoke_links"]
@@ -116,6 +175,13 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         "label",
         "created_by",
         "created_by_process",
+        "source",
+        "uses_display",
+        "bookable_from",
+        "bookable_until",
+        "lock_to_contact",
+        "first_opened_at",
+        "open_count",
         "created_at",
         "expires_at",
         "used_at",
@@ -131,7 +197,8 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         qs = (
             super()
             .get_queryset(request)
-            .select_related("calendar", "contact", "booking", "created_by")
+            .select_related("calendar", "contact", "created_by")
+            .prefetch_related("bookings")
         )
         if request.user.is_superuser:
             return qs
@@ -158,13 +225,31 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     def state_display(self, link: OneTimeLink) -> str:
         return OneTimeLink.State(link.state).label
 
-    @admin.display(description="booking")
+    @admin.display(description="made by")
+    def made_by(self, link: OneTimeLink) -> str:
+        return link.source_display()
+
+    @admin.display(description="uses")
+    def uses_display(self, link: OneTimeLink) -> str:
+        return f"{link.uses} of {link.max_uses}"
+
+    @admin.display(description="bookings")
     def booking_display(self, link: OneTimeLink) -> str:
-        booking = _booking_of(link)
-        if booking is None:
+        bookings = _bookings_of(link)
+        if not bookings:
             return "-"
-        url = _booking_admin_url(booking)
-        return format_html('<a href="{}">{}</a>', url, booking) if url else str(booking)
+        return format_html_join(
+            ", ",
+            "{}",
+            (
+                (
+                    format_html('<a href="{}">{}</a>', url, b)
+                    if (url := _booking_admin_url(b))
+                    else b,
+                )
+                for b in bookings
+            ),
+        )
 
     @admin.display(description="URL")
     def copy_url(self, link: OneTimeLink) -> str:
@@ -206,17 +291,27 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             form = GenerateLinkForm(request.POST)
             if form.is_valid():
                 try:
-                    one_time_link_generate(
-                        calendar=calendar,
-                        created_by=request.user,
-                        contact=form.cleaned_data["contact_email"],
-                        label=form.cleaned_data["label"],
-                        expires_at=form.cleaned_data["expires_in"],
-                    )
+                    with transaction.atomic():
+                        data = form.cleaned_data
+                        link = one_time_link_generate(
+                            calendar=calendar,
+                            created_by=request.user,
+                            source=OneTimeLink.Source.PANEL,
+                            contact=form.contact(),
+                            label=data["label"],
+                            expires_at=data["expires_in"],
+                            max_uses=data["max_uses"],
+                            bookable_from=data["bookable_from"],
+                            bookable_until=data["bookable_until"],
+                            lock_to_contact=data["lock_to_contact"],
+                        )
                 except ValidationError as exc:
-                    form.add_error(None, exc)
+                    _add_service_errors(form, exc)
                 else:
-                    self.message_user(request, "New one-time link generated.", messages.SUCCESS)
+                    text = "New one-time link generated."
+                    if link.contact_id is None:
+                        text += " The previous link stays usable until used; revoke it below."
+                    self.message_user(request, text, messages.SUCCESS)
                     return HttpResponseRedirect(f"{here}?tab=one-time")
         response = TemplateResponse(
             request,
@@ -247,22 +342,30 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
 
     def _share_context(self, request, calendar: Calendar, form: GenerateLinkForm) -> dict:
         now = timezone.now()
-        links = OneTimeLink.objects.filter(calendar=calendar).select_related("contact", "booking")
+        links = OneTimeLink.objects.filter(calendar=calendar).select_related("contact")
+        # A general link only: one made for a contact (or by a workflow, the API or the
+        # CLI) would hand a stranger that person's prefilled, personal link.
         current = (
-            one_time_links_in_state(links, state=OneTimeLink.State.ACTIVE, now=now)
+            one_time_links_in_state(
+                links.filter(source=OneTimeLink.Source.PANEL, contact__isnull=True),
+                state=OneTimeLink.State.ACTIVE,
+                now=now,
+            )
             .order_by("-created_at", "-id")
             .first()
         )
         recent = []
-        for link in links.order_by("-created_at", "-id")[:RECENT_LINKS]:
+        for link in links.prefetch_related("bookings").order_by("-created_at", "-id")[
+            :RECENT_LINKS
+        ]:
             state = link.state_at(now)
+            bookings = _bookings_of(link)
             recent.append(
                 {
                     "link": link,
                     "state": state,
                     "url": one_time_link_url(link=link) if state == "active" else "",
-                    "booking": _booking_of(link),
-                    "booking_url": _booking_admin_url(_booking_of(link)),
+                    "bookings": [(b, _booking_admin_url(b)) for b in bookings],
                 }
             )
         site = settings.SITE_URL
@@ -305,9 +408,18 @@ def _recent_contact_emails() -> list[str]:
     return list(Contact.objects.order_by("-created_at").values_list("email", flat=True)[:200])
 
 
-def _booking_of(link: OneTimeLink) -> Booking | None:
-    # The reverse of Booking.one_time_link raises (an AttributeError) until the link is used.
-    return getattr(link, "booking", None)
+def _bookings_of(link: OneTimeLink) -> list[Booking]:
+    # Prefetched by the callers (one query for a whole list).
+    return sorted(link.bookings.all(), key=lambda booking: booking.created_at)
+
+
+def _add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        field = {"expires_at": "expires_in", "contact": "contact_email"}.get(field, field)
+        form.add_error(field if field in form.fields else None, errors)
 
 
 def _booking_admin_url(booking: Booking | None) -> str:

@@ -125,3 +125,12 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(name if name in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
+
+
+class RenewalRequestForm(forms.Form):
+    """The spent-link page's "Ask for a new link" (limits as the renewal API's)."""
+
+    email = forms.EmailField(
+        max_length=254, error_messages={"required": "Please enter your email address."}
+    )
+    message = forms.CharField(max_length=1000, required=False)

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone as dj_timezone
 
@@ -60,17 +61,15 @@ class Booking(models.Model):
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
-    # The one-time link this booking consumed (its reverse, `link.booking`, is "the booking
-    # it produced"). Kept on this side so that consuming a link writes only the link's
-    # used_at, an unindexed column: PostgreSQL updates that row in place (a HOT update)
-    # instead of adding entries to the link's indexes, and the booking's own INSERT carries
-    # the reference at no extra statement.
-    one_time_link = models.OneToOneField(
+    # The one-time link this booking used (a link with max_uses > 1 makes several; its
+    # reverse is `link.bookings`). Kept on this side so that a booking's own INSERT carries
+    # the reference and consuming a use writes only the link's counters.
+    one_time_link = models.ForeignKey(
         "bookings.OneTimeLink",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="booking",
+        related_name="bookings",
         editable=False,
     )
 
@@ -107,7 +106,14 @@ class OneTimeLink(models.Model):
         EXPIRED = "expired"
         REVOKED = "revoked"
 
+    class Source(models.TextChoices):
+        PANEL = "panel", "Share panel"
+        API = "api", "API"
+        CLI = "cli", "Command line"
+        WORKFLOW = "workflow", "Workflow"
+
     TOKEN_PURPOSE = "one-time-link"  # noqa: S105 (a salt, not a password)
+    MAX_USES = 100
 
     calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="one_time_links")
     created_by = models.ForeignKey(
@@ -135,8 +141,24 @@ class OneTimeLink(models.Model):
     nonce = models.CharField(max_length=32, default=tokens.new_nonce, editable=False)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # When the last use was taken (the link is then "used"); never cleared.
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Which interface made it: the Share panel's "current link" is only ever a panel link.
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    max_uses = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_USES)]
+    )
+    # Bookings taken through the link; a cancelled booking keeps its use.
+    uses = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Local dates in the calendar's timezone; only slots on these dates are offered/accepted.
+    bookable_from = models.DateField(null=True, blank=True)
+    bookable_until = models.DateField(null=True, blank=True)
+    # The booking's email must be the contact's (only for a link made for a contact).
+    lock_to_contact = models.BooleanField(default=False)
+    # Opens: a page that showed the link's times (see README), not a bare GET.
+    first_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+    open_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -152,6 +174,25 @@ class OneTimeLink(models.Model):
 
     def __str__(self) -> str:
         return f"One-time link {self.locator} for {self.calendar}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.bookable_from and self.bookable_until and self.bookable_until < self.bookable_from:
+            errors["bookable_until"] = "The range ends before it starts."
+        if self.lock_to_contact and self.contact_id is None:
+            errors["lock_to_contact"] = "Only a link made for a contact can be locked to it."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def uses_left(self) -> int:
+        return 0 if self.used_at is not None else max(self.max_uses - self.uses, 0)
+
+    def source_display(self) -> str:
+        # The workflow's name is in the label ("Workflow: <name>").
+        if self.source == self.Source.WORKFLOW and self.label:
+            return self.label
+        return self.Source(self.source).label
 
     def state_at(self, when) -> "OneTimeLink.State":
         # Order matters: a link used before its expiry stays "used", not "expired".

@@ -12,3 +12,4 @@ booking_confirmed = Signal()
 booking_cancelled = Signal()
 # kwargs: booking_id: int, calendar_id: int, contact_id: int | None
 booking_rescheduled = Signal()
+one_time_link_renewal_requested = Signal()  # sent with link_id, calendar_id, contact_id

@@ -4,9 +4,10 @@ Staff endpoints (token or session, staff only): a calendar's links are visible t
 and to superusers; for anyone else the calendar or link does not exist (404, not 403, so ids
 do not leak). Public endpoints need no authentication: the token in the path is the
 credential. A malformed, unknown or forged token is 404; a used, expired or revoked link
-is 410 for the endpoints that would use it.
+is 410 for the endpoints that would use it; a spent link takes a renewal request (202).
 """
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -30,22 +31,32 @@ from bookings.api.slots import SLOTS_PARAMETERS, SlotsAnswerSerializer, slots_re
 from bookings.models import OneTimeLink
 from bookings.serializers import BookingInputSerializer, booking_public_data
 from bookings.services.bookings import SlotUnavailable
+from bookings.services.link_renewals import (
+    MESSAGE_MAX_LENGTH,
+    RENEWAL_ANSWER,
+    LinkStillActive,
+    RenewalLimited,
+    one_time_link_renewal_request,
+)
 from bookings.services.one_time_links import (
     LINK_BOOKING_RELATED,
     LinkNotFound,
     LinkUnavailable,
     one_time_link_book,
+    one_time_link_clamp,
     one_time_link_generate,
     one_time_link_get_by_token,
     one_time_link_is_usable,
     one_time_link_owner,
     one_time_link_prefill,
     one_time_link_public_state,
+    one_time_link_record_open,
     one_time_link_revoke,
     one_time_link_url,
     one_time_links_in_state,
 )
 from calendars.models import Calendar
+from config.api import PublicRateThrottle
 from config.public_api import PublicAPIView
 from contacts.models import Contact
 
@@ -61,7 +72,25 @@ class OneTimeLinkSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OneTimeLink
-        fields = ["id", "url", "token", "state", "calendar", "contact", "expires_at", "created_at"]
+        fields = [
+            "id",
+            "url",
+            "token",
+            "state",
+            "calendar",
+            "contact",
+            "expires_at",
+            "created_at",
+            "label",
+            "max_uses",
+            "uses",
+            "bookable_from",
+            "bookable_until",
+            "lock_to_contact",
+            "source",
+            "first_opened_at",
+            "open_count",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.URI)
@@ -89,6 +118,35 @@ class OneTimeLinkCreateSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="When the link stops working if still unused."
     )
+    max_uses = serializers.IntegerField(
+        required=False,
+        default=1,
+        min_value=1,
+        max_value=OneTimeLink.MAX_USES,
+        help_text="How many bookings the link takes (a cancelled booking keeps its use).",
+    )
+    bookable_from = serializers.DateField(
+        required=False, allow_null=True, help_text="First date offered, in the calendar's zone."
+    )
+    bookable_until = serializers.DateField(
+        required=False, allow_null=True, help_text="Last date offered, in the calendar's zone."
+    )
+    lock_to_contact = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Only the contact's email can book (needs `contact`).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        errors = {}
+        first, last = attrs.get("bookable_from"), attrs.get("bookable_until")
+        if first and last and last < first:
+            errors["bookable_until"] = ["The range ends before it starts."]
+        if attrs.get("lock_to_contact") and not attrs.get("contact"):
+            errors["lock_to_contact"] = ["Only a link made for a contact can be locked to it."]
+        if errors:
+            raise ValidationError(errors)
+        return attrs
 
 
 class OneTimeLinkFilterSerializer(serializers.Serializer):
@@ -142,14 +200,37 @@ class CalendarOneTimeLinksView(APIView):
         calendar = _own_calendar(request, calendar_id)
         body = OneTimeLinkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        link = one_time_link_generate(
-            calendar=calendar,
-            created_by=request.user,
-            contact=body.validated_data.get("contact"),
-            label=body.validated_data["label"],
-            expires_at=body.validated_data.get("expires_at"),
-        )
+        data = body.validated_data
+        try:
+            link = one_time_link_generate(
+                calendar=calendar,
+                created_by=request.user,
+                source=OneTimeLink.Source.API,
+                contact=data.get("contact"),
+                label=data["label"],
+                expires_at=data.get("expires_at"),
+                max_uses=data["max_uses"],
+                bookable_from=data.get("bookable_from"),
+                bookable_until=data.get("bookable_until"),
+                lock_to_contact=data["lock_to_contact"],
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
         return Response(OneTimeLinkSerializer(link).data, status=status.HTTP_201_CREATED)
+
+
+class OneTimeLinkDetailView(APIView):
+    @extend_schema(
+        operation_id="one_time_link_retrieve",
+        summary="One one-time link",
+        responses={200: OneTimeLinkSerializer, 404: OpenApiResponse(description="No such link.")},
+        tags=["one-time links"],
+    )
+    def get(self, request: Request, link_id: int) -> Response:
+        link = get_object_or_404(
+            OneTimeLink.objects.filter(calendar__in=_own_calendars(request)), pk=link_id
+        )
+        return Response(OneTimeLinkSerializer(link).data)
 
 
 class OneTimeLinkRevokeView(APIView):
@@ -192,6 +273,16 @@ class PublicLinkSerializer(serializers.Serializer):
         help_text="Only an active link takes a booking (a deactivated calendar reads expired).",
     )
     expires_at = serializers.DateTimeField(allow_null=True)
+    uses_left = serializers.IntegerField(help_text="Bookings the link still takes.")
+    bookable_from = serializers.DateField(
+        allow_null=True, help_text="First date offered, in the calendar's timezone."
+    )
+    bookable_until = serializers.DateField(
+        allow_null=True, help_text="Last date offered, in the calendar's timezone."
+    )
+    lock_to_contact = serializers.BooleanField(
+        help_text="Only the prefilled email can book through this link."
+    )
     calendar = PublicCalendarSummarySerializer()
     prefill = inline_serializer(
         name="LinkPrefill",
@@ -246,6 +337,10 @@ class PublicLinkView(PublicAPIView):
             {
                 "state": one_time_link_public_state(link=link),
                 "expires_at": link.expires_at,
+                "uses_left": link.uses_left,
+                "bookable_from": link.bookable_from,
+                "bookable_until": link.bookable_until,
+                "lock_to_contact": link.lock_to_contact,
                 "calendar": {
                     "name": calendar.name,
                     "description": calendar.description,
@@ -280,9 +375,65 @@ class PublicLinkSlotsView(PublicAPIView):
         if not one_time_link_is_usable(link=link):
             return _gone(link)
         # The calendar's name, not its slug: the link should not hand out the scheduling URL.
-        return slots_response(
-            calendar=link.calendar, query_params=request.query_params, label=link.calendar.name
+        response = slots_response(
+            calendar=link.calendar,
+            query_params=request.query_params,
+            label=link.calendar.name,
+            clamp=lambda lo, hi: one_time_link_clamp(link=link, range_start=lo, range_end=hi),
         )
+        # The visitor's page asks for these to show the link's times: an open (README).
+        one_time_link_record_open(link=link)
+        return response
+
+
+class RenewalRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(help_text="Whom the owner should send a new link to.")
+    message = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_LENGTH
+    )
+
+
+class PublicLinkRenewalView(PublicAPIView):
+    @extend_schema(
+        operation_id="public_one_time_link_renewal_request",
+        summary="Ask the owner for a new link (for a spent link)",
+        description="202 whether or not the request was new (one per link and email per "
+        "hour); nothing is emailed to the given address. 409 while the link still books.",
+        request=RenewalRequestSerializer,
+        responses={
+            202: inline_serializer(
+                name="RenewalAccepted", fields={"detail": serializers.CharField()}
+            ),
+            400: OpenApiResponse(description="A message per bad field."),
+            404: NOT_FOUND,
+            409: OpenApiResponse(description="The link can still be used to book."),
+            429: OpenApiResponse(description="Too many requests from this client."),
+        },
+        tags=["public"],
+        auth=[],
+    )
+    def post(self, request: Request, token: str) -> Response:
+        link = _link_or_404(token)
+        body = RenewalRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            one_time_link_renewal_request(
+                link=link,
+                email=body.validated_data["email"],
+                message=body.validated_data["message"],
+                client=PublicRateThrottle().get_ident(request),
+            )
+        except LinkStillActive:
+            return Response(
+                {"detail": "This link can still be used to book.", "code": "link_active"},
+                status=status.HTTP_409_CONFLICT,
+            )
+        except RenewalLimited:
+            return Response(
+                {"detail": "Too many requests. Please try again later.", "code": "throttled"},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        return Response({"detail": RENEWAL_ANSWER}, status=status.HTTP_202_ACCEPTED)
 
 
 class PublicLinkBookingView(PublicAPIView):
@@ -324,6 +475,11 @@ urlpatterns = [
         name="api-calendar-one-time-links",
     ),
     path(
+        "api/one-time-links/<int:link_id>/",
+        OneTimeLinkDetailView.as_view(),
+        name="api-one-time-link",
+    ),
+    path(
         "api/one-time-links/<int:link_id>/revoke/",
         OneTimeLinkRevokeView.as_view(),
         name="api-one-time-link-revoke",
@@ -333,6 +489,11 @@ urlpatterns = [
         "api/public/links/<str:token>/slots/",
         PublicLinkSlotsView.as_view(),
         name="api-public-link-slots",
+    ),
+    path(
+        "api/public/links/<str:token>/renewal-request/",
+        PublicLinkRenewalView.as_view(),
+        name="api-public-link-renewal-request",
     ),
     path(
         "api/public/links/<str:token>/bookings/",

@@ -12,7 +12,7 @@ reading the bookings. Errors (400, 404, 429) still go through DRF's exception ha
 
 import json
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -43,6 +43,10 @@ MAX_DAYS = 93
 # Far enough to cover any real request, near enough that day arithmetic never overflows.
 EARLIEST = date(1970, 1, 1)
 LATEST = date(9998, 12, 31)
+
+
+# Cuts a query's [start, end) range further (the one-time link's dates).
+Clamp = Callable[[datetime, datetime], tuple[datetime, datetime]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +155,21 @@ def free_starts(
     query: SlotsQuery,
     now: datetime | None = None,
     check_version: bool = False,
+    clamp: Clamp | None = None,
 ) -> list[int]:
-    """The free slot starts (epoch microseconds) on the query's dates in its timezone."""
+    """The free slot starts (epoch microseconds) on the query's dates in its timezone,
+    inside what `clamp(start, end)` leaves of that range (a one-time link's dates)."""
     tz = query.tz
+    range_start = _day_start(query.first, tz)
+    range_end = _day_start(query.last + timedelta(days=1), tz)
+    if clamp is not None:
+        range_start, range_end = clamp(range_start, range_end)
+        if range_start >= range_end:
+            return []
     return calendar_free_slot_micros(
         calendar=calendar,
-        range_start=_day_start(query.first, tz),
-        range_end=_day_start(query.last + timedelta(days=1), tz),
+        range_start=range_start,
+        range_end=range_end,
         now=now,
         check_version=check_version,
     )
@@ -187,6 +199,7 @@ def slots_response(
     query_params: Mapping[str, str],
     label: str | None = None,
     check_version: bool = False,
+    clamp: Clamp | None = None,
 ) -> HttpResponse:
     """The whole answer for a calendar's slots; raises ValidationError (400) on bad input.
 
@@ -194,7 +207,7 @@ def slots_response(
     query_params=request.query_params, label=...)` answers exactly like this one.
     """
     query = parse_slots_query(query_params, default_timezone=calendar.timezone)
-    starts = free_starts(calendar=calendar, query=query, check_version=check_version)
+    starts = free_starts(calendar=calendar, query=query, check_version=check_version, clamp=clamp)
     body = slots_json(
         label=calendar.slug if label is None else label,
         timezone_name=query.timezone,

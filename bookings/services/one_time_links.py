@@ -1,34 +1,46 @@
-"""One-time links: generate, look up by token, revoke, and book through (consume once).
+"""One-time links: generate, look up by token, revoke, and book through (one use each).
 
-INTERFACE (fixed; Share panel, API, CLI and the workflow action depend on it):
+INTERFACE (fixed, and grown only; Share panel, API, CLI and the workflow action depend on it):
 
     def one_time_link_generate(*, calendar: Calendar, created_by: User | None = None,
                                created_by_process: str = "", contact: Contact | None = None,
                                label: str = "", expires_at: datetime | None = None,
-                               idempotency_key: str | None = None) -> OneTimeLink
+                               idempotency_key: str | None = None,
+                               source: str = "api", max_uses: int = 1,
+                               bookable_from: date | None = None,
+                               bookable_until: date | None = None,
+                               lock_to_contact: bool = False) -> OneTimeLink
+        The one generator for all four interfaces (source: panel, api, cli, workflow).
         With an idempotency_key already used, returns that existing link (a retried
-        workflow step never makes two).
+        workflow step never makes two). ValidationError naming the field for bad options.
+        A link with bookable_until expires at the end of that day (calendar's timezone).
 
     def one_time_link_url(*, link: OneTimeLink) -> str        # SITE_URL + /l/<token>/
     def one_time_link_revoke(*, link: OneTimeLink) -> OneTimeLink
     def one_time_link_book(*, token: str, start, name, email, timezone, phone="",
                            notes="", consent=False) -> Booking
-        Raises LinkNotFound (-> 404) for a malformed, unknown or forged token and
-        LinkUnavailable (-> 410) when the link is used, expired or revoked.
+        Raises LinkNotFound (-> 404) for a malformed, unknown or forged token,
+        LinkUnavailable (-> 410) when the link is used, expired or revoked, and
+        ValidationError on `email` (lock_to_contact) or `start` (outside the range).
+    def one_time_link_record_open(*, link) -> None   # the page showed the link's times
 
 Selectors:
 
     def one_time_link_get_by_token(*, token: str, related=LINK_PAGE_RELATED) -> OneTimeLink | None
         related: what comes along in the same query; the booking POST asks for only
-        ("calendar",), since the booking re-reads the calendar and owner under its lock.
+        ("calendar", "contact").
     def one_time_links_in_state(queryset, *, state: str, now=None) -> QuerySet
 
     def one_time_link_is_usable(*, link) -> bool     # active and its calendar takes bookings
     def one_time_link_public_state(*, link) -> str   # state; "expired" if calendar inactive
     def one_time_link_prefill(*, link) -> dict | None   # {"name", "email"} of its contact
     def one_time_link_owner(*, link) -> dict          # {"name", "email"} of the owner
+    def one_time_link_range(*, link) -> (first, end)  # its dates as UTC instants, or None
+    def one_time_link_clamp(*, link, range_start, range_end) -> (start, end)
 
     def parse_expires_in(text: str) -> timedelta   # "30m", "12h", "7d"; ValueError otherwise
+
+Renewal requests from a spent link: bookings/services/link_renewals.py.
 
 TOKENS (see config/tokens.py). The URL's last segment is `<locator><mac>`: a 12-character
 random locator stored on the row (it finds the row) followed by 22 characters of
@@ -52,48 +64,44 @@ token takes the same path and gives the same answer (None -> the ordinary 404), 
 tells a prober which locators exist. The MAC is compared as a string, not as decoded bytes,
 so the unused low bits of its last base64 character cannot be flipped to forge a variant.
 
-CONSUME EXACTLY ONCE: one transaction that first claims the link with a conditional UPDATE
-(set used_at where the row is still unused, unrevoked and unexpired; RETURNING its id,
-nonce and calendar), then calls `booking_create` with the link's id, which the booking row
-keeps (Booking.one_time_link; `link.booking` is its reverse). The UPDATE is the row lock
-(a select_for_update and a write in one statement): a concurrent attempt on the same link
-waits for it, then re-checks the condition against what was committed, so of any number of
-concurrent attempts exactly one claims the link; the others touch no row and answer 410
-without booking anything. Any failure after the claim (slot taken, bad input, calendar
-deactivated, a forged MAC) rolls the whole transaction back, claim included: no booking,
-and the link stays active. Lock order on every path: link, then the calendar, then the
-contact's email (revoking takes the link's alone), so two paths never deadlock. SQLite (no row
-locks, but BEGIN IMMEDIATE) serializes whole transactions and the claim is just as
-conditional there.
+USES, EXACTLY: one transaction that first takes a use with a conditional UPDATE
+(`_claim_use`: uses + 1 where the link is unused, unrevoked, unexpired and uses < max_uses;
+the last use also sets used_at), whose row count decides, then checks the link's own rules
+(range, contact lock) and calls `booking_create` with the link's id, which the booking row
+keeps (Booking.one_time_link; `link.bookings` is its reverse). The UPDATE takes the link
+row's lock: a concurrent attempt waits for it, then re-checks the condition against what
+was committed, so of any number of concurrent attempts exactly the uses left succeed; the
+others touch no row and answer 410 without booking anything. Any failure after the claim
+(slot taken, bad input, calendar deactivated) rolls the whole transaction back, claim
+included: no booking, and the use is back. Lock order on every path: link, then the
+calendar, then the contact's email (revoking takes the link's alone), so two paths never
+deadlock.
 
-The page and the API both book by token: the claim itself finds the row, on PostgreSQL in
-the statement that locks the calendar (so a link booking costs no statement more than a
-plain one), and the token's MAC is checked against the nonce the claim returned before
-anything is booked.
-
-GET never consumes (mail scanners prefetch links), and
-cancelling or rescheduling the booking never revives the link: `used_at` is never cleared.
+GET never consumes (mail scanners prefetch links), and cancelling or rescheduling a
+booking never gives a use back: `uses` and `used_at` only grow.
 """
 
-import functools
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services import bookings as booking_services
 from bookings.services.bookings import BookingError
+from calendars import availability
 from calendars.models import Calendar
-from calendars.selectors import calendar_get_cached
+from calendars.selectors import zone
 from config import rows, tokens
 from contacts.models import Contact
+from contacts.services import normalize_email
 
 
 class LinkUnavailable(BookingError):
@@ -208,13 +216,26 @@ def one_time_link_generate(
     label: str = "",
     expires_at: datetime | None = None,
     idempotency_key: str | None = None,
+    source: str = OneTimeLink.Source.API,
+    max_uses: int = 1,
+    bookable_from: date | None = None,
+    bookable_until: date | None = None,
+    lock_to_contact: bool = False,
+    now: datetime | None = None,
 ) -> OneTimeLink:
+    """The one service behind the Share panel, the API, the CLI and the workflow action.
+    Bad options raise ValidationError naming the field (max_uses, bookable_from,
+    bookable_until, lock_to_contact, expires_at)."""
     if idempotency_key:
         existing = OneTimeLink.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-    if expires_at is not None and expires_at <= dj_timezone.now():
+    now = now or dj_timezone.now()
+    if expires_at is not None and expires_at <= now:
         raise ValidationError({"expires_at": "The expiry must be in the future."})
+    today = now.astimezone(zone(calendar.timezone)).date()
+    if bookable_until is not None and bookable_until < today:
+        raise ValidationError({"bookable_until": "The range must not end before today."})
     link = OneTimeLink(
         calendar=calendar,
         created_by=created_by,
@@ -223,8 +244,18 @@ def one_time_link_generate(
         label=label,
         expires_at=expires_at,
         idempotency_key=idempotency_key or None,
+        source=source,
+        max_uses=max_uses,
+        bookable_from=bookable_from,
+        bookable_until=bookable_until,
+        lock_to_contact=lock_to_contact,
     )
     link.full_clean()
+    # Past its last bookable date a link can book nothing: it expires then, so it reads as
+    # "past its expiry" everywhere (one state rule, OneTimeLink.state_at).
+    range_end = one_time_link_range(link=link)[1]
+    if range_end is not None and (link.expires_at is None or link.expires_at > range_end):
+        link.expires_at = range_end
     try:
         # A savepoint: two retries of one workflow step racing on the same key must not
         # poison the caller's transaction; the loser returns the winner's link.
@@ -240,6 +271,37 @@ def one_time_link_generate(
     return link
 
 
+def one_time_link_range(*, link: OneTimeLink) -> tuple[datetime | None, datetime | None]:
+    """The link's bookable dates as UTC instants [first, end): local midnights in the
+    calendar's timezone (None where the range is open)."""
+    tz = zone(link.calendar.timezone)
+    first = availability.day_start(tz, link.bookable_from) if link.bookable_from else None
+    end = (
+        availability.day_start(tz, link.bookable_until + timedelta(days=1))
+        if link.bookable_until
+        else None
+    )
+    return first, end
+
+
+def one_time_link_clamp(
+    *, link: OneTimeLink, range_start: datetime, range_end: datetime
+) -> tuple[datetime, datetime]:
+    """A slot query's range cut to the link's dates (may come out empty: start >= end)."""
+    first, end = one_time_link_range(link=link)
+    return max(range_start, first or range_start), min(range_end, end or range_end)
+
+
+def one_time_link_record_open(*, link: OneTimeLink, now: datetime | None = None) -> None:
+    """Count an open: the visitor's page showed the link's times (README says when). One
+    UPDATE; the first open also sets first_opened_at."""
+    now = now or dj_timezone.now()
+    OneTimeLink.objects.filter(pk=link.pk).update(
+        open_count=F("open_count") + 1,
+        first_opened_at=Coalesce(F("first_opened_at"), Value(now)),
+    )
+
+
 def one_time_link_revoke(*, link: OneTimeLink, now: datetime | None = None) -> OneTimeLink:
     """Revoke an active link. Revoking a link that is not active (already revoked, used or
     expired) changes nothing, so the call is safe to repeat."""
@@ -253,65 +315,47 @@ def one_time_link_revoke(*, link: OneTimeLink, now: datetime | None = None) -> O
     return link
 
 
-@functools.cache
-def _claim_sql(*, vendor: str) -> str:
-    """Mark the link with a locator used if it is active, RETURNING (id, nonce, calendar id).
-    The UPDATE takes the row's lock: a concurrent claim of the same link waits for this
-    transaction and then finds the link used (or, if this one rolled back, active)."""
-    # Built once (`vendor` only keys the cache: the quoting is the connection's).
-    quote = connection.ops.quote_name
-    meta = OneTimeLink._meta
-    column = {
-        name: quote(meta.get_field(name).column)
-        for name in ("id", "locator", "nonce", "calendar", "used_at", "revoked_at", "expires_at")
-    }
-    # The ACTIVE condition of _state_q, written out: the ORM spent more CPU building this
-    # statement (Q objects, filters, the update compiler) than the rest of the link's part
-    # of a booking. RETURNING gives what the booking needs (and the nonce, to check the
-    # token's MAC) in the same statement.
-    return (
-        f"UPDATE {quote(meta.db_table)}"  # noqa: S608 (names only)
-        f" SET {column['used_at']} = %s"
-        f" WHERE {column['locator']} = %s AND {column['used_at']} IS NULL"
-        f" AND {column['revoked_at']} IS NULL"
-        f" AND ({column['expires_at']} IS NULL OR {column['expires_at']} > %s)"
-        f" RETURNING {column['id']}, {column['nonce']}, {column['calendar']}"
+def _claim_use(*, link_id: int, now: datetime) -> bool:
+    """Take one use of an active link: True if this transaction got it.
+
+    A conditional UPDATE whose row count decides the claim: it takes the link row's lock,
+    and a concurrent claim waits for this transaction, then re-checks the condition against
+    the committed row. So of any number of concurrent attempts exactly the uses left
+    succeed; a rollback (slot taken, bad input) gives the use back. The last use also sets
+    used_at, which makes the link "used"."""
+    not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    claimed = OneTimeLink.objects.filter(
+        not_expired,
+        pk=link_id,
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+        uses__lt=F("max_uses"),
+    ).update(
+        uses=F("uses") + 1,
+        # Evaluated on the row as it was before this UPDATE: is the use taken now the last?
+        used_at=Case(
+            When(uses__gte=F("max_uses") - 1, then=Value(now)),
+            default=Value(None),
+            output_field=DateTimeField(),
+        ),
     )
+    return claimed == 1
 
 
-def _claim_for_booking(*, locator: str, now: datetime) -> tuple[int, str, Calendar, bool] | None:
-    """Claim the link by its locator for a booking: (id, nonce, calendar, whether that
-    calendar is already locked), or None when it is not active (any more) or unknown.
-
-    On PostgreSQL the claim and the calendar's lock are one statement: the UPDATE is a CTE
-    whose calendar id the calendar's scan waits for (an InitPlan), so the link's row lock
-    comes first and the calendar's second, the lock order of every path. Elsewhere the
-    claim runs alone and booking_create locks the calendar it is given."""
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [adapt(now), locator, adapt(now)]
-    claim = _claim_sql(vendor=connection.vendor)
-    if connection.vendor != "postgresql":  # no UPDATE inside WITH
-        with connection.cursor() as cursor:
-            cursor.execute(claim, params)
-            claimed = cursor.fetchone()
-        if claimed is None:
-            return None
-        link_id, nonce, calendar_id = claimed
-        return link_id, nonce, calendar_get_cached(pk=calendar_id), False
-    quote = connection.ops.quote_name
-    meta = OneTimeLink._meta
-    # Names only, from the model (noqa S608 below): the values are in `params`.
-    id_, nonce_, calendar_ = (quote(meta.get_field(n).column) for n in ("id", "nonce", "calendar"))
-    calendar, values = booking_services.calendar_lock(
-        prefix=f"WITH claimed AS ({claim})",
-        where=f"t0.id = (SELECT {calendar_} FROM claimed)",  # noqa: S608
-        extra=(f"(SELECT {id_} FROM claimed)", f"(SELECT {nonce_} FROM claimed)"),  # noqa: S608
-        params=params,
-    )
-    if calendar is None:  # nothing claimed (the calendar row cannot be gone: a foreign key)
-        return None
-    link_id, nonce = values
-    return link_id, nonce, calendar, True
+def _check_link_rules(*, link: OneTimeLink, start: datetime, email: str) -> None:
+    """The link's own limits on a booking: its dates, and its contact's email."""
+    errors = {}
+    if link.lock_to_contact:
+        # A locked link whose contact was deleted since stays locked: it books for nobody.
+        locked_to = link.contact.email.lower() if link.contact else None
+        if normalize_email(email).lower() != locked_to:
+            errors["email"] = ["This link is for another email address."]
+    if isinstance(start, datetime) and start.utcoffset() is not None:
+        first, end = one_time_link_range(link=link)
+        if (first is not None and start < first) or (end is not None and start >= end):
+            errors["start"] = ["This link books only on the dates it was made for."]
+    if errors:
+        raise ValidationError(errors)
 
 
 class LinkNotFound(Exception):
@@ -330,48 +374,37 @@ def one_time_link_book(
     consent: bool = False,
     now: datetime | None = None,
 ) -> Booking:
-    """Book through the link behind a URL token. Its row is not read first: the claim finds it
-    by its locator, and the token's MAC is checked against the nonce the claim returns.
-    LinkNotFound (404) for a malformed, unknown or forged token;
+    """Book through the link behind a URL token, taking one of its uses in the booking's
+    transaction. LinkNotFound (404) for a malformed, unknown or forged token;
     LinkUnavailable (410) for a used, expired or revoked link or one whose calendar stopped
-    taking bookings; otherwise booking_create's answers, and a refused booking leaves the
-    link active."""
-    parts = tokens.split_token(token)
-    if parts is None:
-        raise LinkNotFound(token)
-    locator, mac = parts
+    taking bookings; ValidationError for an email the link is locked against (`email`) or
+    a start outside its dates (`start`); otherwise booking_create's answers. A refused
+    booking gives the use back (the transaction rolls back whole)."""
     now = now or dj_timezone.now()
-    with transaction.atomic():
-        claimed = _claim_for_booking(locator=locator, now=now)
-        if claimed is not None:
-            link_id, nonce, calendar, calendar_locked = claimed
-            if not tokens.check_mac(
-                purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
-            ):
-                # A forged token for a real locator: rolls the claim back.
-                raise LinkNotFound(token)
-            try:
-                return booking_services.booking_create(
-                    calendar=calendar,
-                    calendar_locked=calendar_locked,
-                    start=start,
-                    name=name,
-                    email=email,
-                    timezone=timezone,
-                    source=BookingSource.ONE_TIME_LINK,
-                    phone=phone,
-                    notes=notes,
-                    consent=consent,
-                    now=now,
-                    one_time_link_id=link_id,
-                    # Any error rolls this whole transaction back, claim included: no
-                    # savepoint needed.
-                    savepoint=False,
-                )
-            except booking_services.CalendarInactive as exc:
-                # A link to a calendar that stopped taking bookings reads as expired.
-                raise LinkUnavailable("This link has expired.") from exc
-    # Nothing claimed: unknown (or forged, answered alike after a MAC check) or not active.
-    if one_time_link_get_by_token(token=token, related=()) is None:
+    link = one_time_link_get_by_token(token=token, related=(*LINK_BOOKING_RELATED, "contact"))
+    if link is None:
         raise LinkNotFound(token)
-    raise LinkUnavailable("This link has expired.")
+    with transaction.atomic():
+        # Lock order: the link (this UPDATE), then the calendar (booking_create).
+        if not _claim_use(link_id=link.pk, now=now):
+            raise LinkUnavailable("This link has expired.")
+        _check_link_rules(link=link, start=start, email=email)
+        try:
+            return booking_services.booking_create(
+                calendar=link.calendar,
+                start=start,
+                name=name,
+                email=email,
+                timezone=timezone,
+                source=BookingSource.ONE_TIME_LINK,
+                phone=phone,
+                notes=notes,
+                consent=consent,
+                now=now,
+                one_time_link_id=link.pk,
+                # Any error rolls this whole transaction back, claim included.
+                savepoint=False,
+            )
+        except booking_services.CalendarInactive as exc:
+            # A link to a calendar that stopped taking bookings reads as expired.
+            raise LinkUnavailable("This link has expired.") from exc

@@ -64,6 +64,12 @@
     if (tab) { selectTab(tab); }
   });
 
+  // A form with data-confirm (Revoke) asks first; without JavaScript it posts at once.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+  });
+
   document.addEventListener("keydown", function (event) {
     var tab = event.target.closest && event.target.closest("[role=tab]");
     if (!tab || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) { return; }

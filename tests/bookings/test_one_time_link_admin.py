@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from bookings.models import OneTimeLink
 from bookings.services.one_time_links import one_time_link_get_by_token, one_time_link_url
+from contacts.models import Contact
 from tests.bookings.factories import OneTimeLinkFactory
 from tests.calendars.factories import CalendarFactory, UserFactory
 from tests.contacts.factories import ContactFactory
@@ -125,14 +126,15 @@ def test_it_generates_a_link_for_a_contact_with_an_expiry(client, calendar):
     assert link.expires_at == expected_expiry
 
 
-def test_it_refuses_an_unknown_contact_email(owner_client, calendar):
+def test_it_asks_for_the_name_of_a_new_contact(owner_client, calendar):
     response = owner_client.post(
         share_url(calendar), {"action": "generate", "contact_email": "nobody@example.com"}
     )
 
     assert response.status_code == 400
-    assert "No contact has this email" in response.content.decode()
+    assert "Give the new contact&#x27;s name" in response.content.decode()
     assert not OneTimeLink.objects.exists()
+    assert not Contact.objects.filter(email="nobody@example.com").exists()
 
 
 def test_it_refuses_an_unknown_expiry_choice(owner_client, calendar):
@@ -143,9 +145,14 @@ def test_it_refuses_an_unknown_expiry_choice(owner_client, calendar):
 
 
 def test_it_shows_the_newest_active_link_as_current(owner_client, calendar):
-    OneTimeLinkFactory(calendar=calendar, created_at=timezone.now() - timedelta(days=2))
-    newest = OneTimeLinkFactory(calendar=calendar, created_at=timezone.now() - timedelta(days=1))
-    OneTimeLinkFactory(calendar=calendar, used_at=timezone.now())
+    panel = OneTimeLink.Source.PANEL
+    OneTimeLinkFactory(
+        calendar=calendar, source=panel, created_at=timezone.now() - timedelta(days=2)
+    )
+    newest = OneTimeLinkFactory(
+        calendar=calendar, source=panel, created_at=timezone.now() - timedelta(days=1)
+    )
+    OneTimeLinkFactory(calendar=calendar, source=panel, used_at=timezone.now())
 
     html = owner_client.get(share_url(calendar)).content.decode()
 
@@ -307,3 +314,158 @@ def test_it_redirects_an_out_of_range_date_drill_down_like_a_bad_filter(owner_cl
 
     assert response.status_code == 302
     assert response["Location"] == f"{LIST_URL}?e=1"
+
+
+# Second edition: the current link is a general one, made from the panel.
+
+
+@pytest.mark.parametrize(
+    "made_elsewhere",
+    [
+        {"source": OneTimeLink.Source.WORKFLOW, "label": "Workflow: Onboarding"},
+        {"source": OneTimeLink.Source.API},
+        {"source": OneTimeLink.Source.CLI},
+        {"source": OneTimeLink.Source.PANEL, "for_contact": True},
+    ],
+)
+def test_it_never_offers_a_contacts_or_another_interfaces_link_as_current(
+    owner_client, calendar, made_elsewhere
+):
+    general = OneTimeLinkFactory(
+        calendar=calendar,
+        source=OneTimeLink.Source.PANEL,
+        created_at=timezone.now() - timedelta(days=1),
+    )
+    extra = dict(made_elsewhere)
+    if extra.pop("for_contact", False):
+        extra["contact"] = ContactFactory()
+    newer = OneTimeLinkFactory(calendar=calendar, **extra)
+
+    html = owner_client.get(share_url(calendar)).content.decode()
+
+    assert input_value(html, "share-one-time-url") == one_time_link_url(link=general)
+    assert one_time_link_url(link=newer) not in html.split('id="share-one-time-url"')[1][:300]
+
+
+def test_it_offers_no_current_link_when_only_a_workflow_made_one(owner_client, calendar):
+    OneTimeLinkFactory(
+        calendar=calendar, source=OneTimeLink.Source.WORKFLOW, contact=ContactFactory()
+    )
+
+    html = owner_client.get(share_url(calendar)).content.decode()
+
+    assert 'id="share-no-active-link"' in html
+    assert 'id="share-one-time-url"' not in html
+
+
+def test_it_generates_a_general_panel_link_that_becomes_current(owner_client, calendar):
+    previous = OneTimeLinkFactory(calendar=calendar, source=OneTimeLink.Source.PANEL)
+
+    response = owner_client.post(share_url(calendar), {"action": "generate"})
+
+    assert response.status_code == 302
+    link = OneTimeLink.objects.exclude(pk=previous.pk).get()
+    assert (link.source, link.contact, link.max_uses) == (OneTimeLink.Source.PANEL, None, 1)
+    previous.refresh_from_db()
+    assert previous.state == OneTimeLink.State.ACTIVE  # stays usable until used
+    html = owner_client.get(response["Location"]).content.decode()
+    assert input_value(html, "share-one-time-url") == one_time_link_url(link=link)
+    assert "The previous link stays usable until used" in html
+    assert 'id="share-revoke-current"' in html
+    assert "data-confirm=" in html
+
+
+def test_it_generates_a_link_with_uses_range_and_lock_for_a_contact(owner_client, calendar):
+    contact = ContactFactory(email="ana@example.com")
+
+    response = owner_client.post(
+        share_url(calendar),
+        {
+            "action": "generate",
+            "contact_email": "ANA@example.com",
+            "max_uses": "3",
+            "bookable_from": "2030-01-09",
+            "bookable_until": "2030-01-10",
+            "lock_to_contact": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    link = OneTimeLink.objects.get()
+    assert link.contact == contact
+    assert (link.max_uses, link.lock_to_contact) == (3, True)
+    assert str(link.bookable_from) == "2030-01-09"
+
+
+def test_it_creates_a_new_contact_from_an_email_and_name(owner_client, calendar):
+    response = owner_client.post(
+        share_url(calendar),
+        {"action": "generate", "contact_email": "new@example.com", "contact_name": "Nova Lee"},
+    )
+
+    assert response.status_code == 302
+    contact = Contact.objects.get(email="new@example.com")
+    assert (contact.first_name, contact.last_name) == ("Nova", "Lee")
+    if any(field.name == "origin" for field in Contact._meta.get_fields()):
+        assert contact.origin == "admin"
+    assert OneTimeLink.objects.get().contact == contact
+
+
+@pytest.mark.parametrize(
+    ("data", "field_text"),
+    [
+        ({"max_uses": "101"}, "less than or equal to 100"),
+        ({"bookable_from": "2099-01-10", "bookable_until": "2099-01-09"}, "ends before it starts"),
+        ({"bookable_until": "2001-01-09"}, "must not end before today"),
+        ({"lock_to_contact": "on"}, "Only a link made for a contact can be locked"),
+    ],
+)
+def test_it_refuses_bad_options_in_the_panel(owner_client, calendar, data, field_text):
+    response = owner_client.post(share_url(calendar), {"action": "generate", **data})
+
+    assert response.status_code == 400
+    assert field_text in response.content.decode()
+    assert not OneTimeLink.objects.exists()
+
+
+def test_it_lists_source_uses_and_first_open_in_recent_links(owner_client, calendar):
+    opened = timezone.now() - timedelta(hours=2)
+    OneTimeLinkFactory(
+        calendar=calendar,
+        source=OneTimeLink.Source.WORKFLOW,
+        label="Workflow: Onboarding",
+        max_uses=3,
+        uses=1,
+        first_opened_at=opened,
+        open_count=4,
+    )
+    OneTimeLinkFactory(calendar=calendar, source=OneTimeLink.Source.CLI)
+
+    html = owner_client.get(share_url(calendar)).content.decode()
+
+    assert "Workflow: Onboarding" in html
+    assert "Command line" in html
+    assert "1 of 3" in html
+    assert "4 opens" in html
+    assert "Not opened" in html
+
+
+def test_it_filters_the_admin_list_by_source(owner_client, calendar):
+    workflow = OneTimeLinkFactory(calendar=calendar, source=OneTimeLink.Source.WORKFLOW)
+    panel = OneTimeLinkFactory(calendar=calendar, source=OneTimeLink.Source.PANEL)
+
+    response = owner_client.get(LIST_URL, {"source": "workflow"})
+
+    assert response.status_code == 200
+    shown = {link.pk for link in response.context["cl"].result_list}
+    assert shown == {workflow.pk}
+    assert panel.pk not in shown
+
+
+def test_it_searches_the_admin_list_by_contact_email(owner_client, calendar):
+    ana = OneTimeLinkFactory(calendar=calendar, contact=ContactFactory(email="ana@example.com"))
+    OneTimeLinkFactory(calendar=calendar, contact=ContactFactory(email="bo@example.com"))
+
+    response = owner_client.get(LIST_URL, {"q": "ana@example"})
+
+    assert {link.pk for link in response.context["cl"].result_list} == {ana.pk}

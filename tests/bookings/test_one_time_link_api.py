@@ -16,7 +16,25 @@ from tests.contacts.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
 
-LINK_KEYS = {"id", "url", "token", "state", "calendar", "contact", "expires_at", "created_at"}
+LINK_KEYS = {
+    "id",
+    "url",
+    "token",
+    "state",
+    "calendar",
+    "contact",
+    "expires_at",
+    "created_at",
+    "label",
+    "max_uses",
+    "uses",
+    "bookable_from",
+    "bookable_until",
+    "lock_to_contact",
+    "source",
+    "first_opened_at",
+    "open_count",
+}
 
 
 def client_for(user) -> APIClient:

@@ -198,7 +198,7 @@ def test_it_books_through_an_active_link_and_marks_it_used():
         "ana@example.com",
     )
     assert link.used_at == NOW
-    assert link.booking == booking
+    assert link.bookings.get() == booking
     assert link.state == OneTimeLink.State.USED
 
 
@@ -210,7 +210,7 @@ def test_it_refuses_a_second_booking_through_a_used_link():
         book(link, start=OTHER_SLOT, email="someone-else@example.com")
 
     link.refresh_from_db()
-    assert link.booking == first
+    assert link.bookings.get() == first
     assert Booking.objects.count() == 1
 
 
@@ -262,17 +262,19 @@ def test_it_refuses_a_copy_read_while_active_once_the_row_changed(fields):
     assert not Booking.objects.filter(one_time_link=link).exists()
 
 
-def test_it_claims_an_unexpired_link_in_one_statement(django_assert_max_num_queries):
+def test_it_claims_an_unexpired_link_in_few_statements(
+    django_assert_max_num_queries,
+):
     link = OneTimeLinkFactory(expires_at=NOW + timedelta(seconds=1))
     book(OneTimeLinkFactory(calendar=link.calendar), start=OTHER_SLOT)  # rules in memory
 
-    # Lock, busy, contact (insert, then found: the same invitee), booking, emails, the
-    # claim, and the savepoint pair of the test's transaction; none of its own.
-    with django_assert_max_num_queries(9):
+    # The link by its token, the claim, lock, busy, contact (insert, then found: the same
+    # invitee), booking, emails, and the savepoint pair of the test's transaction.
+    with django_assert_max_num_queries(11):
         booking = book(link)
 
     link.refresh_from_db()
-    assert (link.used_at, link.booking) == (NOW, booking)
+    assert (link.used_at, link.bookings.get()) == (NOW, booking)
 
 
 def test_it_keeps_the_link_active_when_the_time_is_taken():
@@ -288,7 +290,7 @@ def test_it_keeps_the_link_active_when_the_time_is_taken():
     # ...and the invitee can pick another time.
     booking = book(link, start=OTHER_SLOT)
     link.refresh_from_db()
-    assert link.booking == booking
+    assert link.bookings.get() == booking
 
 
 def test_it_keeps_the_link_active_when_the_input_is_bad():
@@ -322,7 +324,7 @@ def test_it_does_not_revive_the_link_when_the_booking_is_rescheduled():
 
     link.refresh_from_db()
     assert link.state == OneTimeLink.State.USED
-    assert link.booking == booking
+    assert link.bookings.get() == booking
     with pytest.raises(LinkUnavailable):
         book(link)
 
@@ -382,7 +384,7 @@ def test_it_books_by_token_and_keeps_the_link_on_the_booking():
     assert link.used_at == NOW
     assert booking.one_time_link_id == link.pk
     assert booking.source == BookingSource.ONE_TIME_LINK
-    assert link.booking == booking
+    assert link.bookings.get() == booking
 
 
 def test_it_answers_not_found_for_an_unknown_token():

@@ -15,6 +15,7 @@ from tests.calendars.factories import CalendarFactory, UserFactory
 from tests.contacts.factories import ContactFactory
 from tests.workflows.support import make_workflow, run_queued
 from workflows.actions import send_webhook
+from workflows.actions.generate_one_time_link import GenerateOneTimeLinkForm
 from workflows.models import Enrollment, StepRun
 from workflows.services import enrollment_create, enrollment_values_expanded
 
@@ -343,3 +344,37 @@ def test_it_refuses_a_webhook_to_this_machine_by_default(receiver, settings, hos
 )
 def test_it_lets_webhooks_reach_only_public_addresses(address, public):
     assert urlpolicy.is_public_address(address) is public
+
+
+def test_it_makes_a_link_with_uses_a_relative_range_and_a_contact_lock():
+    calendar = CalendarFactory(timezone="Pacific/Honolulu")  # still 6 January there
+    contact = ContactFactory()
+
+    run_one(
+        {
+            "type": "generate_one_time_link",
+            "config": {
+                "calendar": calendar.pk,
+                "max_uses": 2,
+                "bookable_within_days": 7,
+                "lock_to_contact": True,
+            },
+        },
+        contact=contact,
+    )
+
+    link = OneTimeLink.objects.get()
+    assert (link.max_uses, link.lock_to_contact, link.contact) == (2, True, contact)
+    assert (link.bookable_from.isoformat(), link.bookable_until.isoformat()) == (
+        "2030-01-06",
+        "2030-01-12",
+    )
+    assert link.source == OneTimeLink.Source.WORKFLOW
+    assert link.label.startswith("Workflow: ")
+
+
+def test_it_refuses_more_uses_than_a_link_takes_in_the_action_config():
+    form = GenerateOneTimeLinkForm(data={"calendar": CalendarFactory().pk, "max_uses": 101})
+
+    assert not form.is_valid()
+    assert "max_uses" in form.errors

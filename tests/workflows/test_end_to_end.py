@@ -96,7 +96,7 @@ def test_it_runs_the_link_and_email_workflow_end_to_end(smtp_server, celery_work
 
     link.refresh_from_db()
     assert link.state == OneTimeLink.State.USED
-    assert link.booking == Booking.objects.get()
+    assert link.bookings.get() == Booking.objects.get()
     again = {**booking_body, "start": (next_weekday_slot() + timedelta(hours=1)).isoformat()}
     second = public.post(f"/api/public/links/{token}/bookings/", again, format="json")
     assert second.status_code == 410

@@ -26,6 +26,7 @@ from workflows.actions.base import (
 )
 
 MAX_EXPIRY_HOURS = 365 * 24
+MAX_BOOKABLE_DAYS = 730
 
 
 class GenerateOneTimeLinkForm(ConfigForm):
@@ -39,10 +40,33 @@ class GenerateOneTimeLinkForm(ConfigForm):
         label="Expires after (hours)",
         help_text="Empty: the link stays valid until used.",
     )
+    max_uses = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=OneTimeLink.MAX_USES,
+        label="Uses",
+        help_text="How many bookings the link takes. Empty: one.",
+    )
+    bookable_within_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_BOOKABLE_DAYS,
+        label="Bookable within the next N days",
+        help_text="Counted from the day the step runs (today included), in the calendar's "
+        "timezone. Empty: any date the calendar offers.",
+    )
+    lock_to_contact = forms.BooleanField(
+        required=False,
+        label="Only the contact's email can book",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.limit_calendar_choices()
+
+    def clean_lock_to_contact(self) -> bool | None:
+        # Unticked is left out of the stored config, like every other empty option.
+        return self.cleaned_data["lock_to_contact"] or None
 
 
 def format_expiry(expires_at, calendar: Calendar) -> str:
@@ -63,14 +87,26 @@ def run(context: ActionContext) -> ActionResult:
     if hours:
         # A re-run finds the link made before (same idempotency key) and keeps its expiry.
         expires_at = timezone.now() + timedelta(hours=int(hours))
+    bookable_from = bookable_until = None
+    days = context.config.get("bookable_within_days")
+    if days:
+        bookable_from = timezone.now().astimezone(ZoneInfo(calendar.timezone)).date()
+        bookable_until = bookable_from + timedelta(days=int(days) - 1)
     try:
         link = one_time_links.one_time_link_generate(
             calendar=calendar,
             created_by_process=context.process_label,
+            source=OneTimeLink.Source.WORKFLOW,
             contact=context.contact,
             label=f"Workflow: {context.enrollment.workflow.name}"[:200],
             expires_at=expires_at,
             idempotency_key=context.idempotency_key,
+            max_uses=int(context.config.get("max_uses") or 1),
+            bookable_from=bookable_from,
+            bookable_until=bookable_until,
+            # A contact-less enrollment cannot lock (the service would refuse it).
+            lock_to_contact=bool(context.config.get("lock_to_contact"))
+            and context.contact is not None,
         )
     except ValidationError as exc:
         raise ActionFailed(f"The link could not be made: {exc}") from exc
@@ -121,5 +157,5 @@ DEFINITION = ActionDefinition(
     form_class=GenerateOneTimeLinkForm,
     run=run,
     in_transaction=True,
-    help_text="A link that books exactly one appointment, made for this contact.",
+    help_text="A link that books one appointment (or as many as its uses), made for this contact.",
 )

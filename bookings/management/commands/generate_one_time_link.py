@@ -1,13 +1,17 @@
 """Print one-time booking links for a calendar, one URL a line (for scripts and integrations).
 
-python manage.py generate_one_time_link intro-call --contact ana@example.com --expires-in 7d
+python manage.py generate_one_time_link intro-call --contact ana@example.com --expires-in 7d \
+    --uses 2 --from 2027-03-01 --until 2027-03-14 --lock-to-contact
 """
+
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from bookings.models import OneTimeLink
 from bookings.services.one_time_links import (
     one_time_link_generate,
     one_time_link_url,
@@ -36,6 +40,28 @@ class Command(BaseCommand):
         )
         parser.add_argument("--count", type=int, default=1, help="How many links (default 1).")
         parser.add_argument("--label", default="", help="A note shown to staff in the admin.")
+        parser.add_argument(
+            "--uses", type=int, default=1, help="Bookings each link takes (1-100, default 1)."
+        )
+        parser.add_argument(
+            "--from",
+            dest="bookable_from",
+            type=_date,
+            metavar="DATE",
+            help="First bookable date (YYYY-MM-DD, the calendar's timezone).",
+        )
+        parser.add_argument(
+            "--until",
+            dest="bookable_until",
+            type=_date,
+            metavar="DATE",
+            help="Last bookable date (YYYY-MM-DD, the calendar's timezone).",
+        )
+        parser.add_argument(
+            "--lock-to-contact",
+            action="store_true",
+            help="Only the contact's email can book (needs --contact).",
+        )
 
     def handle(self, *args, **options):
         count = options["count"]
@@ -60,9 +86,14 @@ class Command(BaseCommand):
                     one_time_link_generate(
                         calendar=calendar,
                         created_by_process="manage.py generate_one_time_link",
+                        source=OneTimeLink.Source.CLI,
                         contact=contact,
                         label=options["label"],
                         expires_at=expires_at,
+                        max_uses=options["uses"],
+                        bookable_from=options["bookable_from"],
+                        bookable_until=options["bookable_until"],
+                        lock_to_contact=options["lock_to_contact"],
                     )
                     for _ in range(count)
                 ]
@@ -76,3 +107,10 @@ def _describe(exc: ValidationError) -> str:
     if hasattr(exc, "message_dict"):
         return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
     return " ".join(exc.messages)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
