@@ -194,6 +194,7 @@ def filesystem_broker_options(folder: Path) -> dict:
         "data_folder_in": str(folder / "celery-queue"),
         "data_folder_out": str(folder / "celery-queue"),
         "processed_folder": str(folder / "celery-processed"),
+        "control_folder": str(folder / "celery-control"),  # else ./control
         "store_processed": False,
         # The worker looks for new messages this often (kombu's default is 1 s): a booking's
         # confirmation leaves well within 3 s of the booking under `make run`.
