@@ -30,7 +30,6 @@ from bookings.serializers import (
     BookingInputSerializer,
     BookingSerializer,
     StaffBookingSerializer,
-    booking_public_data,
 )
 from bookings.services.bookings import SlotUnavailable, booking_cancel, booking_create
 from calendars.selectors import calendar_get_public, zone
@@ -71,7 +70,7 @@ def public_booking_response(*, request: Request, book: Callable[..., Booking]) -
         booking = book(**serializer.service_kwargs())
     except SlotUnavailable as exc:
         return slot_unavailable_response(exc)
-    return Response(booking_public_data(booking=booking), status=status.HTTP_201_CREATED)
+    return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
 
 def slot_unavailable_response(exc: SlotUnavailable) -> Response:
