@@ -255,7 +255,7 @@ def _free_seat(
     committed before it."""
     # The calendar was just read under its lock, so its rules_version is the committed one
     # (an hours change bumps it with an UPDATE of this row, which waits for our lock): the
-    # rules kept in memory for that version are the calendar's current hours. They hold
+    # rules cached for that version are the calendar's current hours. They hold
     # overrides from two days before today on; _check_reach keeps `start` (and the local
     # day before it) inside that.
     rules = calendar_rules_cached(calendar=calendar, now=now)
@@ -286,7 +286,7 @@ def _free_seat(
 
 def _full_clean(booking: Booking) -> None:
     try:
-        # Seat uniqueness is left to the database constraint (see _save_holding_seat), so
+        # Seat uniqueness is left to the database constraint (see _raise_if_seat_taken), so
         # that a lost race reads as "taken", not as a form error; the related rows are the
         # ones already in hand (no existence queries). The only unique field is the random
         # `locator` (72 bits, a collision is 2^-72 per pair): the unique index backs it, so
