@@ -23,8 +23,7 @@ from bookings.ics import (
     google_calendar_url,
 )
 from bookings.models import Booking, OutboxMessage
-from bookings.services.outbox import outbox_enqueue_many_deferred
-from config.rows import Deferred
+from bookings.services.outbox import outbox_enqueue_many
 
 EVENTS = ("confirmed", "cancelled", "rescheduled")
 # The outbox renderer of these rows (bookings.services.outbox.RENDERERS).
@@ -55,9 +54,8 @@ def outbox_key_prefixes(*, booking: Booking) -> tuple[str, ...]:
 
 
 def _key(booking: Booking, event: str, sequence: int, recipient: str) -> str:
-    # The locator, not the id: a new booking's emails are recorded in the same statement as
-    # the booking itself (booking_notify_deferred), before the database has given it an id.
-    # It names nothing secret (the links need the token, an HMAC over it).
+    # The locator, not the id: it names nothing secret (the links need the token, an HMAC
+    # over it), and keys written before the id existed used it too.
     if event == "rescheduled":
         # One booking may be moved many times, even back to an earlier time: the new start
         # and the revision together name this move.
@@ -89,15 +87,9 @@ def _render(name: str, context: dict) -> tuple[str, str]:
 
 
 def booking_notify(*, booking: Booking, event: str) -> list[int]:
-    """booking_notify_deferred, read at once."""
-    return booking_notify_deferred(booking=booking, event=event).result()
-
-
-def booking_notify_deferred(*, booking: Booking, event: str) -> Deferred[list[int]]:
     """Record the event's emails (invitee, and owner when they have an address) in the
-    outbox, in the caller's transaction; one task delivers them after commit. Its result()
-    is the outbox row ids. The booking need not be saved yet: the rows name it by its
-    locator, so a new booking's INSERT and theirs can be one statement (rows.together).
+    outbox, in the caller's transaction; one task delivers them after commit. Returns the
+    outbox row ids.
 
     The rows carry key, recipient, subject and the event's own data (times, status,
     revision) and are rendered by the delivery task (see bookings.services.outbox): a
@@ -121,7 +113,7 @@ def booking_notify_deferred(*, booking: Booking, event: str) -> Deferred[list[in
     recipients = [("invitee", booking.invitee_email, booking.timezone)]
     if owner.email:
         recipients.append(("owner", owner.email, calendar.timezone))
-    return outbox_enqueue_many_deferred(
+    return outbox_enqueue_many(
         messages=[
             OutboxMessage(
                 key=_key(booking, event, sequence, recipient),

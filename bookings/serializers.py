@@ -5,7 +5,6 @@ one-time link's): validated, `service_kwargs()` gives the keyword arguments shar
 `booking_create` and `one_time_link_book`.
 """
 
-import copy
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -77,14 +76,6 @@ class BookingInputSerializer(serializers.Serializer):
         help_text="Required (true) when the calendar asks for consent.",
     )
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        # DRF deep-copies the declared fields for every instance, and a field's deep copy
-        # runs its __init__ again (validators, lazy messages): on the public booking
-        # endpoint that was half the cost of parsing the body. A shallow copy of a declared
-        # field (never bound itself) is just as fresh for these fields: bind() gives the
-        # copy its own name and parent, and nothing else they hold changes per request.
-        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
-
     def service_kwargs(self) -> dict:
         data = self.validated_data
         return {
@@ -96,27 +87,6 @@ class BookingInputSerializer(serializers.Serializer):
             "timezone": data["timezone"],
             "consent": data["consent"],
         }
-
-
-def booking_public_data(*, booking: Booking) -> dict:
-    """BookingSerializer(booking).data, built directly: the answer of every public booking
-    (a test keeps the two equal). A serializer instance deep-copies its declared fields and
-    builds the model's, which cost the booking endpoint more than the rest of its answer."""
-    zone = ZoneInfo(booking.timezone)
-    links = booking_links(booking=booking)
-    return {
-        "id": booking.pk,
-        "calendar": booking.calendar.slug,
-        "start": booking.start.astimezone(zone).isoformat(),
-        "end": booking.end.astimezone(zone).isoformat(),
-        "status": booking.status,
-        "timezone": booking.timezone,
-        "name": booking.invitee_name,
-        "email": booking.invitee_email,
-        "cancel_url": links["cancel"],
-        "reschedule_url": links["reschedule"],
-        "ics_url": links["ics"],
-    }
 
 
 class BookingSerializer(serializers.ModelSerializer):

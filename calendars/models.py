@@ -83,8 +83,8 @@ class Calendar(models.Model):
     consent_text = models.CharField(max_length=500, blank=True)
     is_active = models.BooleanField(default=True)
     # Changes on every save of the calendar and of its hours (calendars/signals.py): the
-    # slots API keeps each calendar's engine rules in memory and checks this value in the
-    # same query that reads the bookings. A random token, not updated_at, because frozen or
+    # engine's rules are cached under a key holding it (calendar_rules_cached), so a
+    # change is seen by the next read. A random token, not updated_at, because frozen or
     # coarse clocks would give two versions the same value.
     rules_version = models.CharField(max_length=16, default=new_rules_version, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

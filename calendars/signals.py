@@ -1,5 +1,5 @@
 """Any change to a calendar's hours gives the calendar a new rules_version, so the rules
-the slots API keeps in memory are never served after a change (bulk writes in
+cached under the old one are never served after a change (bulk writes in
 calendars.services save the calendar itself in the same transaction)."""
 
 from django.db.models.signals import post_delete, post_save

@@ -18,8 +18,3 @@ os.environ.setdefault("THROTTLE_PUBLIC_RATE", "none")
 from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-# A booking's delivery task goes out at its commit, as a unit test expects it to; the
-# end-to-end tests (tests/celery_worker.py) put the production window back, so the
-# coalescing dispatcher is what they prove.
-OUTBOX_DISPATCH_WINDOW_SECONDS = 0

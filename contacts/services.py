@@ -1,7 +1,8 @@
-from django.db import IntegrityError, connection, transaction
+"""Contact writes: create, upsert by email (case-insensitive), tags, update."""
+
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from config import rows
 from config.signals import send_on_commit
 from contacts.models import Contact, Tag
 from contacts.signals import contact_created, contact_tag_added
@@ -49,66 +50,34 @@ def contact_upsert(
 ) -> tuple[Contact, bool]:
     """The contact with this email (case-insensitive), created if new. Blank fields of an
     existing contact are filled in; known values are never overwritten by an upsert."""
-    return contact_upsert_deferred(
-        email=email, first_name=first_name, last_name=last_name, phone=phone
-    ).result()
-
-
-def contact_upsert_deferred(
-    *, email: str, first_name: str = "", last_name: str = "", phone: str = ""
-) -> rows.Deferred[tuple[Contact, bool]]:
-    """contact_upsert whose INSERT can travel in a caller's config.rows.together() statement
-    (a booking's); result() does the rest, in the same transaction. Invalid input raises
-    ValidationError here, before anything is sent."""
     contact = Contact(
         email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
     )
-    # Field checks only: the case-insensitive uniqueness is the INSERT's job below.
+    # Field checks only: the case-insensitive uniqueness is the unique index's job.
     contact.full_clean(validate_unique=False, validate_constraints=False)
-    # INSERT ... ON CONFLICT DO NOTHING: one statement instead of look up, savepoint,
-    # insert. A concurrent upsert of the same email (the unique index on lower(email))
-    # waits for the other transaction and then does nothing, so the caller's transaction
-    # (e.g. a booking) is never aborted by the duplicate.
-    inserted = rows.insert_one_deferred(contact, skip_conflicts=True)
-
-    def upserted(created: bool) -> tuple[Contact, bool]:
-        if created:
+    existing = contact_get_by_email(email=email)
+    if existing is None:
+        try:
+            # A savepoint: a concurrent upsert of the same new email makes this INSERT wait
+            # for the other transaction and then fail on the unique index; the caller's
+            # transaction (e.g. a booking) goes on with the other's row.
+            with transaction.atomic():
+                contact.save(force_insert=True)
+        except IntegrityError:
+            existing = contact_get_by_email(email=email)
+            if existing is None:
+                raise
+        else:
             _send_after_commit(contact_created, contact_id=contact.pk)
             return contact, True
-        existing = _fill_in_existing(
-            email=email, first_name=first_name, last_name=last_name, phone=phone
-        )
-        return existing, False
-
-    return inserted.then(upserted)
-
-
-def _fill_in_existing(*, email: str, first_name: str, last_name: str, phone: str) -> Contact:
-    contact = _existing(email=email)
-    if contact is None:  # only if the other row was deleted in between
-        raise IntegrityError(f"contact {email!r} vanished during its upsert")
     changed = []
     for field, value in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):
-        if value and not getattr(contact, field):
-            setattr(contact, field, value)
+        if value and not getattr(existing, field):
+            setattr(existing, field, value)
             changed.append(field)
     if changed:
-        contact.save(update_fields=[*changed, "updated_at"])
-    return contact
-
-
-def _existing(*, email: str) -> Contact | None:
-    """contact_get_by_email as one plain statement (on the lower(email) unique index): every
-    booking of a returning invitee asks it, and the ORM's annotated query cost more than
-    twice as much CPU."""
-    meta = Contact._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
-    sql = (
-        f"SELECT {columns} FROM {quote(meta.db_table)}"  # noqa: S608 (names only)
-        f" WHERE LOWER({quote(meta.get_field('email').column)}) = %s"
-    )
-    return next(iter(Contact.objects.raw(sql, [normalize_email(email).lower()])), None)
+        existing.save(update_fields=[*changed, "updated_at"])
+    return existing, False
 
 
 def split_name(full_name: str) -> tuple[str, str]:

@@ -176,18 +176,13 @@ class CeleryWorker:
 
 @pytest.fixture
 def celery_worker_factory(transactional_db, tmp_path, settings):
-    from bookings.services.outbox import DEFAULT_DISPATCH_WINDOW
-
-    # This process is the web side of these tests: its outbox dispatcher coalesces
-    # deliveries as a production web process does (the unit tests' settings turn it off).
-    settings.OUTBOX_DISPATCH_WINDOW_SECONDS = DEFAULT_DISPATCH_WINDOW
     url = redis_url()
     purge_broker(url)
     workers: list[CeleryWorker] = []
 
-    def start(*, concurrency: int = 2, **overrides) -> CeleryWorker:
+    def start(*, concurrency: int = 2, broker_url: str = url, **overrides) -> CeleryWorker:
         worker = CeleryWorker(
-            broker_url=url,
+            broker_url=broker_url,
             overrides=worker_settings(**overrides),
             log_path=tmp_path / f"celery-worker-{len(workers)}.log",
             concurrency=concurrency,

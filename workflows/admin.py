@@ -131,9 +131,6 @@ class WorkflowAdmin(OwnWorkflowsPermissions, admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        # The form edits status and trigger without a service: the rest of this request
-        # must not answer from a memo read before the change.
-        selectors.published_trigger_types_memo_stop()
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         # Keys are unique per workflow and rows are saved one by one: park the keys being

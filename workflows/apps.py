@@ -7,8 +7,6 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
-        from config import rows
-        from workflows import receivers, selectors
+        from workflows import receivers
 
         receivers.connect()
-        rows.add_rider(selectors.published_trigger_types_rider)

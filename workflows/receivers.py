@@ -1,6 +1,5 @@
 """Triggers: receivers of contacts' and bookings' signals, connected in apps.ready() so that
-neither of those apps imports workflows; and the bounds of each request and Celery task,
-which scope the memo of published trigger types (workflows/selectors.py says why).
+neither of those apps imports workflows.
 
 The signals are sent after commit from inside the sender's request or task. A receiver
 must never raise there (the booking is already saved); a failure is logged instead.
@@ -9,13 +8,9 @@ must never raise there (the booking is already saved); a failure is logged inste
 import logging
 from collections.abc import Callable
 
-from celery.signals import task_postrun, task_prerun
-from django.core.signals import request_finished, request_started
-
 from bookings.signals import booking_cancelled, booking_confirmed
 from calendars.models import Calendar
 from contacts.signals import contact_created, contact_tag_added
-from workflows import selectors
 from workflows.models import TriggerType
 from workflows.services import workflows_trigger
 
@@ -72,9 +67,3 @@ def connect() -> None:
     contact_tag_added.connect(on_contact_tag_added, dispatch_uid="workflows.contact_tag_added")
     booking_confirmed.connect(on_booking_confirmed, dispatch_uid="workflows.booking_confirmed")
     booking_cancelled.connect(on_booking_cancelled, dispatch_uid="workflows.booking_cancelled")
-    start = selectors.published_trigger_types_memo_start
-    stop = selectors.published_trigger_types_memo_stop
-    request_started.connect(start, dispatch_uid="workflows.memo_start")
-    request_finished.connect(stop, dispatch_uid="workflows.memo_stop")
-    task_prerun.connect(start, dispatch_uid="workflows.memo_start")
-    task_postrun.connect(stop, dispatch_uid="workflows.memo_stop")

@@ -29,7 +29,7 @@ from workflows.actions import (
     values_expand,
 )
 from workflows.models import Enrollment, StepRun, TriggerType, Workflow, WorkflowAction
-from workflows.selectors import published_trigger_types, published_trigger_types_memo_stop
+from workflows.selectors import published_trigger_types
 from workflows.triggers import trigger_matches
 from workflows.validation import CleanWorkflow, WorkflowInvalid, validate_workflow
 
@@ -86,7 +86,6 @@ def workflow_save(
         )
         for position, a in enumerate(clean.actions)
     )
-    published_trigger_types_memo_stop()  # status or trigger may have changed
     return workflow
 
 
@@ -109,7 +108,6 @@ def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
     if status == Workflow.Status.PUBLISHED:
         workflow_validate_stored(workflow=workflow, status=status)
     Workflow.objects.filter(pk=workflow.pk).update(status=status, updated_at=timezone.now())
-    published_trigger_types_memo_stop()
     workflow.status = status
     return workflow
 

@@ -9,7 +9,6 @@ from datetime import datetime, time, timedelta
 from functools import partial
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import (
@@ -31,21 +30,9 @@ from bookings.serializers import (
     BookingInputSerializer,
     BookingSerializer,
     StaffBookingSerializer,
-    booking_public_data,
 )
-from bookings.services.bookings import (
-    CalendarGone,
-    SlotUnavailable,
-    booking_cancel,
-    booking_create,
-)
-from calendars.models import Calendar
-from calendars.selectors import (
-    calendar_forget_public,
-    calendar_get_public,
-    calendar_get_public_cached,
-    zone,
-)
+from bookings.services.bookings import SlotUnavailable, booking_cancel, booking_create
+from calendars.selectors import calendar_get_public, zone
 from config.public_api import PublicAPIView
 
 SLOT_UNAVAILABLE_CODE = "slot_unavailable"
@@ -83,7 +70,7 @@ def public_booking_response(*, request: Request, book: Callable[..., Booking]) -
         booking = book(**serializer.service_kwargs())
     except SlotUnavailable as exc:
         return slot_unavailable_response(exc)
-    return Response(booking_public_data(booking=booking), status=status.HTTP_201_CREATED)
+    return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
 
 def slot_unavailable_response(exc: SlotUnavailable) -> Response:
@@ -103,25 +90,10 @@ class PublicBookingCreateApi(PublicAPIView):
         tags=["public"],
     )
     def post(self, request: Request, slug: str) -> Response:
-        # The calendar as this process last read it (no query when known); booking_create
-        # confirms under its lock that it still has this slug and takes bookings.
-        try:
-            return self._book(request, calendar_get_public_cached(slug=slug), slug)
-        except CalendarGone:
-            calendar_forget_public(slug=slug)
-        # Renamed or deactivated since this process kept it: read it again (404 when gone;
-        # a slug another calendar has taken since books that one).
-        try:
-            return self._book(request, calendar_get_public(slug=slug), slug)
-        except CalendarGone as exc:  # changed once more in between
-            raise Http404("No such calendar.") from exc
-
-    def _book(self, request: Request, calendar: Calendar, slug: str) -> Response:
+        calendar = calendar_get_public(slug=slug)
         return public_booking_response(
             request=request,
-            book=partial(
-                booking_create, calendar=calendar, source=BookingSource.API, public_slug=slug
-            ),
+            book=partial(booking_create, calendar=calendar, source=BookingSource.API),
         )
 
 

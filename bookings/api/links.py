@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 from bookings.api.bookings import booking_create_responses, slot_unavailable_response
 from bookings.api.slots import SLOTS_PARAMETERS, SlotsAnswerSerializer, slots_response
 from bookings.models import OneTimeLink
-from bookings.serializers import BookingInputSerializer, booking_public_data
+from bookings.serializers import BookingInputSerializer, BookingSerializer
 from bookings.services.bookings import SlotUnavailable
 from bookings.services.link_renewals import (
     MESSAGE_MAX_LENGTH,
@@ -465,7 +465,7 @@ class PublicLinkBookingView(PublicAPIView):
             return _gone(_link_or_404(token, related=LINK_BOOKING_RELATED))
         except SlotUnavailable as exc:
             return slot_unavailable_response(exc)
-        return Response(booking_public_data(booking=booking), status=status.HTTP_201_CREATED)
+        return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
 
 
 urlpatterns = [

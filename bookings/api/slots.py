@@ -27,15 +27,10 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
-from bookings.selectors import StaleCalendar, calendar_free_slot_micros
+from bookings.selectors import calendar_free_slot_micros
 from calendars.availability import from_epoch_micros
 from calendars.models import Calendar
-from calendars.selectors import (
-    calendar_forget_public,
-    calendar_get_public_cached,
-    timezone_is_known,
-    zone,
-)
+from calendars.selectors import calendar_get_public, timezone_is_known, zone
 from config.api import PublicRateThrottle
 from config.public_api import PublicAPIView
 
@@ -154,7 +149,6 @@ def free_starts(
     calendar: Calendar,
     query: SlotsQuery,
     now: datetime | None = None,
-    check_version: bool = False,
     clamp: Clamp | None = None,
 ) -> list[int]:
     """The free slot starts (epoch microseconds) on the query's dates in its timezone,
@@ -171,7 +165,6 @@ def free_starts(
         range_start=range_start,
         range_end=range_end,
         now=now,
-        check_version=check_version,
     )
 
 
@@ -198,7 +191,6 @@ def slots_response(
     calendar: Calendar,
     query_params: Mapping[str, str],
     label: str | None = None,
-    check_version: bool = False,
     clamp: Clamp | None = None,
 ) -> HttpResponse:
     """The whole answer for a calendar's slots; raises ValidationError (400) on bad input.
@@ -207,7 +199,7 @@ def slots_response(
     query_params=request.query_params, label=...)` answers exactly like this one.
     """
     query = parse_slots_query(query_params, default_timezone=calendar.timezone)
-    starts = free_starts(calendar=calendar, query=query, check_version=check_version, clamp=clamp)
+    starts = free_starts(calendar=calendar, query=query, clamp=clamp)
     body = slots_json(
         label=calendar.slug if label is None else label,
         timezone_name=query.timezone,
@@ -294,14 +286,7 @@ class CalendarSlotsView(PublicAPIView):
         return self.answer(request.query_params, slug)
 
     def answer(self, query_params: Mapping[str, str], slug: str) -> HttpResponse:
-        # The calendar and its rules come from memory; the bookings query confirms they are
-        # current, and a changed calendar is read again once.
-        calendar = calendar_get_public_cached(slug=slug)
-        try:
-            return slots_response(calendar=calendar, query_params=query_params, check_version=True)
-        except StaleCalendar:
-            calendar_forget_public(slug=slug)
-        calendar = calendar_get_public_cached(slug=slug)
+        calendar = calendar_get_public(slug=slug)
         return slots_response(calendar=calendar, query_params=query_params)
 
 

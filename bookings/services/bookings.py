@@ -1,58 +1,25 @@
-"""Booking writes: create, cancel, reschedule. Every channel goes through these.
+"""Booking writes: create, cancel, reschedule. Every channel (pages, API, admin, one-time
+links, workflows) goes through these. Field errors (ValidationError) use the names of the
+booking form and API body: start, name, email, phone, notes, timezone, consent.
 
-INTERFACE (fixed; pages, API, admin, one-time links and workflows depend on it):
-
-    class BookingError(Exception)                 # base of refusals a user can act on
-    class SlotUnavailable(BookingError)           # the time is not (or no longer) free -> 409
-
-    def booking_create(*, calendar: Calendar, start: datetime, name: str, email: str,
-                       timezone: str, source: str, phone: str = "", notes: str = "",
-                       consent: bool = False, created_by: User | None = None,
-                       now: datetime | None = None) -> Booking
-        Opens its own atomic block (joins the caller's transaction if any), locks the
-        calendar row (select_for_update), re-checks `start` with the engine, assigns a seat,
-        full_clean()s (ValidationError with field errors for bad input), saves, upserts the
-        contact, records outbox emails, and sends `booking_confirmed` after commit.
-
-        Optional additions: public_slug= (the slug the caller found `calendar` by, e.g. a
-        copy kept in memory: under the lock the calendar must still have it and be active,
-        else CalendarGone -> 404); savepoint=False for a caller whose own transaction rolls
-        back whole on any error (one_time_link_book), saving the savepoint round trips;
-        one_time_link_id= the link this booking consumes (its caller has claimed it);
-        calendar_locked=True: the caller has already read `calendar` with calendar_lock()
-        in this transaction (one_time_link_book does, in its claim's statement).
-        A calendar that no longer takes bookings raises CalendarInactive (a SlotUnavailable).
-
-    def booking_cancel(*, booking: Booking, reason: str = "", by: User | None = None) -> Booking
-    def booking_reschedule(*, booking: Booking, start: datetime,
-                           now: datetime | None = None) -> Booking
-
-Field errors (ValidationError) use the names of the booking form and API body: start, name,
-email, phone, notes, timezone, consent.
-
-Concurrency: every write that takes a slot locks the calendar row first, so two bookings of
-one calendar are checked one after the other against committed data (on SQLite the settings
-begin every transaction IMMEDIATE, which serializes them too). The partial unique constraint
-(calendar, start, seat) WHERE confirmed is the database's own guard behind that lock: an
-IntegrityError on it is answered as SlotUnavailable, never as a 500.
+Lock order and why the calendar's row is the lock: docs/architecture.md, "The booking path".
 """
 
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
 from bookings import signals
-from bookings.models import Booking
-from bookings.selectors import calendar_busy_deferred
+from bookings.models import Booking, OneTimeLink
+from bookings.selectors import calendar_busy
 from calendars import availability
 from calendars.models import Calendar
 from calendars.selectors import calendar_rules_cached
-from config import rows
 from config.signals import send_on_commit
-from contacts.services import contact_upsert_deferred, split_name
+from contacts.services import contact_upsert, split_name
 
 _DAY = timedelta(days=1)
 # booking_window_days is at most 730 (Calendar's validator), plus the margin _check_reach
@@ -103,11 +70,6 @@ class CalendarInactive(SlotUnavailable):
     """The calendar stopped taking bookings (read under its lock)."""
 
 
-class CalendarGone(BookingError):
-    """The calendar no longer has the public slug the caller found it by, or no longer
-    takes bookings (the caller answers 404, as for an unknown slug)."""
-
-
 TAKEN_MESSAGE = "That time is not available (it may just have been taken). Pick another time."
 
 
@@ -122,13 +84,16 @@ def booking_create(
     phone: str = "",
     notes: str = "",
     consent: bool = False,
+    one_time_link: OneTimeLink | None = None,
     created_by: AbstractBaseUser | None = None,
     now: datetime | None = None,
-    public_slug: str | None = None,
-    savepoint: bool = True,
-    one_time_link_id: int | None = None,
-    calendar_locked: bool = False,
 ) -> Booking:
+    """Book `start` on `calendar` for the invitee, or raise SlotUnavailable (the time is not
+    free; CalendarInactive when the calendar stopped taking bookings) or ValidationError.
+
+    `one_time_link`: the link this booking consumes, already claimed by the caller in the
+    same transaction (one_time_link_book). The confirmation emails go to the outbox and
+    `booking_confirmed` is sent after commit."""
     start = _checked_start(start)
     now = now or dj_timezone.now()
 
@@ -136,7 +101,7 @@ def booking_create(
     # window is checked below, on the locked row (the caller's copy may be older).
     if not now - _DAY <= start <= now + _LONGEST_REACH:
         raise SlotUnavailable(TAKEN_MESSAGE)
-    with transaction.atomic(savepoint=savepoint):
+    with transaction.atomic():
         booking = Booking(
             calendar=calendar,
             start=start,
@@ -149,56 +114,37 @@ def booking_create(
             notes=notes.strip(),
             timezone=timezone,
             created_by=created_by,
-            one_time_link_id=one_time_link_id,
+            one_time_link=one_time_link,
         )
         # Input errors first: a bad email should say so even when the time is also taken.
         _full_clean(booking)
-        # The calendar's lock first: every booking of the calendar waits here, then reads
-        # busy time that includes everything committed before it. (Lock order on every
-        # path: a one-time link, then the calendar, then the contact's email.)
-        if calendar_locked:
-            calendar = _usable(calendar, public_slug=public_slug)
-        else:
-            calendar = _lock_calendar(calendar, public_slug=public_slug)
-        # Asked of the locked row, not of the caller's instance (which may be a copy kept in
-        # memory since an earlier request).
+        calendar = _lock_calendar(calendar)
+        # Asked of the locked row, not of the caller's copy, which may be older.
         if calendar.requires_consent and not consent:
             raise ValidationError({"consent": "Please give your consent to book this calendar."})
         _check_reach(calendar=calendar, start=start, now=now)
         booking.calendar = calendar
         booking.end = start + timedelta(minutes=calendar.duration_minutes)
-        # The invitee's contact and the busy time in one statement (rows.together), sent
-        # after the lock was granted, so its snapshot has every booking committed before.
+        booking.seat = _free_seat(calendar=calendar, start=start, now=now)
         # Inside the transaction: a booking refused below takes its new contact with it.
         first_name, last_name = split_name(booking.invitee_name)
-        with rows.together():
-            upsert = contact_upsert_deferred(
-                email=booking.invitee_email,
-                first_name=first_name,
-                last_name=last_name,
-                phone=booking.invitee_phone,
-            )
-            busy = _busy_deferred(calendar=calendar, start=start)
-        booking.seat = _free_seat(calendar=calendar, start=start, now=now, busy=busy.result())
-        contact, _ = upsert.result()
-        booking.contact = contact
-        # The booking (a plain INSERT, config.rows: under the calendar's lock the ORM's save()
-        # costs more) and its emails' outbox rows in one statement: the rows name the
-        # booking by its locator, so they need not wait for its id.
+        booking.contact, _ = contact_upsert(
+            email=booking.invitee_email,
+            first_name=first_name,
+            last_name=last_name,
+            phone=booking.invitee_phone,
+        )
         try:
-            with rows.together():
-                saved = rows.insert_one_deferred(booking)
-                emails = _notify_deferred(booking=booking, event="confirmed")
+            booking.save(force_insert=True)
         except IntegrityError as exc:
             _raise_if_seat_taken(exc)
             raise
-        saved.result()
-        emails.result()
+        _notify(booking=booking, event="confirmed")
         _send_on_commit(
             signals.booking_confirmed,
             booking_id=booking.pk,
             calendar_id=calendar.pk,
-            contact_id=contact.pk,
+            contact_id=booking.contact_id,
             source=booking.source,
         )
     return booking
@@ -275,65 +221,19 @@ def _checked_start(start) -> datetime:
         raise ValidationError({"start": "The start is out of range."}) from exc
 
 
-def calendar_lock(
-    *,
-    params: list,
-    where: str = "t0.id = %s",
-    prefix: str = "",
-    extra: tuple[str, ...] = (),
-) -> tuple[Calendar | None, tuple]:
-    """The calendar row (t0, with its owner) read under its lock, the lock every booking
-    write of the calendar takes first, and the values of `extra`. `prefix` and `extra`
-    (config.rows.fetch_one_with) let one_time_link_book claim its link in the same
-    statement."""
-    # The per-calendar lock: every booking write of this calendar waits here, then reads
-    # busy time that includes everything committed before it.
-    # OF t0: the owner comes along for the emails without locking their user row. (The
-    # ORM's select_for_update(of=...).select_related("owner") builds the same statement at
-    # several times the cost of running it; see config.rows.)
-    features = connection.features
-    lock = (
-        "FOR UPDATE OF t0"
-        if features.has_select_for_update_of
-        else "FOR UPDATE"
-        if features.has_select_for_update
-        else ""  # SQLite: BEGIN IMMEDIATE already holds the database's write lock
+def _lock_calendar(calendar: Calendar) -> Calendar:
+    """The calendar row read under its lock, the lock every booking write of the calendar
+    takes first; CalendarInactive when it no longer takes bookings."""
+    # OF self: the owner comes along for the emails without locking their user row.
+    locked = (
+        Calendar.objects.select_for_update(of=("self",))
+        .select_related("owner")
+        .filter(pk=calendar.pk)
+        .first()
     )
-    return rows.fetch_one_with(
-        Calendar,
-        related=["owner"],
-        where=where,
-        params=params,
-        suffix=lock,
-        prefix=prefix,
-        extra=extra,
-    )
-
-
-def _lock_calendar(calendar: Calendar, *, public_slug: str | None = None) -> Calendar:
-    locked, _ = calendar_lock(params=[calendar.pk])
-    return _usable(locked, public_slug=public_slug)
-
-
-def _usable(locked: Calendar | None, *, public_slug: str | None) -> Calendar:
-    """The locked calendar, if it still takes bookings (and has the slug it was found by)."""
-    if public_slug is not None and (
-        locked is None or not locked.is_active or locked.slug != public_slug
-    ):
-        # The caller's copy is older than a rename or deactivation.
-        raise CalendarGone(public_slug)
     if locked is None or not locked.is_active:
         raise CalendarInactive("This calendar is not taking bookings.")
     return locked
-
-
-def _busy_deferred(
-    *, calendar: Calendar, start: datetime
-) -> rows.Deferred[list[availability.Busy]]:
-    """The busy time that decides whether `start` is free (for _free_seat)."""
-    return calendar_busy_deferred(
-        calendar=calendar, range_start=start, range_end=start + timedelta(microseconds=1)
-    )
 
 
 def _check_reach(*, calendar: Calendar, start: datetime, now: datetime) -> None:
@@ -348,20 +248,20 @@ def _free_seat(
     calendar: Calendar,
     start: datetime,
     now: datetime,
-    busy: list[availability.Busy] | None = None,
     ignore_booking: Booking | None = None,
 ) -> int:
     """The lowest free seat at `start`, after the engine agrees `start` is a free slot start.
-    The caller holds the calendar lock; `busy`, when given, was read after it was granted
-    (_busy_deferred)."""
+    The caller holds the calendar lock, so the busy time read here has every booking
+    committed before it."""
     # The calendar was just read under its lock, so its rules_version is the committed one
     # (an hours change bumps it with an UPDATE of this row, which waits for our lock): the
-    # rules kept in memory for that version are the calendar's current hours. They hold
+    # rules cached for that version are the calendar's current hours. They hold
     # overrides from two days before today on; _check_reach keeps `start` (and the local
     # day before it) inside that.
     rules = calendar_rules_cached(calendar=calendar, now=now)
-    if busy is None:
-        busy = _busy_deferred(calendar=calendar, start=start).result()
+    busy = calendar_busy(
+        calendar=calendar, range_start=start, range_end=start + timedelta(microseconds=1)
+    )
     if ignore_booking is not None:
         # The booking being moved does not block its own new time. Busy entries carry
         # times only; any one with the same times stands for it equally.
@@ -386,7 +286,7 @@ def _free_seat(
 
 def _full_clean(booking: Booking) -> None:
     try:
-        # Seat uniqueness is left to the database constraint (see _save_holding_seat), so
+        # Seat uniqueness is left to the database constraint (see _raise_if_seat_taken), so
         # that a lost race reads as "taken", not as a form error; the related rows are the
         # ones already in hand (no existence queries). The only unique field is the random
         # `locator` (72 bits, a collision is 2^-72 per pair): the unique index backs it, so
@@ -414,15 +314,11 @@ def _raise_if_seat_taken(exc: IntegrityError) -> None:
 
 
 def _notify(*, booking: Booking, event: str) -> None:
-    _notify_deferred(booking=booking, event=event).result()
-
-
-def _notify_deferred(*, booking: Booking, event: str) -> rows.Deferred[list[int]]:
     # Imported here: notifications import the booking model and render templates; the
     # services stay importable on their own.
-    from bookings.notifications import booking_notify_deferred
+    from bookings.notifications import booking_notify
 
-    return booking_notify_deferred(booking=booking, event=event)
+    booking_notify(booking=booking, event=event)
 
 
 def _send_on_commit(signal, **kwargs) -> None:

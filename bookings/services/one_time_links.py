@@ -1,84 +1,10 @@
 """One-time links: generate, look up by token, revoke, and book through (one use each).
 
-INTERFACE (fixed, and grown only; Share panel, API, CLI and the workflow action depend on it):
-
-    def one_time_link_generate(*, calendar: Calendar, created_by: User | None = None,
-                               created_by_process: str = "", contact: Contact | None = None,
-                               label: str = "", expires_at: datetime | None = None,
-                               idempotency_key: str | None = None,
-                               source: str = "api", max_uses: int = 1,
-                               bookable_from: date | None = None,
-                               bookable_until: date | None = None,
-                               lock_to_contact: bool = False) -> OneTimeLink
-        The one generator for all four interfaces (source: panel, api, cli, workflow).
-        With an idempotency_key already used, returns that existing link (a retried
-        workflow step never makes two). ValidationError naming the field for bad options.
-        A link with bookable_until expires at the end of that day (calendar's timezone).
-
-    def one_time_link_url(*, link: OneTimeLink) -> str        # SITE_URL + /l/<token>/
-    def one_time_link_revoke(*, link: OneTimeLink) -> OneTimeLink
-    def one_time_link_book(*, token: str, start, name, email, timezone, phone="",
-                           notes="", consent=False) -> Booking
-        Raises LinkNotFound (-> 404) for a malformed, unknown or forged token,
-        LinkUnavailable (-> 410) when the link is used, expired or revoked, and
-        ValidationError on `email` (lock_to_contact) or `start` (outside the range).
-    def one_time_link_record_open(*, link) -> None   # the page showed the link's times
-
-Selectors:
-
-    def one_time_link_get_by_token(*, token: str, related=LINK_PAGE_RELATED) -> OneTimeLink | None
-        related: what comes along in the same query; the booking POST asks for only
-        ("calendar", "contact").
-    def one_time_links_in_state(queryset, *, state: str, now=None) -> QuerySet
-
-    def one_time_link_is_usable(*, link) -> bool     # active and its calendar takes bookings
-    def one_time_link_public_state(*, link) -> str   # state; "expired" if calendar inactive
-    def one_time_link_prefill(*, link) -> dict | None   # {"name", "email"} of its contact
-    def one_time_link_owner(*, link) -> dict          # {"name", "email"} of the owner
-    def one_time_link_range(*, link) -> (first, end)  # its dates as UTC instants, or None
-    def one_time_link_clamp(*, link, range_start, range_end) -> (start, end)
-
-    def parse_expires_in(text: str) -> timedelta   # "30m", "12h", "7d"; ValueError otherwise
-
-Renewal requests from a spent link: bookings/services/link_renewals.py.
-
-TOKENS (see config/tokens.py). The URL's last segment is `<locator><mac>`: a 12-character
-random locator stored on the row (it finds the row) followed by 22 characters of
-HMAC-SHA256(SECRET_KEY, "<locator>:<nonce>") where the 128-bit nonce is also stored on the
-row. 34 URL-safe characters, 200 random bits behind a 128-bit MAC.
-
-Why an HMAC and not a stored hash: staff must be able to copy an active link again from
-the Share panel days later. A stored hash cannot give the token back; a stored token would
-let anyone with a database dump (a backup, a replica, a leaked fixture) book through every
-active link. Deriving the MAC from the row under SECRET_KEY gives both: the server can
-rebuild the URL on demand, while the row alone (locator, nonce, times) is useless without
-the key, which lives in the environment, not the database.
-
-Rotation: verification tries SECRET_KEY, then every SECRET_KEY_FALLBACKS entry, so links
-already sent keep working after a key change; URLs shown after the change use the new key
-(the old URL still works while the old key stays in the fallbacks). Removing a key from the
-fallbacks invalidates every link sent under it, which is the kill switch after a leak.
-
-Comparison is constant-time (`constant_time_compare`), and a malformed, unknown or forged
-token takes the same path and gives the same answer (None -> the ordinary 404), so nothing
-tells a prober which locators exist. The MAC is compared as a string, not as decoded bytes,
-so the unused low bits of its last base64 character cannot be flipped to forge a variant.
-
-USES, EXACTLY: one transaction that first takes a use with a conditional UPDATE
-(`_claim_use`: uses + 1 where the link is unused, unrevoked, unexpired and uses < max_uses;
-the last use also sets used_at), whose row count decides, then checks the link's own rules
-(range, contact lock) and calls `booking_create` with the link's id, which the booking row
-keeps (Booking.one_time_link; `link.bookings` is its reverse). The UPDATE takes the link
-row's lock: a concurrent attempt waits for it, then re-checks the condition against what
-was committed, so of any number of concurrent attempts exactly the uses left succeed; the
-others touch no row and answer 410 without booking anything. Any failure after the claim
-(slot taken, bad input, calendar deactivated) rolls the whole transaction back, claim
-included: no booking, and the use is back. Lock order on every path: link, then the
-calendar, then the contact's email (revoking takes the link's alone), so two paths never
-deadlock.
-
-GET never consumes (mail scanners prefetch links), and cancelling or rescheduling a
-booking never gives a use back: `uses` and `used_at` only grow.
+One service for the Share panel, the API, the CLI and the workflow action. The token scheme
+is in docs/architecture.md ("Tokens"); uses, ranges, the contact lock and opens in "One-time
+links: uses, ranges, renewal"; the claim and its lock order in "The booking path". GET never
+takes a use (mail scanners prefetch links), and cancelling or rescheduling a booking never
+gives one back. Renewal requests from a spent link: bookings/services/link_renewals.py.
 """
 
 import re
@@ -99,7 +25,7 @@ from bookings.services.bookings import BookingError
 from calendars import availability
 from calendars.models import Calendar
 from calendars.selectors import zone
-from config import rows, tokens
+from config import tokens
 from contacts.models import Contact
 from contacts.services import normalize_email
 
@@ -162,14 +88,7 @@ def one_time_link_get_by_token(
     if parts is None:
         return None
     locator, mac = parts
-    # With `related` in one plain query (see config.rows): every link page and
-    # link booking starts here.
-    link = rows.fetch_one(
-        OneTimeLink,
-        related=list(related),
-        where="t0.locator = %s",
-        params=[locator],
-    )
+    link = OneTimeLink.objects.select_related(*related).filter(locator=locator).first()
     # An unknown locator still pays for one MAC check, so timing does not say which exist.
     nonce = link.nonce if link is not None else "0" * 32
     valid = tokens.check_mac(
@@ -400,10 +319,8 @@ def one_time_link_book(
                 phone=phone,
                 notes=notes,
                 consent=consent,
+                one_time_link=link,
                 now=now,
-                one_time_link_id=link.pk,
-                # Any error rolls this whole transaction back, claim included.
-                savepoint=False,
             )
         except booking_services.CalendarInactive as exc:
             # A link to a calendar that stopped taking bookings reads as expired.

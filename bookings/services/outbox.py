@@ -30,12 +30,9 @@ Additions around that interface:
   rows are never touched.
 - `outbox_stranded_ids` lists rows no task is going to deliver (broker lost the message,
   worker died): the periodic sweeper re-enqueues them.
-- `outbox_enqueue_many(*, messages)` records several unsaved rows in one INSERT and, after
-  commit, hands the new pending ones (a booking event's invitee and owner emails) to the
-  process's `delivery_dispatcher`, which sends the rows of all events committed within
-  OUTBOX_DISPATCH_WINDOW_SECONDS (default 0.1) in ONE delivery task (at most
-  DISPATCH_MAX_ROWS rows each): a broker publish costs a web request more CPU than the
-  booking's own statements, and a busy process books many times within the window.
+- `outbox_enqueue_many(*, messages)` records several unsaved rows with one bulk_create and,
+  after commit, publishes ONE delivery task with the ids of the new pending ones (a booking
+  event's invitee and owner emails).
 - A row may carry a `template` and `context` instead of bodies (`outbox_enqueue` takes
   them too): `outbox_render` (called by `outbox_deliver` on every claim, by the admin's
   preview, by anyone who wants the text) builds the subject, bodies and .ics in memory and
@@ -58,8 +55,7 @@ the calendar lock it holds pay for an INSERT, not for rendering. The claim (a co
 UPDATE) still guards the send, so a task run twice sends once.
 
 Settings (optional, defaults here): OUTBOX_MAX_ATTEMPTS, OUTBOX_SENDING_STALE_AFTER (a
-timedelta), OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS,
-OUTBOX_DISPATCH_WINDOW_SECONDS (0 sends each event's task at its commit).
+timedelta), OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS.
 """
 
 import copy
@@ -72,14 +68,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bookings.models import OutboxMessage
-from config import rows
-from config.coalesce import Coalescer
 
 logger = logging.getLogger(__name__)
 
@@ -90,14 +84,6 @@ DEFAULT_RETRY_BACKOFF_MAX_SECONDS = 600.0
 # A pending row that has never been tried this long after creation lost its task.
 STRANDED_AFTER = timedelta(minutes=1)
 _ERROR_LIMIT = 2000
-# Booking emails wait at most this long in the web process before their task is sent, and
-# one task delivers at most DISPATCH_MAX_ROWS rows (serially, so a batch stays short).
-# A tenth of a second is nothing to someone waiting for an email, and it is what makes the
-# batches big: a busy process books about 200 times a second, so 20 ms windows still sent
-# a publish per four bookings (the dispatcher thread was a tenth of the server's CPU in
-# `make bench --profile`); 100 ms windows send one per twenty or more.
-DEFAULT_DISPATCH_WINDOW = 0.1
-DISPATCH_MAX_ROWS = 64
 
 
 class OutboxTransientError(Exception):
@@ -135,65 +121,43 @@ def retry_backoff(*, attempts: int, rng: random.Random | None = None) -> float:
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 
-def _deliver_on_commit(message_id: int) -> None:
-    """Enqueue the delivery task once the caller's transaction commits.
+def _deliver_on_commit(message_ids: list[int]) -> None:
+    """Publish ONE delivery task for these rows once the caller's transaction commits (one
+    row: deliver_outbox_message; several: deliver_outbox_messages).
 
     robust: a broker that is down at commit time must not turn a committed booking into an
-    error page; the sweeper finds the row a minute later. (A named function, not a partial:
+    error page; the sweeper finds the rows a minute later. (A named function, not a partial:
     Django logs a robust callback's failure by its __qualname__, which a partial lacks.)
     """
 
     def schedule_delivery() -> None:
         # Imported here: bookings.tasks imports this module.
-        from bookings.tasks import deliver_outbox_message
+        from bookings.tasks import deliver_outbox_message, deliver_outbox_messages
 
-        deliver_outbox_message.delay(message_id)
+        if len(message_ids) == 1:
+            deliver_outbox_message.delay(message_ids[0])
+        else:
+            deliver_outbox_messages.delay(message_ids)
 
     transaction.on_commit(schedule_delivery, robust=True)
 
 
-def _send_delivery_batch(message_ids: list[int]) -> None:
-    # Imported here: bookings.tasks imports this module.
-    from bookings.tasks import deliver_outbox_messages
-
-    deliver_outbox_messages.delay(message_ids)
-
-
-def dispatch_window() -> float:
-    """Seconds a process gathers committed rows before one task delivers them all."""
-    return float(getattr(settings, "OUTBOX_DISPATCH_WINDOW_SECONDS", DEFAULT_DISPATCH_WINDOW))
-
-
-# One per process: the rows of many booking events, committed by many requests within the
-# window, go to the worker in one task message (config/coalesce.py says why and what it
-# costs). The sweeper re-enqueues any row whose ids were lost on the way.
-delivery_dispatcher: Coalescer[int] = Coalescer(
-    "outbox-delivery",
-    _send_delivery_batch,
-    window=dispatch_window,
-    max_items=DISPATCH_MAX_ROWS,
-)
-
-
-def _deliver_many_on_commit(message_ids: list[int]) -> None:
-    """Several rows of one event (the invitee's and the owner's email) after commit, handed
-    to the dispatcher, which sends them with other events' rows in one task."""
-
-    def schedule_deliveries() -> None:
-        delivery_dispatcher.submit(message_ids)
-
-    transaction.on_commit(schedule_deliveries, robust=True)
-
-
-def _insert_new(messages: list[OutboxMessage]) -> rows.Deferred[dict[str, int]]:
-    """{key: id} of the rows this INSERT created, in one statement for all `messages`. A
-    key that already has a row is skipped (ON CONFLICT DO NOTHING; a concurrent insert of
-    the same key waits for the other transaction, then skips), so the caller's
-    transaction (the booking) is never aborted by a duplicate."""
-    written = rows.insert_many_deferred(
-        OutboxMessage, messages, returning=("key", "id"), skip_conflicts=True
-    )
-    return written.then(dict)
+def _recorded(message: OutboxMessage) -> OutboxMessage:
+    """`message` saved, or the row already recorded under its key (one event, one row).
+    A concurrent insert of the same key waits for the other transaction and then fails on
+    the unique key inside this savepoint; the caller's transaction goes on with that row."""
+    existing = OutboxMessage.objects.filter(key=message.key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+    except IntegrityError:
+        existing = OutboxMessage.objects.filter(key=message.key).first()
+        if existing is None:
+            raise
+        return existing
+    return message
 
 
 # A row's own bookkeeping: a new row starts pending and untried, whatever the caller built.
@@ -244,52 +208,29 @@ def outbox_enqueue(
             context=context or {},
         )
     )
-    created = _insert_new([candidate]).result()
-    if key in created:
-        candidate.pk = created[key]
-        candidate._state.adding = False
-        message = candidate
-    else:
-        # An existing row for the key wins (one event, one row).
-        message = OutboxMessage.objects.get(key=key)
+    message = _recorded(candidate)
     if deliver and message.status == OutboxMessage.Status.PENDING:
-        _deliver_on_commit(message.pk)
+        _deliver_on_commit([message.pk])
     return message
 
 
 def outbox_enqueue_many(*, messages: list[OutboxMessage], deliver: bool = True) -> list[int]:
-    """Record unsaved rows (with bodies, or with a template and context) in one statement;
+    """Record unsaved rows (with bodies, or with a template and context) with one INSERT;
     returns their ids in order, an existing row's id for a key already recorded. With
     deliver=True one task delivers the pending ones after commit."""
-    return outbox_enqueue_many_deferred(messages=messages, deliver=deliver).result()
-
-
-def outbox_enqueue_many_deferred(
-    *, messages: list[OutboxMessage], deliver: bool = True
-) -> rows.Deferred[list[int]]:
-    """outbox_enqueue_many with the rest done by result(), in the same transaction: inside
-    config.rows.together() the INSERT goes with the caller's own (a booking's). Invalid
-    rows raise here, before anything is sent."""
-    if not messages:
-        return rows.Deferred.of([])
-    inserted = _insert_new([_validated(message) for message in messages])
-
-    def recorded(created: dict[str, int]) -> list[int]:
-        pending = [created[m.key] for m in messages if m.key in created]
-        known: dict[str, int] = {}
-        if len(created) < len(messages):
-            # Keys recorded before (a repeated event): their rows, still delivered if pending.
-            for key, pk, status in OutboxMessage.objects.filter(
-                key__in=[m.key for m in messages if m.key not in created]
-            ).values_list("key", "pk", "status"):
-                known[key] = pk
-                if status == OutboxMessage.Status.PENDING:
-                    pending.append(pk)
-        if deliver and pending:
-            _deliver_many_on_commit(sorted(pending))
-        return [created.get(m.key) or known[m.key] for m in messages]
-
-    return inserted.then(recorded)
+    for message in messages:
+        _validated(message)
+    try:
+        # The usual case (a booking event's new keys): one INSERT for all of them.
+        with transaction.atomic():
+            rows = OutboxMessage.objects.bulk_create(messages)
+    except IntegrityError:
+        # A key recorded before (a repeated event), or by a concurrent transaction.
+        rows = [_recorded(message) for message in messages]
+    pending = sorted(row.pk for row in rows if row.status == OutboxMessage.Status.PENDING)
+    if deliver and pending:
+        _deliver_on_commit(pending)
+    return [row.pk for row in rows]
 
 
 # A row's `template` names its renderer: a function (message) -> {"body_text", "body_html",
@@ -437,8 +378,8 @@ def outbox_retry(*, message_ids: list[int]) -> int:
         OutboxMessage.objects.filter(pk__in=ids).update(
             status=OutboxMessage.Status.PENDING, attempts=0, claimed_at=None
         )
-        for message_id in ids:
-            _deliver_on_commit(message_id)
+        if ids:
+            _deliver_on_commit(ids)
     return len(ids)
 
 

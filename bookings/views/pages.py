@@ -38,16 +38,14 @@ HOOKS for subclasses (the one-time link page, /l/<token>/, is one):
     get_context_data(**kwargs) -> dict
                                     extra template context; `template_name` picks the page
 
-dispatch() sets self.now and self.calendar (from get_calendar) before get/post run. A
-get_calendar that returns the shared in-memory calendar (calendar_get_public_cached) sets
-self.calendar_from_cache = True, so that free_slots confirms it is current.
+dispatch() sets self.now and self.calendar (from get_calendar) before get/post run.
 """
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -60,11 +58,10 @@ from django.views.decorators.csrf import csrf_exempt
 from bookings.forms import BookingForm, TimeFields, add_service_errors, parse_start
 from bookings.ics import booking_paths
 from bookings.models import Booking, BookingSource
-from bookings.selectors import StaleCalendar, calendar_free_slots
+from bookings.selectors import calendar_free_slots
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_create
 from bookings.views.picker import Picker, build_picker, format_duration, parse_tz
 from calendars.models import Calendar
-from calendars.selectors import calendar_forget_public, calendar_get_public_cached
 from config.api import PublicRateThrottle
 
 TAKEN_MESSAGE = "That time was just taken. Please pick another one below."
@@ -76,17 +73,8 @@ class HttpResponseSeeOther(HttpResponseRedirect):
 
 
 def public_calendars() -> QuerySet[Calendar]:
-    """Active calendars with their owner's name as plain columns.
-
-    The names come as annotations rather than select_related("owner"): the page GET is
-    benchmarked, and compiling a join over every auth_user column costs more here than the
-    rest of the query.
-    """
-    return Calendar.objects.filter(is_active=True).annotate(
-        owner_first_name=F("owner__first_name"),
-        owner_last_name=F("owner__last_name"),
-        owner_username=F("owner__username"),
-    )
+    """Active calendars, with their owner (whose name the page shows)."""
+    return Calendar.objects.filter(is_active=True).select_related("owner")
 
 
 def public_calendar_or_404(**lookup) -> Calendar:
@@ -97,9 +85,6 @@ def public_calendar_or_404(**lookup) -> Calendar:
 
 
 def owner_name(calendar: Calendar) -> str:
-    if hasattr(calendar, "owner_username"):
-        full = f"{calendar.owner_first_name} {calendar.owner_last_name}".strip()
-        return full or calendar.owner_username
     owner = calendar.owner
     return owner.get_full_name() or owner.get_username()
 
@@ -129,11 +114,6 @@ class BookingPageView(View):
     # -- hooks -------------------------------------------------------------------------
 
     def get_calendar(self) -> Calendar:
-        if self.request.method == "GET":
-            # The benchmarked path: the calendar as this process last read it, confirmed
-            # current by the same query that reads the bookings (see free_slots).
-            self.calendar_from_cache = True
-            return calendar_get_public_cached(slug=self.kwargs["slug"])
         return public_calendar_or_404(slug=self.kwargs["slug"])
 
     def initial(self) -> dict:
@@ -161,7 +141,6 @@ class BookingPageView(View):
             range_start=range_start,
             range_end=range_end,
             now=self.now,
-            check_version=self.calendar_from_cache,
         )
 
     def get_context_data(self, **kwargs) -> dict:
@@ -171,15 +150,10 @@ class BookingPageView(View):
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.now = dj_timezone.now()
-        self.calendar_from_cache = False
         self.calendar = self.get_calendar()
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if self._renders_purely() and type(self).make_form is BookingPageView.make_form:
-            # The unbound form is built only if the page is not already rendered: copying
-            # its fields is a tenth of the benchmarked GET's cost.
-            return self.render_page(form=None, params=request.GET)
         form = self.make_form(initial=self.initial())
         return self.render_page(form=form, params=request.GET)
 
@@ -238,7 +212,7 @@ class BookingPageView(View):
     def render_page(
         self,
         *,
-        form: BookingForm | None,
+        form: BookingForm,
         params=None,
         status: int = 200,
         notice: str = "",
@@ -246,101 +220,24 @@ class BookingPageView(View):
     ) -> HttpResponse:
         if params is None:
             params = self.picker_params_from_post(taken=taken)
-        try:
-            picker = self.make_picker(params)
-        except StaleCalendar:
-            # Changed (renamed, edited, deactivated) since this process cached it: read it
-            # again, which answers 404 when it is gone, and draw from the fresh copy.
-            calendar_forget_public(slug=self.calendar.slug)
-            self.calendar_from_cache = False
-            self.calendar = public_calendar_or_404(slug=self.kwargs["slug"])
-            picker = self.make_picker(params)
+        picker = self.make_picker(params)
         if picker.requested_time_unavailable and not notice:
             notice = "That time is no longer free. Please pick another one."
-        name = owner_name(self.calendar)
-        api_url = self.slots_api_url()
-        # form None: an unbound BookingForm with self.initial(), made only when needed.
-        initial = self.initial() if form is None else form.initial
-        key = None
-        unbound = form is None or not form.is_bound
-        if status == 200 and not notice and unbound and self._renders_purely():
-            key = self._render_key(picker=picker, initial=initial, owner=name, api_url=api_url)
-        content = _rendered.get(key) if key is not None else None
-        if content is not None:
-            response = HttpResponse(content, status=status)
-        else:
-            if form is None:
-                form = self.make_form(initial=initial)
-            context = self.get_context_data(
-                calendar=self.calendar,
-                owner_name=name,
-                duration=format_duration(self.calendar.duration_minutes),
-                picker=picker,
-                form=form,
-                notice=notice,
-                compact=self.compact,
-                slots_api_url=api_url,
-                form_action=self.request.path,
-            )
-            response = render(self.request, self.template_name, context, status=status)
-            if key is not None:
-                if len(_rendered) >= _RENDERED_LIMIT:
-                    _rendered.clear()
-                _rendered[key] = response.content
+        context = self.get_context_data(
+            calendar=self.calendar,
+            owner_name=owner_name(self.calendar),
+            duration=format_duration(self.calendar.duration_minutes),
+            picker=picker,
+            form=form,
+            notice=notice,
+            compact=self.compact,
+            slots_api_url=self.slots_api_url(),
+            form_action=self.request.path,
+        )
+        response = render(self.request, self.template_name, context, status=status)
         if self.compact:
             response.xframe_options_exempt = True
         return response
-
-    # -- rendered pages kept in memory ---------------------------------------------------
-
-    def _renders_purely(self) -> bool:
-        # A subclass with context of its own (the reschedule page) renders from more than
-        # the key below knows about: never reuse its pages.
-        return type(self).get_context_data is BookingPageView.get_context_data
-
-    def _render_key(self, *, picker: Picker, initial: dict, owner: str, api_url: str):
-        """Everything page.html draws from, for an unbound form and no notice.
-
-        The page is a pure function of these values (the calendar's shown fields, the owner's
-        name, the form's prefill and every picker value the templates read), so a page
-        rendered for an equal key is exactly what rendering again would give. Keep it in
-        step with templates/bookings/page.html and its partials.
-        """
-        calendar = self.calendar
-        return (
-            type(self),
-            self.template_name,
-            self.request.path,
-            api_url,
-            owner,
-            calendar.name,
-            calendar.slug,
-            calendar.description,
-            calendar.duration_minutes,
-            calendar.requires_consent,
-            calendar.consent_text,
-            tuple(sorted((k, str(v)) for k, v in initial.items())),
-            picker.tz.key,
-            picker.tz_explicit,
-            picker.month,
-            picker.today,
-            picker.selected_date,
-            picker.selected_time,
-            picker.requested_time_unavailable,
-            picker.prev_url,
-            picker.next_url,
-            picker.day_url_prefix,
-            picker.window_end,
-            picker.free_counts,
-            picker.day_slots,
-        )
-
-
-# Rendered booking pages by _render_key, per process. Many invitees open the same link and
-# see the same month: the template engine is most of the cost of that (benchmarked) GET,
-# and a page is only reused for inputs that render to exactly the same bytes.
-_RENDERED_LIMIT = 128  # pages of ~45 kB: a few MB per process at most
-_rendered: dict[tuple, bytes] = {}
 
 
 class PermanentLinkView(BookingPageView):

@@ -182,8 +182,7 @@ class TimeChoice:
 
 @dataclass
 class Picker:
-    """What the picker shows. `weeks` and `times` are drawn on first use: a page served
-    from memory (pages.py) needs only the plain values to know it has one."""
+    """What the picker shows. `weeks` and `times` are drawn on first use."""
 
     tz: ZoneInfo
     tz_explicit: bool

@@ -319,7 +319,7 @@ def statements(queries) -> list[str]:
     return [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
 
 
-def test_it_books_through_a_link_in_as_many_statements_as_a_plain_booking(api):
+def test_it_books_through_a_link_in_a_few_statements_more_than_a_plain_booking(api):
     link = OneTimeLinkFactory()
     ContactFactory(email="ana@example.com")  # the same contact work on both paths
     # Both paths once first, so that what each process keeps in memory is kept.
@@ -340,9 +340,7 @@ def test_it_books_through_a_link_in_as_many_statements_as_a_plain_booking(api):
         response = api.post(f"/api/public/links/{link.token}/bookings/", body(), format="json")
         assert response.status_code == 201
 
-    # The link is read by its token, then one conditional UPDATE takes a use (and the
-    # link's lock) before the calendar's; the booking's INSERT records the link.
-    more = 2
-    assert len(statements(through_link)) == len(statements(plain)) + more, "\n".join(
+    # Reading the link and claiming it; the calendar is the link's (no lookup by slug).
+    assert len(statements(through_link)) <= len(statements(plain)) + 2, "\n".join(
         statements(through_link)
     )

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from bookings.models import OutboxMessage
 from bookings.services import outbox
@@ -425,28 +426,42 @@ def test_it_keeps_one_row_per_key_when_recorded_again(
     first = outbox_enqueue_many(messages=[deferred("test:a")], deliver=False)
     OutboxMessage.objects.filter(pk=first[0]).update(status=OutboxMessage.Status.SENT)
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch("bookings.tasks.deliver_outbox_message.delay") as delay_one,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         again = outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")])
 
     assert again[0] == first[0]
     assert OutboxMessage.objects.count() == 2
     # The sent row is not delivered again; the new one is.
-    delay_many.assert_called_once_with([again[1]])
+    delay_one.assert_called_once_with(again[1])
+    assert delay_many.call_count == 0
 
 
-def test_it_sends_the_rows_of_several_commits_in_one_task_within_the_window(
-    delay_many, django_capture_on_commit_callbacks, settings
-):
-    settings.OUTBOX_DISPATCH_WINDOW_SECONDS = 3600  # nothing goes out until flushed
+def test_it_sends_one_task_per_commit(delay_many, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         first = outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")])
     with django_capture_on_commit_callbacks(execute=True):
-        second = outbox_enqueue_many(messages=[deferred("test:c")])
+        second = outbox_enqueue_many(messages=[deferred("test:c"), deferred("test:d")])
+
+    assert delay_many.call_args_list == [mock.call(sorted(first)), mock.call(sorted(second))]
+
+
+def test_it_sends_no_task_for_a_rolled_back_transaction(
+    delay_many, django_capture_on_commit_callbacks
+):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")])
+        raise RuntimeError("rolled back")
+
+    assert callbacks == []
     assert delay_many.call_count == 0
-
-    outbox.delivery_dispatcher.flush()
-
-    delay_many.assert_called_once_with([*first, *second])
+    assert not OutboxMessage.objects.exists()
 
 
 def test_it_refuses_a_row_with_neither_text_nor_template():
