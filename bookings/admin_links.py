@@ -15,7 +15,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -32,7 +31,7 @@ from bookings.services.one_time_links import (
     parse_expires_in,
 )
 from calendars.models import Calendar
-from config.admin import SafeDateHierarchyMixin
+from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin
 from contacts.models import Contact
 from contacts.services import contact_get_by_email
 
@@ -44,12 +43,6 @@ EXPIRY_CHOICES = [
     ("7d", "In 7 days"),
     ("30d", "In 30 days"),
 ]
-
-
-def own_calendars(request: HttpRequest) -> QuerySet[Calendar]:
-    if request.user.is_superuser:
-        return Calendar.objects.all()
-    return Calendar.objects.filter(owner=request.user)
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -75,11 +68,16 @@ class GenerateLinkForm(forms.Form):
     expires_in = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, label="Expires")
     label = forms.CharField(max_length=200, required=False, label="Note (staff only)")
 
+    def __init__(self, *args, calendar: Calendar, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.calendar = calendar
+
     def clean_contact_email(self):
         email = self.cleaned_data["contact_email"]
         if not email:
             return None
-        contact = contact_get_by_email(email=email)
+        # A link is for one of the calendar owner's own contacts.
+        contact = contact_get_by_email(owner=self.calendar.owner, email=email)
         if contact is None:
             raise ValidationError("No contact has this email. Add the contact first.")
         return contact
@@ -90,7 +88,7 @@ class GenerateLinkForm(forms.Form):
 
 
 @admin.register(OneTimeLink)
-class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
+class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "calendar",
@@ -128,23 +126,14 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         js = ["js/share.js"]
 
     def get_queryset(self, request):
-        qs = (
+        return (
             super()
             .get_queryset(request)
             .select_related("calendar", "contact", "booking", "created_by")
         )
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(calendar__owner=request.user)
 
-    # Staff manage the links of their own calendars (get_queryset) without model
-    # permissions to grant; nobody adds or edits one here, and revoking replaces deleting.
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
-
+    # Staff see the links of their own calendars (OwnedAdminMixin); nobody adds or edits
+    # one here, and revoking replaces deleting.
     def has_add_permission(self, request):
         return False
 
@@ -197,13 +186,15 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         ]
 
     def share_view(self, request: HttpRequest, calendar_id: int) -> HttpResponse:
-        calendar = get_object_or_404(own_calendars(request), pk=calendar_id)
+        calendar = get_object_or_404(
+            Calendar.objects.visible_to(request.user).select_related("owner"), pk=calendar_id
+        )
         here = reverse("admin:calendar-share", kwargs={"calendar_id": calendar.pk})
-        form = GenerateLinkForm()
+        form = GenerateLinkForm(calendar=calendar)
         if request.method == "POST":
             if request.POST.get("action") == "revoke":
                 return self._share_revoke(request, calendar, here)
-            form = GenerateLinkForm(request.POST)
+            form = GenerateLinkForm(request.POST, calendar=calendar)
             if form.is_valid():
                 try:
                     one_time_link_generate(
@@ -284,7 +275,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             "current_url": one_time_link_url(link=current) if current else "",
             "recent": recent,
             "form": form,
-            "contact_emails": _recent_contact_emails(),
+            "contact_emails": _recent_contact_emails(owner=calendar.owner),
             "active_tab": tab
             if tab in {"scheduling", "permanent", "embed", "one-time"}
             else ("one-time" if form.errors else "scheduling"),
@@ -301,8 +292,9 @@ def copy_field(element_id: str, value: str) -> str:
     )
 
 
-def _recent_contact_emails() -> list[str]:
-    return list(Contact.objects.order_by("-created_at").values_list("email", flat=True)[:200])
+def _recent_contact_emails(*, owner) -> list[str]:
+    contacts = Contact.objects.filter(owner=owner).order_by("-created_at")
+    return list(contacts.values_list("email", flat=True)[:200])
 
 
 def _booking_of(link: OneTimeLink) -> Booking | None:

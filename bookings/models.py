@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from calendars.models import Calendar, validate_timezone
+from calendars.models import Calendar, CalendarPartQuerySet, validate_timezone
 from config import tokens
 
 
@@ -74,6 +74,8 @@ class Booking(models.Model):
         editable=False,
     )
 
+    objects = CalendarPartQuerySet.as_manager()
+
     class Meta:
         ordering = ["start"]
         indexes = [models.Index(fields=["calendar", "status", "start"])]
@@ -138,6 +140,8 @@ class OneTimeLink(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = CalendarPartQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["calendar", "-created_at"])]
@@ -152,6 +156,12 @@ class OneTimeLink(models.Model):
 
     def __str__(self) -> str:
         return f"One-time link {self.locator} for {self.calendar}"
+
+    def clean(self) -> None:
+        # A link for a contact books into that contact's owner's calendar only: the page
+        # shows the contact's name and email to whoever holds the link.
+        if self.contact_id and self.calendar_id and self.contact.owner_id != self.calendar.owner_id:
+            raise ValidationError({"contact": "This contact belongs to another owner."})
 
     def state_at(self, when) -> "OneTimeLink.State":
         # Order matters: a link used before its expiry stays "used", not "expired".

@@ -1,3 +1,4 @@
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
@@ -16,10 +17,11 @@ def normalize_email(email: str) -> str:
     return f"{local}@{domain.lower()}" if local else email.strip()
 
 
-def contact_get_by_email(*, email: str) -> Contact | None:
+def contact_get_by_email(*, owner: AbstractBaseUser, email: str) -> Contact | None:
+    """The owner's contact with this email (case-insensitive), or None."""
     return (
         Contact.objects.annotate(email_ci=Lower("email"))
-        .filter(email_ci=normalize_email(email).lower())
+        .filter(owner=owner, email_ci=normalize_email(email).lower())
         .first()
     )
 
@@ -27,6 +29,7 @@ def contact_get_by_email(*, email: str) -> Contact | None:
 @transaction.atomic
 def contact_create(
     *,
+    owner: AbstractBaseUser,
     email: str,
     first_name: str = "",
     last_name: str = "",
@@ -34,7 +37,11 @@ def contact_create(
     tags: list[str] | None = None,
 ) -> Contact:
     contact = Contact(
-        email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
+        owner=owner,
+        email=normalize_email(email),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
     )
     contact.full_clean()
     contact.save()
@@ -45,30 +52,45 @@ def contact_create(
 
 
 def contact_upsert(
-    *, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+    *,
+    owner: AbstractBaseUser,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
 ) -> tuple[Contact, bool]:
-    """The contact with this email (case-insensitive), created if new. Blank fields of an
-    existing contact are filled in; known values are never overwritten by an upsert."""
+    """The owner's contact with this email (case-insensitive), created if new. Blank fields
+    of an existing contact are filled in; known values are never overwritten by an upsert."""
     return contact_upsert_deferred(
-        email=email, first_name=first_name, last_name=last_name, phone=phone
+        owner=owner, email=email, first_name=first_name, last_name=last_name, phone=phone
     ).result()
 
 
 def contact_upsert_deferred(
-    *, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+    *,
+    owner: AbstractBaseUser,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
 ) -> rows.Deferred[tuple[Contact, bool]]:
     """contact_upsert whose INSERT can travel in a caller's config.rows.together() statement
     (a booking's); result() does the rest, in the same transaction. Invalid input raises
     ValidationError here, before anything is sent."""
     contact = Contact(
-        email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
+        owner=owner,
+        email=normalize_email(email),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
     )
-    # Field checks only: the case-insensitive uniqueness is the INSERT's job below.
-    contact.full_clean(validate_unique=False, validate_constraints=False)
+    # Field checks only: the case-insensitive uniqueness per owner is the INSERT's job
+    # below, and the owner is the caller's user, not input to check with a query.
+    contact.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False)
     # INSERT ... ON CONFLICT DO NOTHING: one statement instead of look up, savepoint,
-    # insert. A concurrent upsert of the same email (the unique index on lower(email))
-    # waits for the other transaction and then does nothing, so the caller's transaction
-    # (e.g. a booking) is never aborted by the duplicate.
+    # insert. A concurrent upsert of the same email for the same owner (the unique index
+    # on owner, lower(email)) waits for the other transaction and then does nothing, so
+    # the caller's transaction (e.g. a booking) is never aborted by the duplicate.
     inserted = rows.insert_one_deferred(contact, skip_conflicts=True)
 
     def upserted(created: bool) -> tuple[Contact, bool]:
@@ -76,15 +98,17 @@ def contact_upsert_deferred(
             _send_after_commit(contact_created, contact_id=contact.pk)
             return contact, True
         existing = _fill_in_existing(
-            email=email, first_name=first_name, last_name=last_name, phone=phone
+            owner=owner, email=email, first_name=first_name, last_name=last_name, phone=phone
         )
         return existing, False
 
     return inserted.then(upserted)
 
 
-def _fill_in_existing(*, email: str, first_name: str, last_name: str, phone: str) -> Contact:
-    contact = _existing(email=email)
+def _fill_in_existing(
+    *, owner: AbstractBaseUser, email: str, first_name: str, last_name: str, phone: str
+) -> Contact:
+    contact = _existing(owner=owner, email=email)
     if contact is None:  # only if the other row was deleted in between
         raise IntegrityError(f"contact {email!r} vanished during its upsert")
     changed = []
@@ -97,7 +121,7 @@ def _fill_in_existing(*, email: str, first_name: str, last_name: str, phone: str
     return contact
 
 
-def _existing(*, email: str) -> Contact | None:
+def _existing(*, owner: AbstractBaseUser, email: str) -> Contact | None:
     """contact_get_by_email as one plain statement (on the lower(email) unique index): every
     booking of a returning invitee asks it, and the ORM's annotated query cost more than
     twice as much CPU."""
@@ -106,9 +130,11 @@ def _existing(*, email: str) -> Contact | None:
     columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
     sql = (
         f"SELECT {columns} FROM {quote(meta.db_table)}"  # noqa: S608 (names only)
-        f" WHERE LOWER({quote(meta.get_field('email').column)}) = %s"
+        f" WHERE {quote(meta.get_field('owner').column)} = %s"
+        f" AND LOWER({quote(meta.get_field('email').column)}) = %s"
     )
-    return next(iter(Contact.objects.raw(sql, [normalize_email(email).lower()])), None)
+    params = [owner.pk, normalize_email(email).lower()]
+    return next(iter(Contact.objects.raw(sql, params)), None)
 
 
 def split_name(full_name: str) -> tuple[str, str]:

@@ -173,6 +173,7 @@ def booking_create(
         first_name, last_name = split_name(booking.invitee_name)
         with rows.together():
             upsert = contact_upsert_deferred(
+                owner=calendar.owner,
                 email=booking.invitee_email,
                 first_name=first_name,
                 last_name=last_name,

@@ -202,13 +202,14 @@ def test_it_keeps_one_memo_per_thread(monkeypatch):
 def test_it_enrolls_a_contact_created_after_a_publish_in_the_same_request(
     django_capture_on_commit_callbacks, enqueued
 ):
-    workflow = workflow_on(TriggerType.CONTACT_CREATED, status="draft")
+    owner = UserFactory()
+    workflow = workflow_on(TriggerType.CONTACT_CREATED, status="draft", user=owner)
 
     with request_scope():
         assert TriggerType.CONTACT_CREATED not in published_trigger_types()  # memoized
         workflow_set_status(workflow=workflow, status=Workflow.Status.PUBLISHED)
         with django_capture_on_commit_callbacks(execute=True):
-            contact = contact_create(email="new@example.com")
+            contact = contact_create(owner=owner, email="new@example.com")
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.workflow, enrollment.contact) == (workflow, contact)
