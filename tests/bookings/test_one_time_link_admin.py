@@ -109,7 +109,7 @@ def test_it_generates_a_link_and_shows_it_to_copy(owner_client, calendar):
 
 
 def test_it_generates_a_link_for_a_contact_with_an_expiry(client, calendar):
-    contact = ContactFactory(email="ana@example.com")
+    contact = ContactFactory(owner=calendar.owner, email="ana@example.com")
 
     with time_machine.travel("2030-01-07 10:00:00+00:00", tick=False):
         client.force_login(calendar.owner)
@@ -307,3 +307,25 @@ def test_it_redirects_an_out_of_range_date_drill_down_like_a_bad_filter(owner_cl
 
     assert response.status_code == 302
     assert response["Location"] == f"{LIST_URL}?e=1"
+
+
+def test_it_does_not_make_a_link_for_another_owners_contact(owner_client, calendar):
+    ContactFactory(email="ana@example.com")  # someone else's contact
+
+    response = owner_client.post(
+        share_url(calendar), {"action": "generate", "contact_email": "ana@example.com"}
+    )
+
+    assert response.status_code == 400
+    assert "No contact has this email." in response.content.decode()
+    assert not OneTimeLink.objects.exists()
+
+
+def test_it_offers_only_the_calendar_owners_contacts_to_pick(owner_client, calendar):
+    ContactFactory(owner=calendar.owner, email="mine@example.com")
+    ContactFactory(email="theirs@example.com")
+
+    html = owner_client.get(share_url(calendar)).content.decode()
+
+    assert "mine@example.com" in html
+    assert "theirs@example.com" not in html
