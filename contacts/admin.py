@@ -93,8 +93,10 @@ class ContactAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
         tags = [tag.name for tag in data.get("tags", [])]
         if change:
             # A fresh row: the form already copied the new values onto `obj`, and the
-            # service compares against what is stored. The owner stays.
-            saved = contact_update(contact=Contact.objects.get(pk=obj.pk), tags=tags, **fields)
+            # service compares against what is stored.
+            saved = contact_update(
+                contact=Contact.objects.get(pk=obj.pk), owner=data.get("owner"), tags=tags, **fields
+            )
         else:
             owner = data.get("owner") or request.user
             saved = contact_create(owner=owner, tags=tags, **fields)

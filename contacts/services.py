@@ -177,10 +177,15 @@ def contact_update(
     last_name: str | None = None,
     phone: str | None = None,
     tags: list[str] | None = None,
+    owner: AbstractBaseUser | None = None,
 ) -> Contact:
     """Change the given fields (None leaves one alone). `tags`, when given, becomes the
-    contact's exact tag set; tags it gains send `contact_tag_added`."""
+    contact's exact tag set; tags it gains send `contact_tag_added`. `owner` hands the
+    contact to another user (a superuser's admin only)."""
     changed = []
+    if owner is not None and owner.pk != contact.owner_id:
+        contact.owner = owner
+        changed.append("owner")
     for field, value in (
         ("email", normalize_email(email) if email is not None else None),
         ("first_name", first_name),

@@ -265,3 +265,31 @@ def test_it_lets_a_superuser_file_a_contact_under_another_owner(client):
     ]
     assert response.status_code == 302
     assert Contact.objects.get(email="grace@example.com").owner == owner
+
+
+def test_it_lets_a_superuser_hand_a_contact_to_another_owner(client):
+    client.force_login(UserFactory(is_superuser=True))
+    contact = ContactFactory(email="ada@example.com")
+    owner = UserFactory()
+
+    response = client.post(
+        f"{LIST}{contact.pk}/change/",
+        {"owner": owner.pk, "first_name": "", "last_name": "", "email": contact.email, "phone": ""},
+    )
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.owner == owner
+
+
+def test_it_ignores_an_owner_posted_by_staff(client, staff):
+    contact = ContactFactory(owner=staff, email="ada@example.com")
+
+    response = client.post(
+        f"{LIST}{contact.pk}/change/",
+        {"owner": UserFactory().pk, "first_name": "", "last_name": "", "email": "ada@example.com"},
+    )
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.owner == staff
