@@ -70,11 +70,16 @@ class OwnedAdminMixin:
         return self._may(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
-        if "queryset" not in kwargs and owner_path(db_field.related_model):
-            kwargs["queryset"] = db_field.related_model._default_manager.visible_to(request.user)
+        _own_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
-        if "queryset" not in kwargs and owner_path(db_field.related_model):
-            kwargs["queryset"] = db_field.related_model._default_manager.visible_to(request.user)
+        _own_choices(db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+def _own_choices(db_field, request: HttpRequest, kwargs: dict) -> None:
+    """Limit a relation to an owned model to the user's own objects (unless the admin gave
+    its own choices)."""
+    if "queryset" not in kwargs and owner_path(db_field.related_model):
+        kwargs["queryset"] = db_field.related_model._default_manager.visible_to(request.user)

@@ -11,13 +11,18 @@ from bookings.models import Booking, BookingSource, OutboxMessage
 from calendars.models import Calendar
 from config import rows
 from contacts.models import Contact
-from tests.calendars.factories import CalendarFactory
+from tests.calendars.factories import CalendarFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_it_inserts_a_row_and_sets_its_key_and_state():
-    contact = Contact(email="jamie@example.com", first_name="Jamie")
+@pytest.fixture
+def owner():
+    return UserFactory()
+
+
+def test_it_inserts_a_row_and_sets_its_key_and_state(owner):
+    contact = Contact(owner=owner, email="jamie@example.com", first_name="Jamie")
 
     assert rows.insert_one(contact) is True
 
@@ -27,8 +32,8 @@ def test_it_inserts_a_row_and_sets_its_key_and_state():
     assert (stored.email, stored.first_name) == ("jamie@example.com", "Jamie")
 
 
-def test_it_runs_the_fields_pre_save():
-    contact = Contact(email="jamie@example.com")
+def test_it_runs_the_fields_pre_save(owner):
+    contact = Contact(owner=owner, email="jamie@example.com")
     assert contact.updated_at is None
 
     rows.insert_one(contact)
@@ -36,9 +41,9 @@ def test_it_runs_the_fields_pre_save():
     assert Contact.objects.get(pk=contact.pk).updated_at is not None  # auto_now
 
 
-def test_it_skips_a_conflicting_row_and_leaves_the_instance_unsaved():
-    rows.insert_one(Contact(email="jamie@example.com"))
-    again = Contact(email="JAMIE@example.com")  # the unique index is on lower(email)
+def test_it_skips_a_conflicting_row_and_leaves_the_instance_unsaved(owner):
+    rows.insert_one(Contact(owner=owner, email="jamie@example.com"))
+    again = Contact(owner=owner, email="JAMIE@example.com")  # the unique index is on lower(email)
 
     assert rows.insert_one(again, skip_conflicts=True) is False
 
@@ -47,11 +52,11 @@ def test_it_skips_a_conflicting_row_and_leaves_the_instance_unsaved():
     assert Contact.objects.count() == 1
 
 
-def test_it_raises_on_a_broken_constraint_unless_told_to_skip():
-    rows.insert_one(Contact(email="jamie@example.com"))
+def test_it_raises_on_a_broken_constraint_unless_told_to_skip(owner):
+    rows.insert_one(Contact(owner=owner, email="jamie@example.com"))
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        rows.insert_one(Contact(email="jamie@example.com"))
+        rows.insert_one(Contact(owner=owner, email="jamie@example.com"))
 
 
 def test_it_inserts_several_rows_in_one_statement_returning_the_columns_asked(
@@ -229,10 +234,10 @@ def test_it_leaves_out_a_rider_with_nothing_to_ask(rider_source, django_assert_n
     assert "WITH" not in captured.captured_queries[0]["sql"]
 
 
-def test_it_gives_riders_nothing_outside_a_together_block(rider_source):
+def test_it_gives_riders_nothing_outside_a_together_block(rider_source, owner):
     answers, _ = rider_source
 
-    rows.insert_one(Contact(email="jamie@example.com"))
+    rows.insert_one(Contact(owner=owner, email="jamie@example.com"))
     with rows.together():
         pass  # nothing inserted: no statement to ride on
 
