@@ -253,6 +253,19 @@ def test_it_explains_a_test_run_for_an_unknown_contact(client, builder):
     assert Enrollment.objects.count() == 0
 
 
+def test_it_does_not_test_run_with_another_staff_users_contact(client, builder):
+    workflow = make_workflow(user=builder)
+    ContactFactory(email="ana@example.com")  # someone else's
+
+    response = client.post(
+        f"/admin/workflows/workflow/{workflow.pk}/test-run/", {"email": "ana@example.com"}
+    )
+
+    assert response.status_code == 200
+    assert "No contact has this email." in response.content.decode()
+    assert Enrollment.objects.count() == 0
+
+
 def test_it_shows_each_steps_status_output_and_error_and_retries(client, builder):
     workflow = make_workflow(
         user=builder,

@@ -523,3 +523,15 @@ def test_it_refuses_a_superuser_enrolling_another_owners_contact_in_a_workflow()
     assert response.status_code == 400
     assert "contact" in response.json()
     assert Enrollment.objects.count() == 0
+
+
+def test_it_refuses_a_webhook_for_a_workflow_whose_creator_is_gone(client, hook_workflow):
+    Workflow.objects.filter(pk=hook_workflow.pk).update(created_by=None)
+
+    response = client.post(
+        hook_path(hook_workflow), {"email": "lead@example.com"}, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "nobody would own the contact" in str(response.json())
+    assert not Contact.objects.exists()
