@@ -28,25 +28,9 @@ from bookings.notifications import outbox_key_prefixes
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_cancel, booking_create
 from bookings.services.outbox import outbox_render, outbox_retry
 from calendars.models import Calendar, _timezone_names
-from config.admin import SafeDateHierarchyMixin
+from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin
 
 _WEEK = timedelta(days=7)
-
-
-def _is_staff(request: HttpRequest) -> bool:
-    return request.user.is_active and request.user.is_staff
-
-
-def _own_calendars(request: HttpRequest) -> QuerySet[Calendar]:
-    if request.user.is_superuser:
-        return Calendar.objects.all()
-    return Calendar.objects.filter(owner=request.user)
-
-
-def _owns_booking(request: HttpRequest, booking: Booking | None) -> bool:
-    if booking is None or request.user.is_superuser:
-        return True
-    return booking.calendar.owner_id == request.user.pk
 
 
 def _format_local(value: datetime, tz_name: str) -> str:
@@ -98,7 +82,7 @@ class BookOnBehalfForm(forms.Form):
 
 
 @admin.register(Booking)
-class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
+class BookingAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
     list_display = ("invitee_name", "invitee_email", "calendar", "local_start", "status", "source")
     list_filter = (
         ("calendar", admin.RelatedOnlyFieldListFilter),
@@ -132,29 +116,17 @@ class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    # Permissions: staff, own calendars. The change form is view-only (obj given); "change"
-    # without an object is what the cancel action needs.
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Booking | None = None) -> bool:
-        return _is_staff(request) and _owns_booking(request, obj)
-
+    # Permissions: staff, own calendars (OwnedAdminMixin). The change form is view-only
+    # (obj given); "change" without an object is what the cancel action needs.
     def has_change_permission(self, request: HttpRequest, obj: Booking | None = None) -> bool:
-        return _is_staff(request) and obj is None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return _is_staff(request)
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Booking | None = None) -> bool:
         # Cancelling frees the slot and tells everyone; deleting would do neither.
         return request.user.is_active and request.user.is_superuser
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
-        qs = super().get_queryset(request).select_related("calendar", "contact", "created_by")
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(calendar__owner=request.user)
+        return super().get_queryset(request).select_related("calendar", "contact", "created_by")
 
     @admin.display(description="Start (calendar time)", ordering="start")
     def local_start(self, booking: Booking) -> str:
@@ -229,7 +201,7 @@ class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
     def book_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
             raise Http404
-        calendars = _own_calendars(request).filter(is_active=True)
+        calendars = Calendar.objects.visible_to(request.user).filter(is_active=True)
         if request.method == "POST":
             form = BookOnBehalfForm(request.POST, calendars=calendars)
             if form.is_valid():
@@ -283,7 +255,7 @@ class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         return None
 
     def week_index_view(self, request: HttpRequest) -> HttpResponse:
-        calendar = _own_calendars(request).order_by("name").first()
+        calendar = Calendar.objects.visible_to(request.user).order_by("name").first()
         if calendar is None:
             self.message_user(request, "You have no calendars yet.", messages.INFO)
             return HttpResponseRedirect(reverse("admin:bookings_booking_changelist"))
@@ -293,7 +265,7 @@ class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
 
     def week_view(self, request: HttpRequest, calendar_id: int) -> HttpResponse:
         # Another owner's calendar is a 404, not a 403: staff learn nothing about it.
-        calendar = get_object_or_404(_own_calendars(request), pk=calendar_id)
+        calendar = get_object_or_404(Calendar.objects.visible_to(request.user), pk=calendar_id)
         tz = ZoneInfo(calendar.timezone)
         monday = _week_start(request.GET.get("week"), today=dj_timezone.now().astimezone(tz).date())
         days = [monday + timedelta(days=offset) for offset in range(7)]
@@ -321,7 +293,7 @@ class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             "opts": self.opts,
             "title": f"{calendar.name}: week of {monday:%d %B %Y}",
             "calendar": calendar,
-            "calendars": _own_calendars(request).order_by("name"),
+            "calendars": Calendar.objects.visible_to(request.user).order_by("name"),
             "columns": [{"day": day, "bookings": by_day[day]} for day in days],
             "monday": monday,
             "prev_week": (monday - _WEEK).isoformat(),

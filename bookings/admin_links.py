@@ -18,7 +18,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -35,7 +34,7 @@ from bookings.services.one_time_links import (
     parse_expires_in,
 )
 from calendars.models import Calendar
-from config.admin import SafeDateHierarchyMixin
+from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin
 from contacts.models import Contact
 from contacts.services import contact_create, contact_get_by_email, split_name
 
@@ -47,12 +46,6 @@ EXPIRY_CHOICES = [
     ("7d", "In 7 days"),
     ("30d", "In 30 days"),
 ]
-
-
-def own_calendars(request: HttpRequest) -> QuerySet[Calendar]:
-    if request.user.is_superuser:
-        return Calendar.objects.all()
-    return Calendar.objects.filter(owner=request.user)
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -116,6 +109,10 @@ class GenerateLinkForm(forms.Form):
     lock_to_contact = forms.BooleanField(required=False, label="Only the contact's email can book")
     label = forms.CharField(max_length=200, required=False, label="Note (staff only)")
 
+    def __init__(self, *args, calendar: Calendar, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.calendar = calendar
+
     def clean_expires_in(self):
         value = self.cleaned_data["expires_in"]
         return timezone.now() + parse_expires_in(value) if value else None
@@ -126,7 +123,12 @@ class GenerateLinkForm(forms.Form):
     def clean(self):
         data = super().clean()
         email = data.get("contact_email")
-        if email and contact_get_by_email(email=email) is None and not data.get("contact_name"):
+        owner = self.calendar.owner
+        if (
+            email
+            and not data.get("contact_name")
+            and not contact_get_by_email(owner=owner, email=email)
+        ):
             self.add_error("contact_name", "Give the new contact's name (or pick a contact).")
         if data.get("lock_to_contact") and not email:
             self.add_error("lock_to_contact", "Only a link made for a contact can be locked.")
@@ -137,10 +139,13 @@ class GenerateLinkForm(forms.Form):
         email = self.cleaned_data["contact_email"]
         if not email:
             return None
-        contact = contact_get_by_email(email=email)
+        # A link is for one of the calendar owner's own contacts.
+        contact = contact_get_by_email(owner=self.calendar.owner, email=email)
         if contact is None:
             first_name, last_name = split_name(self.cleaned_data["contact_name"])
-            contact = contact_create(email=email, first_name=first_name, last_name=last_name)
+            contact = contact_create(
+                owner=self.calendar.owner, email=email, first_name=first_name, last_name=last_name
+            )
             # Contacts record where they came from once that field lands (another branch).
             if any(field.name == "origin" for field in Contact._meta.get_fields()):
                 Contact.objects.filter(pk=contact.pk).update(origin="admin")
@@ -148,7 +153,7 @@ class GenerateLinkForm(forms.Form):
 
 
 @admin.register(OneTimeLink)
-class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
+class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "calendar",
@@ -194,24 +199,15 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         js = ["js/share.js"]
 
     def get_queryset(self, request):
-        qs = (
+        return (
             super()
             .get_queryset(request)
             .select_related("calendar", "contact", "created_by")
             .prefetch_related("bookings")
         )
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(calendar__owner=request.user)
 
-    # Staff manage the links of their own calendars (get_queryset) without model
-    # permissions to grant; nobody adds or edits one here, and revoking replaces deleting.
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
-
+    # Staff see the links of their own calendars (OwnedAdminMixin); nobody adds or edits
+    # one here, and revoking replaces deleting.
     def has_add_permission(self, request):
         return False
 
@@ -282,13 +278,15 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         ]
 
     def share_view(self, request: HttpRequest, calendar_id: int) -> HttpResponse:
-        calendar = get_object_or_404(own_calendars(request), pk=calendar_id)
+        calendar = get_object_or_404(
+            Calendar.objects.visible_to(request.user).select_related("owner"), pk=calendar_id
+        )
         here = reverse("admin:calendar-share", kwargs={"calendar_id": calendar.pk})
-        form = GenerateLinkForm()
+        form = GenerateLinkForm(calendar=calendar)
         if request.method == "POST":
             if request.POST.get("action") == "revoke":
                 return self._share_revoke(request, calendar, here)
-            form = GenerateLinkForm(request.POST)
+            form = GenerateLinkForm(request.POST, calendar=calendar)
             if form.is_valid():
                 try:
                     with transaction.atomic():
@@ -387,7 +385,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             "current_url": one_time_link_url(link=current) if current else "",
             "recent": recent,
             "form": form,
-            "contact_emails": _recent_contact_emails(),
+            "contact_emails": _recent_contact_emails(owner=calendar.owner),
             "active_tab": tab
             if tab in {"scheduling", "permanent", "embed", "one-time"}
             else ("one-time" if form.errors else "scheduling"),
@@ -404,8 +402,9 @@ def copy_field(element_id: str, value: str) -> str:
     )
 
 
-def _recent_contact_emails() -> list[str]:
-    return list(Contact.objects.order_by("-created_at").values_list("email", flat=True)[:200])
+def _recent_contact_emails(*, owner) -> list[str]:
+    contacts = Contact.objects.filter(owner=owner).order_by("-created_at")
+    return list(contacts.values_list("email", flat=True)[:200])
 
 
 def _bookings_of(link: OneTimeLink) -> list[Booking]:

@@ -4,7 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone as dj_timezone
 
-from calendars.models import Calendar, validate_timezone
+from calendars.models import Calendar, CalendarPartQuerySet, validate_timezone
 from config import tokens
 
 
@@ -72,6 +72,8 @@ class Booking(models.Model):
         related_name="bookings",
         editable=False,
     )
+
+    objects = CalendarPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["start"]
@@ -160,6 +162,8 @@ class OneTimeLink(models.Model):
     first_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
     open_count = models.PositiveIntegerField(default=0, editable=False)
 
+    objects = CalendarPartQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["calendar", "-created_at"])]
@@ -177,6 +181,10 @@ class OneTimeLink(models.Model):
 
     def clean(self) -> None:
         errors = {}
+        # A link for a contact books into that contact's owner's calendar only: the page
+        # shows the contact's name and email to whoever holds the link.
+        if self.contact_id and self.calendar_id and self.contact.owner_id != self.calendar.owner_id:
+            errors["contact"] = "This contact belongs to another owner."
         if self.bookable_from and self.bookable_until and self.bookable_until < self.bookable_from:
             errors["bookable_until"] = "The range ends before it starts."
         if self.lock_to_contact and self.contact_id is None:

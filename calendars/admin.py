@@ -1,50 +1,23 @@
 """Calendar admin: the calendar with its weekly hours and date overrides as inlines.
 
 Any active staff user manages calendars here (no per-model permission needed), but sees and
-edits only the calendars they own; a superuser sees every one. Interval rules come from
-calendars.validation, the same checks the API runs.
+edits only the calendars they own; a superuser sees every one (config.admin.OwnedAdminMixin).
+The calendar and its hours are written by calendar_create / calendar_update, as the API
+writes them, so the same checks run and the same rules_version changes.
 """
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from calendars import validation
 from calendars.models import Calendar, DateOverride, WeeklyInterval, _timezone_names
-
-
-def _is_staff(request: HttpRequest) -> bool:
-    return request.user.is_active and request.user.is_staff
-
-
-def _owns(request: HttpRequest, calendar: Calendar | None) -> bool:
-    if calendar is None or calendar.pk is None or request.user.is_superuser:
-        return True
-    return calendar.owner_id == request.user.pk
-
-
-class OwnCalendarsPermissions:
-    """Permission hooks shared by the calendar admin and its inlines (obj = the calendar)."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
-        return _is_staff(request) and _owns(request, obj)
-
-    def has_add_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
-        return _is_staff(request) and _owns(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
-        return _is_staff(request) and _owns(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Calendar | None = None) -> bool:
-        return _is_staff(request) and _owns(request, obj)
+from calendars.services import EDITABLE_FIELDS, calendar_create, calendar_update
+from config.admin import OwnedAdminMixin
 
 
 class IntervalFormSet(BaseInlineFormSet):
@@ -61,14 +34,27 @@ class IntervalFormSet(BaseInlineFormSet):
             # empty extra forms and rows marked for deletion do not count.
             if form.errors or not form.has_changed() or self._should_delete_form(form):
                 continue
-            data = form.cleaned_data
-            rows.append((data.get(self.group_field), data.get("start"), data.get("end")))
+            rows.append(self._row(form))
             forms_kept.append(form)
         found = validation.grouped_interval_errors(rows, allow_closed=self.allow_closed)
         for index, fields in found.items():
             for field, messages in fields.items():
                 for message in messages:
                     forms_kept[index].add_error(None if field == "__all__" else field, message)
+
+    def _row(self, form) -> tuple:
+        data = form.cleaned_data
+        return (data.get(self.group_field), data.get("start"), data.get("end"))
+
+    def rows(self) -> list[tuple]:
+        """Every row the calendar keeps after this save (unchanged ones too), for the
+        service that replaces the whole set."""
+        return [
+            self._row(form)
+            for form in self.forms
+            if not self._should_delete_form(form)
+            and (form.instance.pk is not None or form.has_changed())
+        ]
 
 
 class DateOverrideFormSet(IntervalFormSet):
@@ -86,14 +72,8 @@ class DateOverrideForm(forms.ModelForm):
         }
 
 
-class OwnedInline(OwnCalendarsPermissions, admin.TabularInline):
+class OwnedInline(OwnedAdminMixin, admin.TabularInline):
     extra = 1
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(calendar__owner=request.user)
 
 
 class WeeklyIntervalInline(OwnedInline):
@@ -114,7 +94,7 @@ class DateOverrideInline(OwnedInline):
 
 
 @admin.register(Calendar)
-class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
+class CalendarAdmin(OwnedAdminMixin, admin.ModelAdmin):
     inlines = [WeeklyIntervalInline, DateOverrideInline]
     list_display = ["name", "slug", "owner", "timezone", "duration_minutes", "is_active", "links"]
     list_filter = ["is_active"]
@@ -122,12 +102,6 @@ class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["public_id", "links"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Calendar]:
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(owner=request.user)
 
     def get_fieldsets(self, request: HttpRequest, obj: Calendar | None = None):
         main = ["name", "slug", "description", "is_active"]
@@ -182,9 +156,28 @@ class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
         return initial
 
     def save_model(self, request: HttpRequest, obj: Calendar, form, change: bool) -> None:
-        if obj.owner_id is None:
-            obj.owner = request.user
-        super().save_model(request, obj, form, change)
+        # Written in save_related, where the hours are known: one service call writes the
+        # calendar with its hours, as the API does.
+        pass
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        data = form.cleaned_data
+        fields = {name: value for name, value in data.items() if name in EDITABLE_FIELDS}
+        hours = {}
+        for formset in formsets:
+            # commit=False only collects what changed, for the admin's history message.
+            formset.save(commit=False)
+            key = "weekly_hours" if formset.model is WeeklyInterval else "date_overrides"
+            hours[key] = formset.rows()
+        calendar = form.instance
+        if change:
+            calendar_update(calendar=calendar, owner=data.get("owner"), **hours, **fields)
+        else:
+            saved = calendar_create(owner=data.get("owner") or request.user, **hours, **fields)
+            # The admin goes on (history, redirect) with the instance of its form.
+            for field in Calendar._meta.concrete_fields:
+                setattr(calendar, field.attname, getattr(saved, field.attname))
+            calendar._state.adding = False
 
     @admin.display(description="Links")
     def links(self, calendar: Calendar) -> str:

@@ -8,6 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from config.ownership import OwnedQuerySet
+
 
 @cache
 def _timezone_names() -> frozenset[str]:
@@ -27,6 +29,14 @@ def new_public_id() -> str:
     # 12 URL-safe characters (72 bits): a stable, unguessable-enough handle for the permanent
     # link. It is not a secret (anyone with the link may book), only stable across renames.
     return secrets.token_urlsafe(9)
+
+
+class CalendarQuerySet(OwnedQuerySet):
+    owner_path = "owner"
+
+
+class CalendarPartQuerySet(OwnedQuerySet):
+    owner_path = "calendar__owner"
 
 
 class Calendar(models.Model):
@@ -90,6 +100,8 @@ class Calendar(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = CalendarQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -136,6 +148,8 @@ class WeeklyInterval(models.Model):
     start = models.TimeField()
     end = models.TimeField()
 
+    objects = CalendarPartQuerySet.as_manager()
+
     class Meta:
         ordering = ["weekday", "start"]
         constraints = [
@@ -161,6 +175,8 @@ class DateOverride(models.Model):
     date = models.DateField()
     start = models.TimeField(null=True, blank=True)
     end = models.TimeField(null=True, blank=True)
+
+    objects = CalendarPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["date", "start"]

@@ -37,12 +37,7 @@ def calendar_queryset_with_hours() -> QuerySet[Calendar]:
 
 def calendar_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Calendar]:
     """The calendars a staff user may see and edit: their own, or every one for a superuser."""
-    qs = calendar_queryset_with_hours()
-    if getattr(user, "is_superuser", False):
-        return qs
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    return qs.filter(owner=user)
+    return calendar_queryset_with_hours().visible_to(user)
 
 
 def calendar_get_public(*, slug: str) -> Calendar:

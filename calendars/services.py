@@ -135,12 +135,16 @@ def calendar_create(
 def calendar_update(
     *,
     calendar: Calendar,
+    owner=None,
     weekly_hours: Sequence[WeeklyRow] | None = None,
     date_overrides: Sequence[OverrideRow] | None = None,
     **fields: Any,
 ) -> Calendar:
-    """Update the given fields; a given hours list replaces the whole set, None keeps it."""
+    """Update the given fields; a given hours list replaces the whole set, None keeps it.
+    `owner`, when given, hands the calendar to another user (a superuser's admin only)."""
     _check_hours(weekly_hours, date_overrides)
+    if owner is not None:
+        calendar.owner = owner
     _set_fields(calendar, fields)
     calendar.full_clean()
     # Hours first, the calendar last: its save gives the final rules_version, so the

@@ -1,7 +1,11 @@
-"""Admin pieces every app's ModelAdmin can share."""
+"""Admin pieces every app's ModelAdmin can share: the ownership mixin, a safe date drill-down."""
 
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from config.ownership import is_visible_to, owner_path
 
 
 class DateHierarchyChangeList(ChangeList):
@@ -25,3 +29,57 @@ class SafeDateHierarchyMixin:
 
     def get_changelist(self, request, **kwargs):
         return DateHierarchyChangeList
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_staff
+
+
+class OwnedAdminMixin:
+    """The admin side of config.ownership, for a ModelAdmin or an inline of an owned model.
+
+    Any active staff user works here without per-model permissions to grant, but lists,
+    opens and changes only what they own (a superuser: everything); another owner's object
+    is simply not found. Foreign keys and many-to-many fields to owned models offer only the
+    user's own objects. Admins narrow these permissions further with super() calls.
+    """
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).visible_to(request.user)
+
+    def _may(self, request: HttpRequest, obj=None) -> bool:
+        if not _is_staff(request):
+            return False
+        # An inline receives its parent here, and an unsaved object belongs to its maker.
+        return obj is None or obj.pk is None or is_visible_to(obj, request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args) -> bool:
+        # ModelAdmin passes (request), an inline (request, parent).
+        return self._may(request, args[0] if args else None)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        _own_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
+        _own_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+def _own_choices(db_field, request: HttpRequest, kwargs: dict) -> None:
+    """Limit a relation to an owned model to the user's own objects (unless the admin gave
+    its own choices)."""
+    if "queryset" not in kwargs and owner_path(db_field.related_model):
+        kwargs["queryset"] = db_field.related_model._default_manager.visible_to(request.user)

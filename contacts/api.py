@@ -46,14 +46,21 @@ class ContactViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Contacts are shared by the staff (no owner); every endpoint is staff only."""
+    """A staff user sees and edits only their own contacts; a superuser sees every one.
+
+    Another owner's contact answers 404, as if it did not exist. A new contact is the
+    creating user's."""
 
     serializer_class = ContactSerializer
     permission_classes = [IsAdminUser]
     pagination_class = ContactPagination
 
     def get_queryset(self) -> QuerySet[Contact]:
-        qs = Contact.objects.prefetch_related("tags").order_by("-created_at", "-pk")
+        qs = (
+            Contact.objects.visible_to(self.request.user)
+            .prefetch_related("tags")
+            .order_by("-created_at", "-pk")
+        )
         if self.action != "list":
             # The filters are the list's: a contact is found, updated or tagged by id alone.
             return qs
@@ -72,7 +79,9 @@ class ContactViewSet(
 
     def perform_create(self, serializer: ContactSerializer) -> None:
         try:
-            serializer.instance = contact_create(**serializer.service_data())
+            serializer.instance = contact_create(
+                owner=self.request.user, **serializer.service_data()
+            )
         except IntegrityError as exc:
             raise _duplicate_email() from exc
 

@@ -1,6 +1,9 @@
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from config.ownership import OwnedQuerySet
 
 
 class Tag(models.Model):
@@ -14,7 +17,16 @@ class Tag(models.Model):
         return self.name
 
 
+class ContactQuerySet(OwnedQuerySet):
+    owner_path = "owner"
+
+
 class Contact(models.Model):
+    # The staff user whose invitee or lead this is: a booking files its invitee under the
+    # calendar's owner, and each owner sees, edits and automates only their own contacts.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contacts"
+    )
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(max_length=254)
@@ -23,9 +35,16 @@ class Contact(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ContactQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(Lower("email"), name="contact_email_unique_ci")]
+        constraints = [
+            # Two owners may each have a contact with the same email; one owner has one.
+            models.UniqueConstraint(
+                "owner", Lower("email"), name="contact_email_unique_per_owner_ci"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email

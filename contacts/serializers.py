@@ -22,13 +22,15 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "first_name", "last_name", "email", "phone", "tags", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = ["id", "first_name", "last_name", "email", "phone", "tags", "owner", "created_at"]
+        read_only_fields = ["id", "owner", "created_at"]
         # The case-insensitive uniqueness is checked in validate_email with a field error.
         validators: list = []
 
     def validate_email(self, value: str) -> str:
-        existing = contact_get_by_email(email=value)
+        # Unique per owner: the contact's, or for a new one the user creating it.
+        owner = self.instance.owner if self.instance else self.context["request"].user
+        existing = contact_get_by_email(owner=owner, email=value)
         if existing is not None and existing != self.instance:
             raise serializers.ValidationError(DUPLICATE_EMAIL)
         return value

@@ -1,5 +1,6 @@
-"""Contact writes: create, upsert by email (case-insensitive), tags, update."""
+"""Contact writes: create, upsert by email per owner (case-insensitive), tags, update."""
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
@@ -17,10 +18,11 @@ def normalize_email(email: str) -> str:
     return f"{local}@{domain.lower()}" if local else email.strip()
 
 
-def contact_get_by_email(*, email: str) -> Contact | None:
+def contact_get_by_email(*, owner: AbstractBaseUser, email: str) -> Contact | None:
+    """The owner's contact with this email (case-insensitive), or None."""
     return (
         Contact.objects.annotate(email_ci=Lower("email"))
-        .filter(email_ci=normalize_email(email).lower())
+        .filter(owner=owner, email_ci=normalize_email(email).lower())
         .first()
     )
 
@@ -28,6 +30,7 @@ def contact_get_by_email(*, email: str) -> Contact | None:
 @transaction.atomic
 def contact_create(
     *,
+    owner: AbstractBaseUser,
     email: str,
     first_name: str = "",
     last_name: str = "",
@@ -35,7 +38,11 @@ def contact_create(
     tags: list[str] | None = None,
 ) -> Contact:
     contact = Contact(
-        email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
+        owner=owner,
+        email=normalize_email(email),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
     )
     contact.full_clean()
     contact.save()
@@ -46,25 +53,35 @@ def contact_create(
 
 
 def contact_upsert(
-    *, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+    *,
+    owner: AbstractBaseUser,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
 ) -> tuple[Contact, bool]:
-    """The contact with this email (case-insensitive), created if new. Blank fields of an
-    existing contact are filled in; known values are never overwritten by an upsert."""
+    """The owner's contact with this email (case-insensitive), created if new. Blank fields
+    of an existing contact are filled in; known values are never overwritten by an upsert."""
     contact = Contact(
-        email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
+        owner=owner,
+        email=normalize_email(email),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
     )
-    # Field checks only: the case-insensitive uniqueness is the unique index's job.
-    contact.full_clean(validate_unique=False, validate_constraints=False)
-    existing = contact_get_by_email(email=email)
+    # Field checks only: the case-insensitive uniqueness per owner is the unique index's
+    # job, and the owner is the caller's user, not input to check with a query.
+    contact.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False)
+    existing = contact_get_by_email(owner=owner, email=email)
     if existing is None:
         try:
-            # A savepoint: a concurrent upsert of the same new email makes this INSERT wait
-            # for the other transaction and then fail on the unique index; the caller's
-            # transaction (e.g. a booking) goes on with the other's row.
+            # A savepoint: a concurrent upsert of the same new email for the same owner makes
+            # this INSERT wait for the other transaction and then fail on the unique index;
+            # the caller's transaction (e.g. a booking) goes on with the other's row.
             with transaction.atomic():
                 contact.save(force_insert=True)
         except IntegrityError:
-            existing = contact_get_by_email(email=email)
+            existing = contact_get_by_email(owner=owner, email=email)
             if existing is None:
                 raise
         else:
@@ -120,10 +137,15 @@ def contact_update(
     last_name: str | None = None,
     phone: str | None = None,
     tags: list[str] | None = None,
+    owner: AbstractBaseUser | None = None,
 ) -> Contact:
     """Change the given fields (None leaves one alone). `tags`, when given, becomes the
-    contact's exact tag set; tags it gains send `contact_tag_added`."""
+    contact's exact tag set; tags it gains send `contact_tag_added`. `owner` hands the
+    contact to another user (a superuser's admin only)."""
     changed = []
+    if owner is not None and owner.pk != contact.owner_id:
+        contact.owner = owner
+        changed.append("owner")
     for field, value in (
         ("email", normalize_email(email) if email is not None else None),
         ("first_name", first_name),

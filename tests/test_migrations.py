@@ -101,3 +101,133 @@ def test_it_drops_the_calendar_index_the_composite_covers_and_puts_it_back():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_splits_shared_contacts_per_owner_and_merges_them_back():
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [
+        ("contacts", "0001_initial"),
+        ("bookings", "0003_booking_calendar_index_covered_by_composite"),
+        ("workflows", "0001_initial"),
+    ]
+    after = [("contacts", "0004_contact_owner_required")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        apps = executor.loader.project_state(before).apps
+        User = apps.get_model("auth", "User")
+        Calendar = apps.get_model("calendars", "Calendar")
+        Booking = apps.get_model("bookings", "Booking")
+        OneTimeLink = apps.get_model("bookings", "OneTimeLink")
+        Contact = apps.get_model("contacts", "Contact")
+        Tag = apps.get_model("contacts", "Tag")
+        Workflow = apps.get_model("workflows", "Workflow")
+        Enrollment = apps.get_model("workflows", "Enrollment")
+        staff = User.objects.create(username="staff", is_staff=True)
+        admin = User.objects.create(username="admin", is_staff=True, is_superuser=True)
+        ana_owner = User.objects.create(username="ana-owner", is_staff=True)
+        bo_owner = User.objects.create(username="bo-owner", is_staff=True)
+        ana_calendar = Calendar.objects.create(owner=ana_owner, name="A", slug="a")
+        bo_calendar = Calendar.objects.create(owner=bo_owner, name="B", slug="b")
+        created = datetime(2029, 5, 1, 9, tzinfo=UTC)
+        shared = Contact.objects.create(
+            email="Sam@example.com", first_name="Sam", phone="1", created_at=created
+        )
+        vip = Tag.objects.create(name="vip")
+        shared.tags.add(vip)
+        only_bo = Contact.objects.create(email="only@example.com", first_name="Only")
+        unused = Contact.objects.create(email="nobody@example.com")
+        start = datetime(2030, 1, 8, 10, tzinfo=UTC)
+        booking_a = Booking.objects.create(
+            calendar=ana_calendar,
+            contact=shared,
+            start=start,
+            end=start + timedelta(minutes=30),
+            source="api",
+            invitee_name="Sam",
+            invitee_email="sam@example.com",
+            timezone="UTC",
+        )
+        link_b = OneTimeLink.objects.create(calendar=bo_calendar, contact=shared)
+        only_link = OneTimeLink.objects.create(calendar=bo_calendar, contact=only_bo)
+        staff_flow = Workflow.objects.create(name="S", created_by=staff)
+        orphan_flow = Workflow.objects.create(name="O", created_by=None)
+        enrolled_s = Enrollment.objects.create(
+            workflow=staff_flow, contact=shared, trigger_type="manual"
+        )
+        enrolled_o = Enrollment.objects.create(
+            workflow=orphan_flow, contact=shared, trigger_type="manual"
+        )
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        apps = executor.loader.project_state(after).apps
+        Contact = apps.get_model("contacts", "Contact")
+        Booking = apps.get_model("bookings", "Booking")
+        OneTimeLink = apps.get_model("bookings", "OneTimeLink")
+        Enrollment = apps.get_model("workflows", "Enrollment")
+
+        # Used by three owners (ids in creation order: staff < ana < bo): three contacts.
+        copies = list(Contact.objects.filter(email="Sam@example.com").order_by("owner_id"))
+        assert [c.owner_id for c in copies] == [staff.pk, ana_owner.pk, bo_owner.pk]
+        assert copies[0].pk == shared.pk  # the lowest owner keeps the row
+        for copy in copies:
+            assert (copy.first_name, copy.phone, copy.created_at) == ("Sam", "1", created)
+            assert list(copy.tags.values_list("name", flat=True)) == ["vip"]
+        by_owner = {c.owner_id: c.pk for c in copies}
+        assert Booking.objects.get(pk=booking_a.pk).contact_id == by_owner[ana_owner.pk]
+        assert OneTimeLink.objects.get(pk=link_b.pk).contact_id == by_owner[bo_owner.pk]
+        assert Enrollment.objects.get(pk=enrolled_s.pk).contact_id == by_owner[staff.pk]
+        # A workflow without an owner changes no owner: it stays with the kept row.
+        assert Enrollment.objects.get(pk=enrolled_o.pk).contact_id == shared.pk
+        assert Contact.objects.get(pk=only_bo.pk).owner_id == bo_owner.pk
+        assert OneTimeLink.objects.get(pk=only_link.pk).contact_id == only_bo.pk
+        # Used by nobody: the first superuser's.
+        assert Contact.objects.get(pk=unused.pk).owner_id == admin.pk
+        assert Contact.objects.count() == 5
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        apps = executor.loader.project_state(before).apps
+        Contact = apps.get_model("contacts", "Contact")
+        Booking = apps.get_model("bookings", "Booking")
+        OneTimeLink = apps.get_model("bookings", "OneTimeLink")
+        Enrollment = apps.get_model("workflows", "Enrollment")
+        assert Contact.objects.count() == 3
+        assert Booking.objects.get(pk=booking_a.pk).contact_id == shared.pk
+        assert OneTimeLink.objects.get(pk=link_b.pk).contact_id == shared.pk
+        assert Enrollment.objects.get(pk=enrolled_s.pk).contact_id == shared.pk
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_to_give_contacts_an_owner_when_there_is_no_user():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [
+        ("contacts", "0001_initial"),
+        ("bookings", "0003_booking_calendar_index_covered_by_composite"),
+        ("workflows", "0001_initial"),
+    ]
+    after = [("contacts", "0004_contact_owner_required")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        apps = executor.loader.project_state(before).apps
+        apps.get_model("contacts", "Contact").objects.create(email="nobody@example.com")
+
+        executor = MigrationExecutor(connection)
+        with pytest.raises(RuntimeError, match="create a superuser"):
+            executor.migrate(after)
+    finally:
+        apps.get_model("contacts", "Contact").objects.all().delete()
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -44,7 +44,8 @@ def add_to_workflow(
         if skipped:
             modeladmin.message_user(
                 request,
-                f"{skipped} contact(s) skipped: already active in that workflow.",
+                f"{skipped} contact(s) skipped: already active in that workflow, or not "
+                "contacts of its owner.",
                 messages.WARNING,
             )
         return None

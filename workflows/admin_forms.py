@@ -200,10 +200,14 @@ class TestRunForm(forms.Form):
         label="Contact email", help_text="An existing contact; the workflow runs for real."
     )
 
+    def __init__(self, *args, owner, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
     def clean_email(self) -> str:
         from contacts.services import contact_get_by_email
 
-        contact = contact_get_by_email(email=self.cleaned_data["email"])
+        contact = contact_get_by_email(owner=self.owner, email=self.cleaned_data["email"])
         if contact is None:
             raise forms.ValidationError("No contact has this email.")
         self.contact = contact

@@ -66,6 +66,8 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         """Add a contact to a published workflow with the manual trigger."""
         workflow = self.get_object()
         serializer = EnrollRequestSerializer(data=request.data)
+        # Another owner's contact is refused as an unknown id would be.
+        serializer.fields["contact"].queryset = services.workflow_contacts(workflow=workflow)
         serializer.is_valid(raise_exception=True)
         try:
             enrollment = services.enrollment_start_manual(

@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from config import tokens
+from config.ownership import OwnedQuerySet
 
 
 class TriggerType(models.TextChoices):
@@ -21,6 +22,14 @@ class ActionType(models.TextChoices):
     ADD_TAG = "add_tag", "Add tag"
     REMOVE_TAG = "remove_tag", "Remove tag"
     SEND_WEBHOOK = "send_webhook", "Send webhook"
+
+
+class WorkflowQuerySet(OwnedQuerySet):
+    owner_path = "created_by"
+
+
+class WorkflowPartQuerySet(OwnedQuerySet):
+    owner_path = "workflow__created_by"
 
 
 class Workflow(models.Model):
@@ -53,6 +62,8 @@ class Workflow(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkflowQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "id"]
@@ -88,6 +99,8 @@ class WorkflowAction(models.Model):
     type = models.CharField(max_length=32, choices=ActionType.choices)
     # Validated by the action type's config form (workflows/actions/<type>.py).
     config = models.JSONField(default=dict, blank=True)
+
+    objects = WorkflowPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["workflow", "position", "id"]
@@ -129,6 +142,8 @@ class Enrollment(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkflowPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

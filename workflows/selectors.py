@@ -6,12 +6,9 @@ from workflows.models import Enrollment, StepRun, TriggerType, Workflow
 
 def workflow_list_for(*, user) -> QuerySet[Workflow]:
     """The workflows a staff user may see and edit: their own, or every one for a superuser."""
-    qs = Workflow.objects.select_related("created_by").prefetch_related("actions")
-    if getattr(user, "is_superuser", False):
-        return qs
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    return qs.filter(created_by=user)
+    return (
+        Workflow.objects.visible_to(user).select_related("created_by").prefetch_related("actions")
+    )
 
 
 def workflow_manual_choices_for(*, user) -> QuerySet[Workflow]:

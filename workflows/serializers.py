@@ -102,7 +102,8 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
 
 class EnrollRequestSerializer(serializers.Serializer):
-    contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all())
+    # Narrowed to the workflow's contacts (services.workflow_contacts) by the view.
+    contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.none())
 
 
 class StepRunSerializer(serializers.ModelSerializer):

@@ -14,10 +14,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.ownership import user_sees_owner
 from contacts.models import Contact
 from contacts.services import contact_upsert, split_name
 from workflows import conf, templating
@@ -130,6 +131,21 @@ def workflow_webhook_rotate(*, workflow: Workflow) -> Workflow:
 # --------------------------------------------------------------------------- enrollment
 
 
+def workflow_contacts(*, workflow: Workflow) -> QuerySet[Contact]:
+    """The contacts a workflow may enroll: those its owner sees (a superuser's workflow, or
+    one whose creator is gone and so runs as the system's: everyone's)."""
+    if workflow.created_by_id is None:
+        return Contact.objects.all()
+    return Contact.objects.visible_to(workflow.created_by)
+
+
+def workflow_may_enroll(*, workflow: Workflow, contact: Contact) -> bool:
+    """workflow_contacts for one contact in hand, without a query for the contact."""
+    if workflow.created_by_id is None:
+        return True
+    return user_sees_owner(workflow.created_by, contact.owner_id)
+
+
 def enrollment_create(
     *,
     workflow: Workflow,
@@ -139,7 +155,10 @@ def enrollment_create(
     is_test: bool = False,
 ) -> Enrollment | None:
     """Enroll a contact and queue its first step after commit. None when the contact is
-    already active in this workflow (the same trigger firing again is not a new entry)."""
+    already active in this workflow (the same trigger firing again is not a new entry).
+    EnrollmentRefused for another owner's contact."""
+    if not workflow_may_enroll(workflow=workflow, contact=contact):
+        raise EnrollmentRefused(f"{contact} is not a contact of the owner of “{workflow}”.")
     now = timezone.now()
     actions = workflow_action_specs(workflow=workflow)
     try:
@@ -209,14 +228,16 @@ def workflows_trigger(
     usual path)."""
     if contact_id is None or trigger_type not in published_trigger_types():
         return []
-    workflows = list(
-        Workflow.objects.filter(
-            trigger_type=trigger_type, status=Workflow.Status.PUBLISHED
-        ).select_related("created_by")
-    )
     contact = Contact.objects.filter(pk=contact_id).first()
     if contact is None:
         return []
+    # Only the workflows of an owner who sees the contact: a staff user's workflow never
+    # starts for another owner's contact (workflow_contacts, as a filter).
+    workflows = list(
+        Workflow.objects.owned_by_one_who_sees(contact.owner_id)
+        .filter(trigger_type=trigger_type, status=Workflow.Status.PUBLISHED)
+        .select_related("created_by")
+    )
     if callable(event):
         event = event()
     enrollments = []
@@ -253,8 +274,13 @@ def inbound_webhook_receive(
         fields[name] = value.strip()
     if not fields["first_name"] and isinstance(payload.get("name"), str):
         fields["first_name"], fields["last_name"] = split_name(payload["name"])
+    if workflow.created_by_id is None:
+        raise ValidationError(
+            {"non_field_errors": "This workflow's creator is gone: nobody would own the contact."}
+        )
     with transaction.atomic():
-        contact, _ = contact_upsert(email=email.strip(), **fields)
+        # The workflow owner's contact: their webhook feeds their own list.
+        contact, _ = contact_upsert(owner=workflow.created_by, email=email.strip(), **fields)
         enrollment = enrollment_create(
             workflow=workflow,
             contact=contact,

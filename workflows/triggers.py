@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from calendars.models import Calendar
+from config.ownership import user_sees_owner
 from workflows.actions.base import ConfigForm
 from workflows.models import TriggerType
 
@@ -97,7 +98,5 @@ def trigger_matches(*, workflow, event: Mapping[str, Any]) -> bool:
         # "Any calendar" means any the builder may use: a staff user's workflow never
         # sees the invitees of someone else's calendar.
         creator = workflow.created_by
-        return (
-            creator is None or creator.is_superuser or creator.pk == event.get("calendar_owner_id")
-        )
+        return creator is None or user_sees_owner(creator, event.get("calendar_owner_id"))
     return True

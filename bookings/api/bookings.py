@@ -99,10 +99,7 @@ class PublicBookingCreateApi(PublicAPIView):
 
 def booking_list_for(*, user) -> QuerySet[Booking]:
     """The bookings a staff user may see: those of their calendars, all for a superuser."""
-    qs = Booking.objects.select_related("calendar")
-    if user.is_superuser:
-        return qs
-    return qs.filter(calendar__owner=user)
+    return Booking.objects.visible_to(user).select_related("calendar")
 
 
 def _filtered(qs: QuerySet[Booking], params: dict) -> QuerySet[Booking]:

@@ -8,7 +8,6 @@ is 410 for the endpoints that would use it; a spent link takes a renewal request
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
@@ -109,7 +108,8 @@ class OneTimeLinkSerializer(serializers.ModelSerializer):
 
 class OneTimeLinkCreateSerializer(serializers.Serializer):
     contact = serializers.PrimaryKeyRelatedField(
-        queryset=Contact.objects.all(),
+        # Narrowed to the calendar owner's contacts by the view: another's id is refused.
+        queryset=Contact.objects.none(),
         required=False,
         allow_null=True,
         help_text="The contact the link is for: the booking page prefills their name and email.",
@@ -153,14 +153,8 @@ class OneTimeLinkFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=OneTimeLink.State.choices, required=False)
 
 
-def _own_calendars(request: Request) -> QuerySet[Calendar]:
-    if request.user.is_superuser:
-        return Calendar.objects.all()
-    return Calendar.objects.filter(owner=request.user)
-
-
 def _own_calendar(request: Request, calendar_id: int) -> Calendar:
-    return get_object_or_404(_own_calendars(request), pk=calendar_id)
+    return get_object_or_404(Calendar.objects.visible_to(request.user), pk=calendar_id)
 
 
 class CalendarOneTimeLinksView(APIView):
@@ -199,6 +193,7 @@ class CalendarOneTimeLinksView(APIView):
     def post(self, request: Request, calendar_id: int) -> Response:
         calendar = _own_calendar(request, calendar_id)
         body = OneTimeLinkCreateSerializer(data=request.data)
+        body.fields["contact"].queryset = Contact.objects.filter(owner_id=calendar.owner_id)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
@@ -227,9 +222,7 @@ class OneTimeLinkDetailView(APIView):
         tags=["one-time links"],
     )
     def get(self, request: Request, link_id: int) -> Response:
-        link = get_object_or_404(
-            OneTimeLink.objects.filter(calendar__in=_own_calendars(request)), pk=link_id
-        )
+        link = get_object_or_404(OneTimeLink.objects.visible_to(request.user), pk=link_id)
         return Response(OneTimeLinkSerializer(link).data)
 
 
@@ -243,10 +236,7 @@ class OneTimeLinkRevokeView(APIView):
         tags=["one-time links"],
     )
     def post(self, request: Request, link_id: int) -> Response:
-        link = get_object_or_404(
-            OneTimeLink.objects.filter(calendar__in=_own_calendars(request)),
-            pk=link_id,
-        )
+        link = get_object_or_404(OneTimeLink.objects.visible_to(request.user), pk=link_id)
         link = one_time_link_revoke(link=link)
         return Response(OneTimeLinkSerializer(link).data)
 

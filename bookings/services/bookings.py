@@ -129,6 +129,7 @@ def booking_create(
         # Inside the transaction: a booking refused below takes its new contact with it.
         first_name, last_name = split_name(booking.invitee_name)
         booking.contact, _ = contact_upsert(
+            owner=calendar.owner,
             email=booking.invitee_email,
             first_name=first_name,
             last_name=last_name,

@@ -78,7 +78,7 @@ def one_time_link_renewal_request(
     owner = one_time_link_owner(link=link)
     calendar = link.calendar
     with transaction.atomic():
-        contact, _ = contact_upsert(email=email)
+        contact, _ = contact_upsert(owner=calendar.owner, email=email)
         if owner["email"]:
             share_url = settings.SITE_URL + reverse(
                 "admin:calendar-share", kwargs={"calendar_id": calendar.pk}

@@ -17,7 +17,7 @@ from bookings.services.bookings import SlotUnavailable, booking_create
 from contacts.models import Contact
 from tests import concurrency
 from tests.bookings.factories import BookingFactory
-from tests.calendars.factories import CalendarFactory
+from tests.calendars.factories import CalendarFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -119,10 +119,11 @@ def test_it_gives_one_contact_to_concurrent_winners_with_the_same_email():
 
 
 def test_it_books_one_invitee_on_many_calendars_at_once_with_one_contact():
-    # Each booking holds its own calendar's lock while it inserts the same new contact: the
-    # others wait for the first insert's transaction, then find the row. No deadlock, no
-    # duplicate, no refused booking.
-    calendars = [CalendarFactory() for _ in range(THREADS)]
+    # Each booking holds its own calendar's lock while it inserts the same new contact (the
+    # calendars have one owner): the others wait for the first insert's transaction, then
+    # find the row. No deadlock, no duplicate, no refused booking.
+    owner = UserFactory()
+    calendars = [CalendarFactory(owner=owner) for _ in range(THREADS)]
 
     def attempt(index: int):
         return booking_create(
@@ -139,8 +140,33 @@ def test_it_books_one_invitee_on_many_calendars_at_once_with_one_contact():
 
     assert all(isinstance(r, Booking) for r in results), results
     contact = Contact.objects.get()
+    assert contact.owner == owner
     assert set(Booking.objects.values_list("contact_id", flat=True)) == {contact.pk}
     assert Booking.objects.count() == THREADS
+
+
+def test_it_books_one_invitee_on_two_owners_calendars_at_once_with_a_contact_each():
+    calendars = [CalendarFactory() for _ in range(THREADS)]
+    owners = {calendar.owner_id for calendar in calendars}
+
+    def attempt(index: int):
+        return booking_create(
+            calendar=calendars[index],
+            start=SLOT,
+            name="Jamie Rivera",
+            email="jamie@example.com",
+            timezone="UTC",
+            source=BookingSource.API,
+            now=NOW,
+        )
+
+    results = run_together(attempt)
+
+    assert all(isinstance(r, Booking) for r in results), results
+    assert set(Contact.objects.values_list("owner_id", flat=True)) == owners
+    assert Contact.objects.count() == THREADS
+    for booking in Booking.objects.select_related("calendar", "contact"):
+        assert booking.contact.owner_id == booking.calendar.owner_id
 
 
 @pytest.mark.parametrize("seats", [1, 3])

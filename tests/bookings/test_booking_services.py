@@ -103,7 +103,9 @@ def test_it_creates_the_contact_and_links_it():
 
 def test_it_reuses_the_contact_with_the_same_email_in_any_case():
     calendar = CalendarFactory()
-    existing = ContactFactory(email="jamie@example.com", first_name="J", last_name="", phone="")
+    existing = ContactFactory(
+        owner=calendar.owner, email="jamie@example.com", first_name="J", last_name="", phone=""
+    )
 
     booking = book(calendar, email="Jamie@EXAMPLE.com", name="Jamie Rivera")
 
@@ -112,6 +114,18 @@ def test_it_reuses_the_contact_with_the_same_email_in_any_case():
     assert Contact.objects.count() == 1
     assert existing.first_name == "J"  # known values are kept
     assert existing.last_name == "Rivera"  # blanks are filled in
+
+
+def test_it_files_the_invitee_under_the_calendars_owner():
+    calendar = CalendarFactory()
+    theirs = ContactFactory(email="jamie@example.com", first_name="J", last_name="")
+
+    booking = book(calendar, email="jamie@example.com", name="Jamie Rivera")
+
+    assert booking.contact.owner == calendar.owner
+    assert booking.contact_id != theirs.pk
+    theirs.refresh_from_db()
+    assert theirs.last_name == ""  # another owner's contact is not touched
 
 
 def test_it_records_who_booked_on_behalf():

@@ -110,7 +110,7 @@ def test_it_generates_a_link_and_shows_it_to_copy(owner_client, calendar):
 
 
 def test_it_generates_a_link_for_a_contact_with_an_expiry(client, calendar):
-    contact = ContactFactory(email="ana@example.com")
+    contact = ContactFactory(owner=calendar.owner, email="ana@example.com")
 
     with time_machine.travel("2030-01-07 10:00:00+00:00", tick=False):
         client.force_login(calendar.owner)
@@ -338,7 +338,7 @@ def test_it_never_offers_a_contacts_or_another_interfaces_link_as_current(
     )
     extra = dict(made_elsewhere)
     if extra.pop("for_contact", False):
-        extra["contact"] = ContactFactory()
+        extra["contact"] = ContactFactory(owner=calendar.owner)
     newer = OneTimeLinkFactory(calendar=calendar, **extra)
 
     html = owner_client.get(share_url(calendar)).content.decode()
@@ -376,7 +376,7 @@ def test_it_generates_a_general_panel_link_that_becomes_current(owner_client, ca
 
 
 def test_it_generates_a_link_with_uses_range_and_lock_for_a_contact(owner_client, calendar):
-    contact = ContactFactory(email="ana@example.com")
+    contact = ContactFactory(owner=calendar.owner, email="ana@example.com")
 
     response = owner_client.post(
         share_url(calendar),
@@ -463,9 +463,36 @@ def test_it_filters_the_admin_list_by_source(owner_client, calendar):
 
 
 def test_it_searches_the_admin_list_by_contact_email(owner_client, calendar):
-    ana = OneTimeLinkFactory(calendar=calendar, contact=ContactFactory(email="ana@example.com"))
-    OneTimeLinkFactory(calendar=calendar, contact=ContactFactory(email="bo@example.com"))
+    ana = OneTimeLinkFactory(
+        calendar=calendar, contact=ContactFactory(owner=calendar.owner, email="ana@example.com")
+    )
+    OneTimeLinkFactory(
+        calendar=calendar, contact=ContactFactory(owner=calendar.owner, email="bo@example.com")
+    )
 
     response = owner_client.get(LIST_URL, {"q": "ana@example"})
 
     assert {link.pk for link in response.context["cl"].result_list} == {ana.pk}
+
+
+def test_it_does_not_make_a_link_for_another_owners_contact(owner_client, calendar):
+    ContactFactory(email="ana@example.com")  # someone else's contact
+
+    response = owner_client.post(
+        share_url(calendar), {"action": "generate", "contact_email": "ana@example.com"}
+    )
+
+    # Their contact is not mine: the email reads as a new contact, which needs a name.
+    assert response.status_code == 400
+    assert "Give the new contact&#x27;s name" in response.content.decode()
+    assert not OneTimeLink.objects.exists()
+
+
+def test_it_offers_only_the_calendar_owners_contacts_to_pick(owner_client, calendar):
+    ContactFactory(owner=calendar.owner, email="mine@example.com")
+    ContactFactory(email="theirs@example.com")
+
+    html = owner_client.get(share_url(calendar)).content.decode()
+
+    assert "mine@example.com" in html
+    assert "theirs@example.com" not in html

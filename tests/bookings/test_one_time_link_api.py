@@ -69,7 +69,7 @@ def test_it_generates_a_link_with_exactly_the_documented_fields(settings):
 
 def test_it_generates_a_link_for_a_contact_with_label_and_expiry():
     calendar = CalendarFactory()
-    contact = ContactFactory()
+    contact = ContactFactory(owner=calendar.owner)
     expires = (timezone.now() + timedelta(days=7)).replace(microsecond=0)
 
     response = client_for(calendar.owner).post(
@@ -84,6 +84,32 @@ def test_it_generates_a_link_for_a_contact_with_label_and_expiry():
     assert link.contact == contact
     assert link.label == "Ana follow-up"
     assert link.expires_at == expires
+
+
+def test_it_refuses_a_link_for_another_staff_users_contact_as_for_an_unknown_one():
+    calendar = CalendarFactory()
+    theirs = ContactFactory()
+
+    response = client_for(calendar.owner).post(
+        links_url(calendar), {"contact": theirs.pk}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["contact"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
+    assert not OneTimeLink.objects.exists()
+
+
+def test_it_refuses_a_superuser_a_link_for_a_contact_of_another_owner_than_the_calendars():
+    calendar = CalendarFactory()
+    theirs = ContactFactory()
+
+    response = client_for(UserFactory(is_superuser=True)).post(
+        links_url(calendar), {"contact": theirs.pk}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "contact" in response.json()
+    assert not OneTimeLink.objects.exists()
 
 
 def test_it_works_with_a_session_too():

@@ -65,7 +65,8 @@ def test_it_sets_the_expiry_from_a_duration(text, delta):
 
 def test_it_makes_links_for_an_existing_contact():
     calendar = CalendarFactory()
-    contact = ContactFactory(email="ana@example.com")
+    contact = ContactFactory(owner=calendar.owner, email="ana@example.com")
+    ContactFactory(email="ana@example.com")  # another owner's, not this calendar's
 
     run(calendar.slug, "--contact", "ANA@example.com")
 

@@ -74,7 +74,7 @@ def ranged_link(**extra) -> OneTimeLink:
 
 def test_it_creates_a_link_with_uses_range_and_lock_through_the_api():
     calendar = CalendarFactory()
-    contact = ContactFactory()
+    contact = ContactFactory(owner=calendar.owner)
 
     response = create(
         calendar,
@@ -247,8 +247,11 @@ def test_it_books_inside_the_range_on_the_page():
 
 
 def locked_link() -> OneTimeLink:
-    contact = ContactFactory(email="ana@example.com", first_name="Ana", last_name="Lima")
-    return one_time_link_generate(calendar=CalendarFactory(), contact=contact, lock_to_contact=True)
+    calendar = CalendarFactory()
+    contact = ContactFactory(
+        owner=calendar.owner, email="ana@example.com", first_name="Ana", last_name="Lima"
+    )
+    return one_time_link_generate(calendar=calendar, contact=contact, lock_to_contact=True)
 
 
 def test_it_refuses_another_email_for_a_link_locked_to_its_contact():

@@ -52,7 +52,7 @@ def book_by_token(token, *, start=SLOT, email="ana@example.com", **extra):
 
 def test_it_generates_an_active_link():
     calendar = CalendarFactory()
-    contact = ContactFactory()
+    contact = ContactFactory(owner=calendar.owner)
 
     link = one_time_link_generate(
         calendar=calendar, created_by=calendar.owner, contact=contact, label="Ana"
@@ -67,6 +67,16 @@ def test_it_generates_an_active_link():
         "Ana",
     )
     assert link.created_at == NOW
+
+
+def test_it_refuses_a_link_for_a_contact_of_another_owner():
+    calendar = CalendarFactory()
+
+    with pytest.raises(ValidationError) as caught:
+        one_time_link_generate(calendar=calendar, contact=ContactFactory())
+
+    assert caught.value.message_dict == {"contact": ["This contact belongs to another owner."]}
+    assert not OneTimeLink.objects.exists()
 
 
 def test_it_returns_the_existing_link_for_a_used_idempotency_key():

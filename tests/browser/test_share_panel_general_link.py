@@ -45,7 +45,9 @@ def workflow_link(calendar, monkeypatch):
             {"key": "link", "type": "generate_one_time_link", "config": {"calendar": calendar.pk}}
         ],
     )
-    contact = ContactFactory(email="ana@example.com", first_name="Ana", last_name="Lima")
+    contact = ContactFactory(
+        owner=calendar.owner, email="ana@example.com", first_name="Ana", last_name="Lima"
+    )
     enrollment_create(workflow=workflow, contact=contact, trigger_type="manual")
     run_queued()
     return OneTimeLink.objects.get(calendar=calendar, contact=contact)

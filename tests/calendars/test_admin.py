@@ -237,3 +237,89 @@ def test_it_shows_the_share_button_and_the_override_help(admin_client, staff):
     assert reverse("admin:calendar-share", args=[calendar.pk]) in page
     assert calendar.scheduling_path() in page
     assert "leave times empty to close the date" in page.lower()
+
+
+def test_it_writes_the_calendar_and_its_hours_through_the_calendar_service(
+    admin_client, staff, monkeypatch
+):
+    from calendars import admin as calendar_admin
+
+    calls = []
+    real = calendar_admin.calendar_update
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(calendar_admin, "calendar_update", spy)
+    calendar = CalendarFactory(owner=staff, hours=[])
+    version = calendar.rules_version
+    weekly = [{"weekday": "2", "start": "08:00", "end": "10:00"}]
+
+    response = admin_client.post(
+        change_url(calendar), form_data(weekly=weekly, slug=calendar.slug, name="Renamed")
+    )
+
+    assert response.status_code == 302
+    calendar.refresh_from_db()
+    assert calendar.name == "Renamed"
+    assert calendar.rules_version != version
+    assert list(calendar.weekly_hours.values_list("weekday", "start", "end")) == [
+        (2, time(8), time(10))
+    ]
+    assert len(calls) == 1
+    assert calls[0]["weekly_hours"] == [(2, time(8), time(10))]
+    assert calls[0]["name"] == "Renamed"
+
+
+def test_it_keeps_the_unchanged_hours_when_editing_other_fields(admin_client, staff):
+    calendar = CalendarFactory(owner=staff, hours=[(0, time(9), time(12)), (1, time(13), time(17))])
+    rows = [
+        {"id": str(row.pk), "calendar": str(calendar.pk), "weekday": str(row.weekday),
+         "start": row.start.strftime("%H:%M"), "end": row.end.strftime("%H:%M")}
+        for row in calendar.weekly_hours.all()
+    ]  # fmt: skip
+    data = form_data(slug=calendar.slug, name="Renamed", weekly=[])
+    data.update(inline("weekly_hours", rows, initial=len(rows)))
+
+    response = admin_client.post(change_url(calendar), data)
+
+    assert response.status_code == 302
+    assert list(calendar.weekly_hours.values_list("weekday", "start", "end")) == [
+        (0, time(9), time(12)),
+        (1, time(13), time(17)),
+    ]
+
+
+def test_it_lets_a_superuser_hand_a_calendar_to_another_owner(client):
+    client.force_login(UserFactory(is_superuser=True))
+    calendar = CalendarFactory(hours=[])
+    other = UserFactory()
+
+    response = client.post(
+        change_url(calendar),
+        form_data(slug=calendar.slug, name=calendar.name, owner=str(other.pk), weekly=[]),
+    )
+
+    assert response.status_code == 302
+    calendar.refresh_from_db()
+    assert calendar.owner == other
+
+
+def test_it_does_not_show_the_hours_of_another_staff_users_calendar_inline(admin_client, staff):
+    from django.contrib.admin.sites import site
+    from django.test import RequestFactory
+
+    from calendars.admin import WeeklyIntervalInline
+    from calendars.models import WeeklyInterval
+
+    CalendarFactory()  # someone else's, with hours
+    mine = CalendarFactory(owner=staff)
+    request = RequestFactory().get("/")
+    request.user = staff
+
+    inline_admin = WeeklyIntervalInline(WeeklyInterval, site)
+
+    assert {row.calendar_id for row in inline_admin.get_queryset(request)} == {mine.pk}
+    assert not inline_admin.has_change_permission(request, CalendarFactory())
+    assert inline_admin.has_change_permission(request, mine)

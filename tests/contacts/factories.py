@@ -1,6 +1,7 @@
 import factory
 
 from contacts.models import Contact, Tag
+from tests.calendars.factories import UserFactory
 
 
 class TagFactory(factory.django.DjangoModelFactory):
@@ -14,6 +15,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
 
+    owner = factory.SubFactory(UserFactory)
     first_name = "Jamie"
     last_name = factory.Sequence(lambda n: f"Invitee{n}")
     email = factory.Sequence(lambda n: f"invitee{n}@example.com")

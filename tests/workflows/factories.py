@@ -31,7 +31,11 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
         model = Enrollment
 
     workflow = factory.SubFactory(WorkflowFactory)
-    contact = factory.SubFactory("tests.contacts.factories.ContactFactory")
+    # One of the workflow owner's contacts: a workflow enrolls no one else's.
+    contact = factory.SubFactory(
+        "tests.contacts.factories.ContactFactory",
+        owner=factory.SelfAttribute("..workflow.created_by"),
+    )
     trigger_type = TriggerType.MANUAL
     actions = factory.LazyFunction(list)
 

@@ -93,7 +93,7 @@ def webhooks_may_reach_this_machine(settings):
 
 def test_it_generates_a_link_for_the_contact_on_the_chosen_calendar():
     calendar = CalendarFactory(name="Intro call", timezone="Europe/Berlin")
-    contact = ContactFactory()
+    contact = ContactFactory(owner=calendar.owner)
     _step, enrollment = run_one(
         {"key": "link", "type": "generate_one_time_link", "config": {"calendar": calendar.pk}},
         contact=contact,
@@ -114,7 +114,8 @@ def test_it_generates_a_link_for_the_contact_on_the_chosen_calendar():
 def test_it_computes_the_link_url_from_the_stored_link_id():
     calendar = CalendarFactory()
     _step, enrollment = run_one(
-        {"key": "link", "type": "generate_one_time_link", "config": {"calendar": calendar.pk}}
+        {"key": "link", "type": "generate_one_time_link", "config": {"calendar": calendar.pk}},
+        contact=ContactFactory(owner=calendar.owner),
     )
 
     link = OneTimeLink.objects.get()
@@ -129,11 +130,26 @@ def test_it_sets_the_optional_expiry_and_shows_it_in_the_calendars_zone():
         {
             "type": "generate_one_time_link",
             "config": {"calendar": calendar.pk, "expires_in_hours": 48},
-        }
+        },
+        contact=ContactFactory(owner=calendar.owner),
     )
 
     assert OneTimeLink.objects.get().expires_at == NOW + timedelta(hours=48)
     assert enrollment.values["link"]["expires_at"] == "2030-01-09 09:00 CET"
+
+
+def test_it_fails_the_link_step_for_a_contact_of_another_owner_than_the_calendars():
+    # A superuser's workflow may see both, but a link is only ever made for a contact of
+    # the calendar's owner.
+    calendar = CalendarFactory()
+    step, _enrollment = run_one(
+        {"key": "link", "type": "generate_one_time_link", "config": {"calendar": calendar.pk}},
+        contact=ContactFactory(),
+    )
+
+    assert step.status == "failed"
+    assert "This contact belongs to another owner." in step.error
+    assert not OneTimeLink.objects.exists()
 
 
 def test_it_fails_the_link_step_when_the_calendar_is_inactive():
@@ -348,7 +364,7 @@ def test_it_lets_webhooks_reach_only_public_addresses(address, public):
 
 def test_it_makes_a_link_with_uses_a_relative_range_and_a_contact_lock():
     calendar = CalendarFactory(timezone="Pacific/Honolulu")  # still 6 January there
-    contact = ContactFactory()
+    contact = ContactFactory(owner=calendar.owner)
 
     run_one(
         {

@@ -232,7 +232,7 @@ def test_it_refuses_to_publish_an_invalid_workflow_with_a_message(client, builde
 
 def test_it_starts_a_test_run_for_a_chosen_contact_even_on_a_draft(client, builder):
     workflow = make_workflow(user=builder, status="draft")
-    contact = ContactFactory(email="ada@example.com")
+    contact = ContactFactory(owner=builder, email="ada@example.com")
 
     response = client.post(
         f"/admin/workflows/workflow/{workflow.pk}/test-run/", {"email": "ADA@example.com"}
@@ -253,6 +253,19 @@ def test_it_explains_a_test_run_for_an_unknown_contact(client, builder):
     assert Enrollment.objects.count() == 0
 
 
+def test_it_does_not_test_run_with_another_staff_users_contact(client, builder):
+    workflow = make_workflow(user=builder)
+    ContactFactory(email="ana@example.com")  # someone else's
+
+    response = client.post(
+        f"/admin/workflows/workflow/{workflow.pk}/test-run/", {"email": "ana@example.com"}
+    )
+
+    assert response.status_code == 200
+    assert "No contact has this email." in response.content.decode()
+    assert Enrollment.objects.count() == 0
+
+
 def test_it_shows_each_steps_status_output_and_error_and_retries(client, builder):
     workflow = make_workflow(
         user=builder,
@@ -262,7 +275,8 @@ def test_it_shows_each_steps_status_output_and_error_and_retries(client, builder
         ],
     )
     client.post(
-        f"/admin/workflows/workflow/{workflow.pk}/test-run/", {"email": ContactFactory().email}
+        f"/admin/workflows/workflow/{workflow.pk}/test-run/",
+        {"email": ContactFactory(owner=builder).email},
     )
     run_queued()
     step = StepRun.objects.get(key="hook")
@@ -304,7 +318,10 @@ def test_it_lists_enrollments_for_their_owner_only(client, builder):
     theirs = make_workflow(user=UserFactory(), name="Secret flow")
     for workflow in (mine, theirs):
         Enrollment.objects.create(
-            workflow=workflow, contact=ContactFactory(), trigger_type="manual", actions=[]
+            workflow=workflow,
+            contact=ContactFactory(owner=workflow.created_by),
+            trigger_type="manual",
+            actions=[],
         )
     content = client.get("/admin/workflows/enrollment/").content.decode()
     assert "Secret flow" not in content

@@ -221,7 +221,7 @@ def test_it_is_for_staff_only(user_kwargs):
 
 def test_it_enrolls_a_contact_in_a_manual_workflow(api, owner):
     workflow = make_workflow(user=owner, actions=[{"type": "add_tag", "config": {"tag": "x"}}])
-    contact = ContactFactory()
+    contact = ContactFactory(owner=owner)
 
     response = api.post(f"{URL}{workflow.pk}/enroll/", {"contact": contact.pk}, format="json")
 
@@ -234,7 +234,7 @@ def test_it_enrolls_a_contact_in_a_manual_workflow(api, owner):
 
 def test_it_refuses_to_enroll_twice_while_active(api, owner):
     workflow = make_workflow(user=owner, actions=[{"type": "add_tag", "config": {"tag": "x"}}])
-    contact = ContactFactory()
+    contact = ContactFactory(owner=owner)
     api.post(f"{URL}{workflow.pk}/enroll/", {"contact": contact.pk}, format="json")
 
     response = api.post(f"{URL}{workflow.pk}/enroll/", {"contact": contact.pk}, format="json")
@@ -259,7 +259,7 @@ def test_it_refuses_to_enroll_in_a_draft_or_automatic_workflow(
         trigger={"type": trigger, "config": {}},
         actions=[{"type": "add_tag", "config": {"tag": "x"}}],
     )
-    response = api.post(f"{URL}{workflow.pk}/enroll/", {"contact": ContactFactory().pk})
+    response = api.post(f"{URL}{workflow.pk}/enroll/", {"contact": ContactFactory(owner=owner).pk})
     assert response.status_code == 409
     assert message in response.json()["detail"]
 
@@ -283,7 +283,7 @@ def test_it_lists_enrollments_with_their_step_results(
         ],
     )
     for _ in range(3):
-        api.post(f"{URL}{workflow.pk}/enroll/", {"contact": ContactFactory().pk})
+        api.post(f"{URL}{workflow.pk}/enroll/", {"contact": ContactFactory(owner=owner).pk})
     run_queued()
 
     with django_assert_max_num_queries(8):
@@ -329,6 +329,7 @@ def test_it_upserts_and_enrolls_the_contact_of_an_inbound_webhook(client, hook_w
     assert response.status_code == 202
     contact = Contact.objects.get()
     assert (contact.email, contact.first_name) == ("Lead@example.com", "Lea")
+    assert contact.owner == hook_workflow.created_by
     assert response.json() == {"contact": contact.pk, "enrolled": True}
     enrollment = Enrollment.objects.get()
     assert enrollment.trigger_data == {
@@ -339,7 +340,10 @@ def test_it_upserts_and_enrolls_the_contact_of_an_inbound_webhook(client, hook_w
 
 
 def test_it_uses_the_existing_contact_of_an_inbound_webhook(client, hook_workflow):
-    existing = ContactFactory(email="lead@example.com", first_name="Known")
+    existing = ContactFactory(
+        owner=hook_workflow.created_by, email="lead@example.com", first_name="Known"
+    )
+    ContactFactory(email="lead@example.com", first_name="Another owner's")
     response = client.post(
         hook_path(hook_workflow),
         {"email": "LEAD@example.com", "first_name": "Other"},
@@ -488,3 +492,46 @@ def test_it_generates_the_schema_without_warnings(tmp_path):
     call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     schema = (tmp_path / "schema.yml").read_text()
     assert "ActionTypeEnum" in schema and "TriggerTypeEnum" in schema
+
+
+# Ownership of contacts
+
+
+def test_it_refuses_to_enroll_another_staff_users_contact_as_an_unknown_one(api, owner):
+    workflow = make_workflow(user=owner)
+    theirs = ContactFactory()
+
+    response = api.post(f"{URL}{workflow.pk}/enroll/", {"contact": theirs.pk}, format="json")
+    unknown = api.post(f"{URL}{workflow.pk}/enroll/", {"contact": 999999}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["contact"] == [
+        unknown.json()["contact"][0].replace("999999", str(theirs.pk))
+    ]
+    assert Enrollment.objects.count() == 0
+
+
+def test_it_refuses_a_superuser_enrolling_another_owners_contact_in_a_workflow():
+    superuser = UserFactory(is_superuser=True)
+    api = APIClient()
+    api.force_authenticate(superuser)
+    workflow = make_workflow(user=UserFactory())
+    theirs = ContactFactory()
+
+    response = api.post(f"{URL}{workflow.pk}/enroll/", {"contact": theirs.pk}, format="json")
+
+    assert response.status_code == 400
+    assert "contact" in response.json()
+    assert Enrollment.objects.count() == 0
+
+
+def test_it_refuses_a_webhook_for_a_workflow_whose_creator_is_gone(client, hook_workflow):
+    Workflow.objects.filter(pk=hook_workflow.pk).update(created_by=None)
+
+    response = client.post(
+        hook_path(hook_workflow), {"email": "lead@example.com"}, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "nobody would own the contact" in str(response.json())
+    assert not Contact.objects.exists()

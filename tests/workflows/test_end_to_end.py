@@ -111,7 +111,7 @@ def test_it_sends_one_email_and_makes_one_link_when_tasks_arrive_twice(
     workflow = make_workflow(user=calendar.owner, actions=link_and_email_actions(calendar.pk))
 
     enrollment = enrollment_create(
-        workflow=workflow, contact=ContactFactory(), trigger_type="manual"
+        workflow=workflow, contact=ContactFactory(owner=calendar.owner), trigger_type="manual"
     )
     first = enrollment.steps.get()
     for _ in range(3):  # three more copies of the first step's task, racing the original
@@ -137,7 +137,7 @@ def test_it_retries_while_the_mail_server_fails_then_delivers(
     workflow = make_workflow(user=calendar.owner, actions=link_and_email_actions(calendar.pk))
 
     enrollment = enrollment_create(
-        workflow=workflow, contact=ContactFactory(), trigger_type="manual"
+        workflow=workflow, contact=ContactFactory(owner=calendar.owner), trigger_type="manual"
     )
 
     smtp_server.wait_for(1)
@@ -157,7 +157,7 @@ def test_it_fails_the_enrollment_when_the_mail_server_stays_down(
     workflow = make_workflow(user=calendar.owner, actions=link_and_email_actions(calendar.pk))
 
     enrollment = enrollment_create(
-        workflow=workflow, contact=ContactFactory(), trigger_type="manual"
+        workflow=workflow, contact=ContactFactory(owner=calendar.owner), trigger_type="manual"
     )
 
     wait_until(
@@ -177,7 +177,7 @@ def test_it_loses_nothing_when_the_broker_loses_its_messages(smtp_server, celery
     calendar = CalendarFactory()
     workflow = make_workflow(user=calendar.owner, actions=link_and_email_actions(calendar.pk))
     enrollment = enrollment_create(
-        workflow=workflow, contact=ContactFactory(), trigger_type="manual"
+        workflow=workflow, contact=ContactFactory(owner=calendar.owner), trigger_type="manual"
     )
     purge_broker(redis_url())  # the queued task is gone, as after a broker restart
 

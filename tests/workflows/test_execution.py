@@ -45,7 +45,9 @@ def link_and_email():
 
 def enroll(workflow, contact=None):
     return enrollment_create(
-        workflow=workflow, contact=contact or ContactFactory(), trigger_type="manual"
+        workflow=workflow,
+        contact=contact or ContactFactory(owner=workflow.created_by),
+        trigger_type="manual",
     )
 
 
@@ -77,7 +79,7 @@ def test_it_queues_the_first_step_after_commit(
 
 
 def test_it_sends_each_contact_their_own_link_by_email(link_and_email):
-    ada = ContactFactory(first_name="Ada", email="ada@example.com")
+    ada = ContactFactory(owner=link_and_email.created_by, first_name="Ada", email="ada@example.com")
     enrollment = enroll(link_and_email, ada)
 
     assert run_queued() == ["succeeded", "succeeded"]
@@ -320,7 +322,7 @@ def test_it_fails_a_step_that_keeps_killing_its_worker(link_and_email, frozen_ti
 
 
 def test_it_keeps_active_enrollments_on_the_actions_they_entered_with(link_and_email):
-    ada = ContactFactory(first_name="Ada")
+    ada = ContactFactory(owner=link_and_email.created_by, first_name="Ada")
     enrollment = enroll(link_and_email, ada)
     run_queued(max_rounds=0)
     # The builder rewrites the email and appends a step while Ada is inside.
@@ -344,14 +346,14 @@ def test_it_keeps_active_enrollments_on_the_actions_they_entered_with(link_and_e
 
 
 def test_it_does_not_enroll_a_contact_already_active(link_and_email):
-    contact = ContactFactory()
+    contact = ContactFactory(owner=link_and_email.created_by)
     assert enroll(link_and_email, contact) is not None
     assert enroll(link_and_email, contact) is None
     assert Enrollment.objects.count() == 1
 
 
 def test_it_enrolls_again_once_the_earlier_run_finished(link_and_email):
-    contact = ContactFactory()
+    contact = ContactFactory(owner=link_and_email.created_by)
     enroll(link_and_email, contact)
     run_queued()
     assert enroll(link_and_email, contact) is not None
@@ -380,7 +382,7 @@ def test_it_escapes_values_in_the_html_body():
             }
         ],
     )
-    enroll(workflow, ContactFactory(first_name="<b>Eve</b>"))
+    enroll(workflow, ContactFactory(owner=user, first_name="<b>Eve</b>"))
     run_queued()
 
     message = mail.outbox[0]

@@ -40,7 +40,7 @@ def sent_link(django_capture_on_commit_callbacks):
         body_html='<a href="{{ link.url }}">Book</a>',
     )
     workflow = make_workflow(user=calendar.owner, actions=actions)
-    contact = ContactFactory(first_name="Ada", email="ada@example.com")
+    contact = ContactFactory(owner=calendar.owner, first_name="Ada", email="ada@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         enrollment_create(workflow=workflow, contact=contact, trigger_type="manual")
     assert run_queued() == ["succeeded", "succeeded"]

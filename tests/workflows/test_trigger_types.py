@@ -104,12 +104,13 @@ def test_it_answers_a_workflow_saved_directly_at_once():
 def test_it_enrolls_a_contact_created_after_a_publish_in_the_same_request(
     django_capture_on_commit_callbacks, enqueued
 ):
-    workflow = workflow_on(TriggerType.CONTACT_CREATED, status="draft")
+    owner = UserFactory()
+    workflow = workflow_on(TriggerType.CONTACT_CREATED, status="draft", user=owner)
 
     assert TriggerType.CONTACT_CREATED not in published_trigger_types()
     workflow_set_status(workflow=workflow, status=Workflow.Status.PUBLISHED)
     with django_capture_on_commit_callbacks(execute=True):
-        contact = contact_create(email="new@example.com")
+        contact = contact_create(owner=owner, email="new@example.com")
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.workflow, enrollment.contact) == (workflow, contact)

@@ -36,6 +36,11 @@ def on_commit(django_capture_on_commit_callbacks, enqueued, monkeypatch):
     return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
+@pytest.fixture
+def owner():
+    return UserFactory()
+
+
 def workflow_on(trigger_type, config=None, *, user=None, status="published"):
     return make_workflow(
         user=user or UserFactory(),
@@ -56,34 +61,36 @@ def book(calendar, email="ana@example.com"):
     )
 
 
-def test_it_enrolls_a_new_contact_in_contact_created_workflows(on_commit):
-    workflow = workflow_on(TriggerType.CONTACT_CREATED)
+def test_it_enrolls_a_new_contact_in_contact_created_workflows(on_commit, owner):
+    workflow = workflow_on(TriggerType.CONTACT_CREATED, user=owner)
     with on_commit():
-        contact = contact_create(email="new@example.com")
+        contact = contact_create(owner=owner, email="new@example.com")
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.workflow, enrollment.contact) == (workflow, contact)
     assert enrollment.trigger_type == TriggerType.CONTACT_CREATED
 
 
-def test_it_ignores_draft_workflows(on_commit):
-    workflow_on(TriggerType.CONTACT_CREATED, status="draft")
+def test_it_ignores_draft_workflows(on_commit, owner):
+    workflow_on(TriggerType.CONTACT_CREATED, user=owner, status="draft")
     with on_commit():
-        contact_create(email="new@example.com")
+        contact_create(owner=owner, email="new@example.com")
     assert Enrollment.objects.count() == 0
 
 
-def test_it_enrolls_nothing_before_the_transaction_commits(django_capture_on_commit_callbacks):
-    workflow_on(TriggerType.CONTACT_CREATED)
+def test_it_enrolls_nothing_before_the_transaction_commits(
+    django_capture_on_commit_callbacks, owner
+):
+    workflow_on(TriggerType.CONTACT_CREATED, user=owner)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        contact_create(email="new@example.com")
+        contact_create(owner=owner, email="new@example.com")
     assert Enrollment.objects.count() == 0
     assert callbacks  # the signal waits for the commit
 
 
-def test_it_enrolls_on_the_chosen_tag_only(on_commit):
-    workflow = workflow_on(TriggerType.CONTACT_TAG_ADDED, {"tag": "VIP"})
-    contact = ContactFactory()
+def test_it_enrolls_on_the_chosen_tag_only(on_commit, owner):
+    workflow = workflow_on(TriggerType.CONTACT_TAG_ADDED, {"tag": "VIP"}, user=owner)
+    contact = ContactFactory(owner=owner)
     with on_commit():
         contact_tag_add(contact=contact, name="other")
         contact_tag_add(contact=contact, name="vip")
@@ -96,15 +103,16 @@ def test_it_enrolls_on_the_chosen_tag_only(on_commit):
 def test_it_does_not_loop_when_a_workflow_re_adds_its_own_tag(enqueued):
     # Real commits: the tag action's signal fires when its own transaction commits, while
     # the contact is still active in the workflow.
+    owner = UserFactory()
     make_workflow(
-        user=UserFactory(),
+        user=owner,
         trigger={"type": "contact_tag_added", "config": {"tag": "loop"}},
         actions=[
             {"key": "drop", "type": "remove_tag", "config": {"tag": "loop"}},
             {"key": "again", "type": "add_tag", "config": {"tag": "loop"}},
         ],
     )
-    contact = ContactFactory()
+    contact = ContactFactory(owner=owner)
     contact_tag_add(contact=contact, name="loop")
     run_queued()
 
@@ -166,20 +174,20 @@ def test_it_enrolls_the_invitee_when_an_appointment_is_cancelled(on_commit):
     assert booked.enrollments.count() == 0
 
 
-def test_it_leaves_the_other_trigger_types_alone(on_commit):
+def test_it_leaves_the_other_trigger_types_alone(on_commit, owner):
     for trigger_type in (TriggerType.MANUAL, TriggerType.INBOUND_WEBHOOK):
-        workflow_on(trigger_type)
+        workflow_on(trigger_type, user=owner)
     with on_commit():
-        contact = contact_create(email="x@example.com", tags=["a"])
+        contact = contact_create(owner=owner, email="x@example.com", tags=["a"])
         contact_tag_remove(contact=contact, name="a")
     assert Enrollment.objects.count() == 0
 
 
-def test_it_enrolls_in_every_matching_workflow(on_commit):
-    first = workflow_on(TriggerType.CONTACT_CREATED)
-    second = workflow_on(TriggerType.CONTACT_CREATED)
+def test_it_enrolls_in_every_matching_workflow(on_commit, owner):
+    first = workflow_on(TriggerType.CONTACT_CREATED, user=owner)
+    second = workflow_on(TriggerType.CONTACT_CREATED, user=owner)
     with on_commit():
-        contact_create(email="x@example.com")
+        contact_create(owner=owner, email="x@example.com")
     assert set(Enrollment.objects.values_list("workflow", flat=True)) == {first.pk, second.pk}
 
 
@@ -215,3 +223,40 @@ def test_it_costs_one_query_per_event_when_no_workflow_listens(
         for send in signal_senders:
             send()
     assert Enrollment.objects.count() == 0
+
+
+# Ownership: a staff user's workflow reacts to their own contacts only.
+
+
+def test_it_does_not_start_my_workflow_for_another_owners_new_contact(on_commit, owner):
+    workflow_on(TriggerType.CONTACT_CREATED, user=owner)
+    with on_commit():
+        contact_create(owner=UserFactory(), email="theirs@example.com")
+    assert Enrollment.objects.count() == 0
+
+
+def test_it_does_not_start_my_workflow_for_a_tag_on_another_owners_contact(on_commit, owner):
+    workflow_on(TriggerType.CONTACT_TAG_ADDED, {"tag": "vip"}, user=owner)
+    theirs = ContactFactory()
+    with on_commit():
+        contact_tag_add(contact=theirs, name="vip")
+    assert Enrollment.objects.count() == 0
+
+
+def test_it_starts_only_the_owners_workflow_for_a_new_invitee(on_commit, owner):
+    calendar = CalendarFactory(owner=owner)
+    mine = workflow_on(TriggerType.CONTACT_CREATED, user=owner)
+    workflow_on(TriggerType.CONTACT_CREATED)
+    with on_commit():
+        booking = book(calendar)
+
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.workflow, enrollment.contact) == (mine, booking.contact)
+    assert booking.contact.owner == owner
+
+
+def test_it_lets_a_superusers_workflow_see_every_owners_new_contacts(on_commit):
+    workflow_on(TriggerType.CONTACT_CREATED, user=UserFactory(is_superuser=True))
+    with on_commit():
+        contact_create(owner=UserFactory(), email="theirs@example.com")
+    assert Enrollment.objects.count() == 1

@@ -81,7 +81,8 @@ class Command(BaseCommand):
             with transaction.atomic():
                 contact = None
                 if options["contact"]:
-                    contact, _ = contact_upsert(email=options["contact"])
+                    # The calendar owner's contact, as a booking on the calendar would file it.
+                    contact, _ = contact_upsert(owner=calendar.owner, email=options["contact"])
                 links = [
                     one_time_link_generate(
                         calendar=calendar,
