@@ -11,7 +11,8 @@ always with the zone's name.
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 
 from bookings.ics import (
     METHOD_CANCEL,
@@ -25,6 +26,7 @@ from bookings.ics import (
 from bookings.models import Booking, OutboxMessage
 from bookings.services.outbox import outbox_enqueue_many_deferred
 from config.rows import Deferred
+from config.text import plain
 
 EVENTS = ("confirmed", "cancelled", "rescheduled")
 # The outbox renderer of these rows (bookings.services.outbox.RENDERERS).
@@ -81,9 +83,17 @@ def _subject(*, booking: Booking, event: str, recipient: str, tz_name: str) -> s
     return f"{prefix[event]}: {what}{joiner}{when}"[:300]
 
 
+def _render_text(template_name: str, context: dict) -> str:
+    """A text email: no HTML escaping (it is not HTML), and a plain str, not the SafeString
+    a template gives: nothing an invitee typed may pass later as trusted markup (the admin's
+    preview, a template that includes it)."""
+    template = get_template(template_name).template
+    return plain(template.render(Context(context, autoescape=False)))
+
+
 def _render(name: str, context: dict) -> tuple[str, str]:
     return (
-        render_to_string(f"emails/{name}.txt", context),
+        _render_text(f"emails/{name}.txt", context),
         render_to_string(f"emails/{name}.html", context),
     )
 

@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -254,6 +255,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Calendars, availability, bookings, one-time links and workflows.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema lists only the operations the requesting user may call: the public API for
+    # anyone, the staff API after a staff login (session or token).
+    "SERVE_PUBLIC": False,
     # Swagger UI assets come from the installed sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -297,3 +301,25 @@ if not DEBUG:
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy on every response (django-csp): scripts and styles only from our
+# own static files, so markup injected anywhere (an invitee's name in the admin) cannot run.
+# No inline script, no eval, no inline style attribute: templates keep theirs in static/.
+# frame-ancestors 'none' matches X-Frame-Options: DENY; a view that may be framed (the embed)
+# says so with xframe_options_exempt and config.middleware.CSPMiddleware opens both.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Swagger UI and the admin draw some icons as data: URIs.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
