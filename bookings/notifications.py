@@ -26,7 +26,7 @@ from bookings.ics import (
 from bookings.models import Booking, OutboxMessage
 from bookings.services.outbox import outbox_enqueue_many_deferred
 from config.rows import Deferred
-from config.text import plain
+from config.text import one_line, plain
 
 EVENTS = ("confirmed", "cancelled", "rescheduled")
 # The outbox renderer of these rows (bookings.services.outbox.RENDERERS).
@@ -80,7 +80,8 @@ def _subject(*, booking: Booking, event: str, recipient: str, tz_name: str) -> s
         what = booking.invitee_name
         prefix = {"confirmed": "New booking", "cancelled": "Cancelled", "rescheduled": "Moved"}
         joiner = ", now " if event == "rescheduled" else ", "
-    return f"{prefix[event]}: {what}{joiner}{when}"[:300]
+    # one_line: a header cannot hold a line break (rows from before names refused them).
+    return one_line(f"{prefix[event]}: {what}{joiner}{when}")[:300]
 
 
 def _render_text(template_name: str, context: dict) -> str:

@@ -7,10 +7,11 @@ the variable, instead of running half-configured.
 
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config.timezones import is_iana_timezone
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -60,10 +61,10 @@ if not SITE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"SITE_URL must start with http:// or https://, got {SITE_URL!r}")
 
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
-try:
-    ZoneInfo(TIME_ZONE)
-except (ZoneInfoNotFoundError, ValueError) as exc:
-    raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not an IANA timezone") from exc
+if not is_iana_timezone(TIME_ZONE):
+    # Not ZoneInfo(): it also loads "localtime" (the host's zone, whatever it is) and
+    # anything else a distribution put in its zoneinfo folder.
+    raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not an IANA timezone")
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = True

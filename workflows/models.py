@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from config import tokens
+from config.text import validate_single_line
 
 
 class TriggerType(models.TextChoices):
@@ -30,7 +31,7 @@ class Workflow(models.Model):
 
     WEBHOOK_TOKEN_PURPOSE = "workflow-webhook"  # noqa: S105 (a salt, not a password)
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     trigger_type = models.CharField(
         max_length=32, choices=TriggerType.choices, default=TriggerType.MANUAL

@@ -47,6 +47,7 @@ from bookings.services.one_time_links import (
 )
 from calendars.models import Calendar
 from config.public_api import PublicAPIView
+from config.text import validate_single_line
 from contacts.models import Contact
 
 LINK_UNAVAILABLE_CODE = "link_unavailable"
@@ -85,7 +86,13 @@ class OneTimeLinkCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The contact the link is for: the booking page prefills their name and email.",
     )
-    label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    label = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_single_line],
+    )
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="When the link stops working if still unused."
     )
