@@ -45,6 +45,7 @@ from bookings.services.one_time_links import (
     one_time_link_url,
     one_time_links_in_state,
 )
+from bookings.views.manage import secret
 from calendars.models import Calendar
 from config.public_api import PublicAPIView
 from config.text import validate_single_line
@@ -238,7 +239,15 @@ def _gone(link: OneTimeLink) -> Response:
     )
 
 
-class PublicLinkView(PublicAPIView):
+class _SecretURLView(PublicAPIView):
+    """A public endpoint whose URL holds a one-time link's token: like the link pages, its
+    answers (errors too) are never cached and send no Referer onwards."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        return secret(super().finalize_response(request, response, *args, **kwargs))
+
+
+class PublicLinkView(_SecretURLView):
     @extend_schema(
         operation_id="public_one_time_link",
         summary="A one-time link's calendar and state",
@@ -267,7 +276,7 @@ class PublicLinkView(PublicAPIView):
         )
 
 
-class PublicLinkSlotsView(PublicAPIView):
+class PublicLinkSlotsView(_SecretURLView):
     @extend_schema(
         operation_id="public_one_time_link_slots",
         summary="Free slot starts of a one-time link's calendar",
@@ -292,7 +301,7 @@ class PublicLinkSlotsView(PublicAPIView):
         )
 
 
-class PublicLinkBookingView(PublicAPIView):
+class PublicLinkBookingView(_SecretURLView):
     @extend_schema(
         operation_id="public_one_time_link_booking_create",
         summary="Book through a one-time link (consumes it)",
