@@ -92,7 +92,7 @@ from bookings.services import bookings as booking_services
 from bookings.services.bookings import BookingError
 from calendars.models import Calendar
 from calendars.selectors import calendar_get_cached
-from config import rows, tokens
+from config import tokens
 from contacts.models import Contact
 
 
@@ -150,24 +150,9 @@ def one_time_link_get_by_token(
 ) -> OneTimeLink | None:
     """The link behind a URL token, or None for a malformed, unknown or forged one (callers
     answer all three with the same 404)."""
-    parts = tokens.split_token(token)
-    if parts is None:
-        return None
-    locator, mac = parts
-    # With `related` in one plain query (see config.rows): every link page and
-    # link booking starts here.
-    link = rows.fetch_one(
-        OneTimeLink,
-        related=list(related),
-        where="t0.locator = %s",
-        params=[locator],
+    return tokens.lookup(
+        OneTimeLink.objects.select_related(*related), token, purpose=OneTimeLink.TOKEN_PURPOSE
     )
-    # An unknown locator still pays for one MAC check, so timing does not say which exist.
-    nonce = link.nonce if link is not None else "0" * 32
-    valid = tokens.check_mac(
-        purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
-    )
-    return link if link is not None and valid else None
 
 
 def one_time_link_is_usable(*, link: OneTimeLink) -> bool:
@@ -345,7 +330,7 @@ def one_time_link_book(
         claimed = _claim_for_booking(locator=locator, now=now)
         if claimed is not None:
             link_id, nonce, calendar, calendar_locked = claimed
-            if not tokens.check_mac(
+            if not tokens.verify(
                 purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
             ):
                 # A forged token for a real locator: rolls the claim back.
@@ -371,7 +356,8 @@ def one_time_link_book(
             except booking_services.CalendarInactive as exc:
                 # A link to a calendar that stopped taking bookings reads as expired.
                 raise LinkUnavailable("This link has expired.") from exc
-    # Nothing claimed: unknown (or forged, answered alike after a MAC check) or not active.
+    # Nothing claimed: unknown (or forged: tokens.lookup checks a MAC either way, so the
+    # time does not tell them apart) or not active.
     if one_time_link_get_by_token(token=token, related=()) is None:
         raise LinkNotFound(token)
     raise LinkUnavailable("This link has expired.")
