@@ -100,6 +100,9 @@ class BookOnBehalfForm(forms.Form):
 
 @admin.register(Booking)
 class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["css/admin/bookings.css"]}
+
     list_display = ("invitee_name", "invitee_email", "calendar", "local_start", "status", "source")
     list_filter = (
         ("calendar", admin.RelatedOnlyFieldListFilter),
@@ -174,7 +177,7 @@ class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         if not rows:
             return "-"
         return format_html(
-            "<ul style='margin:0;padding-left:1em'>{}</ul>",
+            '<ul class="booking-emails">{}</ul>',
             format_html_join(
                 "",
                 "<li>{} → {}: <strong>{}</strong>, {} attempt(s){}</li>",
@@ -348,6 +351,9 @@ def _week_start(value: str | None, *, today: date) -> date:
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["css/admin/bookings.css"]}
+
     list_display = ("subject", "to", "status", "attempts", "created_at", "sent_at", "short_error")
     list_filter = ("status",)
     search_fields = ("to", "subject", "key")
