@@ -15,6 +15,7 @@ from config.text import one_line
 from contacts.models import Contact
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory
+from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +155,41 @@ def test_it_builds_the_owners_subject_from_one_line(calendar):
 
 def test_it_folds_whitespace_and_control_characters_into_one_space():
     assert one_line(" a\r\n\tb\x00c\u2028 ") == "a b c"
+
+
+def workflow_body(calendar, **config) -> dict:
+    return {
+        "name": "Send a booking link",
+        "status": "draft",
+        "trigger": {"type": "manual", "config": {}},
+        "actions": [
+            {
+                "key": "email",
+                "type": "send_email",
+                "config": {"subject": "Pick a time", "body": "Hi", **config},
+            },
+        ],
+    }
+
+
+@pytest.mark.parametrize("field", ["subject", "to"])
+def test_it_refuses_a_line_break_in_a_workflow_emails_header(staff_api, calendar, field):
+    value = "Hi\r\nBcc: all@example.com"
+
+    response = staff_api.post(
+        "/api/workflows/", workflow_body(calendar, **{field: value}), format="json"
+    )
+
+    assert response.status_code == 400
+    assert MESSAGE in str(response.json()["actions"][0]["config"][field])
+    assert not Workflow.objects.exists()
+
+
+def test_it_refuses_a_line_break_in_a_workflow_name(staff_api, calendar):
+    response = staff_api.post(
+        "/api/workflows/", {**workflow_body(calendar), "name": "Send\na link"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "name" in response.json()
+    assert not Workflow.objects.exists()
