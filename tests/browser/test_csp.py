@@ -42,6 +42,14 @@ class Beacon:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
+                if self.path.startswith("/frame?"):
+                    # Another site framing one of our pages (not a hit).
+                    body = f'<iframe src="{self.path[7:]}"></iframe>'.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 beacon.hits.append(self.path)
                 self.send_response(204)
                 self.end_headers()
@@ -298,3 +306,23 @@ def test_it_switches_the_week_views_calendar_without_inline_script(
     tab.wait_for_url(f"**/week/{other.pk}/**")
     assert tab.evaluate("window.__csp") == []
     assert console == []
+
+
+def framed(tab, beacon, url: str):
+    """`url` framed by a page of another origin: the frame."""
+    tab.goto(f"{beacon.url}/frame?{url}", wait_until="networkidle")
+    [frame] = tab.main_frame.child_frames
+    return frame
+
+
+def test_it_lets_other_sites_frame_the_embed_only(live_server, stage, new_page, beacon):
+    tab = new_page()
+
+    embed = framed(tab, beacon, f"{live_server.url}/embed/xss/")
+    assert embed.url == f"{live_server.url}/embed/xss/"
+    assert embed.locator("h1").count() == 1  # the booking page, inside the other site
+
+    page = framed(tab, beacon, f"{live_server.url}/book/xss/")
+    # Refused: the browser shows its own error page in the frame instead.
+    assert page.url != f"{live_server.url}/book/xss/"
+    assert page.url.startswith("chrome-error://")
