@@ -128,14 +128,17 @@ def workflow_row(ctx, *, sink: SmtpSink, env: dict, run_dir: Path) -> list[Row]:
     except ImportError as exc:
         return [unavailable(ROW_NAME, 5, f"workflows models ({exc})", target=TARGET)]
     import redis
-    from rest_framework.authtoken.models import Token
+    from django.contrib.auth import get_user_model
 
+    from accounts.services import api_token_create
     from bookings.models import OneTimeLink
     from calendars.models import Calendar
 
     calendar = Calendar.objects.get(slug=ctx.seeded.workflow_calendar)
-    token, _ = Token.objects.get_or_create(user_id=ctx.seeded.owner_id)
-    headers = {"Authorization": f"Token {token.key}"}
+    # Only a digest is stored: a new token per run (the previous run's are revoked).
+    owner = get_user_model().objects.get(pk=ctx.seeded.owner_id)
+    _token, key = api_token_create(user=owner, name="bench", replace=True)
+    headers = {"Authorization": f"Token {key}"}
     how, problem = _publish(ctx, headers, _spec(calendar.pk))
     if how is None:
         return [broken(ROW_NAME, 5, problem, target=TARGET)]

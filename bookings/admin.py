@@ -20,7 +20,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone as dj_timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from bookings import admin_links  # noqa: F401  (one-time link admin and the Share panel)
 from bookings.models import Booking, BookingSource, OutboxMessage
@@ -83,6 +84,9 @@ class BookOnBehalfForm(forms.Form):
 
 @admin.register(Booking)
 class BookingAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["css/admin/bookings.css"]}
+
     list_display = ("invitee_name", "invitee_email", "calendar", "local_start", "status", "source")
     list_filter = (
         ("calendar", admin.RelatedOnlyFieldListFilter),
@@ -145,7 +149,7 @@ class BookingAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
         if not rows:
             return "-"
         return format_html(
-            "<ul style='margin:0;padding-left:1em'>{}</ul>",
+            '<ul class="booking-emails">{}</ul>',
             format_html_join(
                 "",
                 "<li>{} → {}: <strong>{}</strong>, {} attempt(s){}</li>",
@@ -319,6 +323,9 @@ def _week_start(value: str | None, *, today: date) -> date:
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["css/admin/bookings.css"]}
+
     list_display = ("subject", "to", "status", "attempts", "created_at", "sent_at", "short_error")
     list_filter = ("status",)
     search_fields = ("to", "subject", "key")
@@ -353,20 +360,24 @@ class OutboxMessageAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
                 message._preview = f"Cannot be rendered: {type(exc).__name__}: {exc}"
         return message._preview
 
-    def _preview(self, message: OutboxMessage, field: str) -> str:
+    def _preview(self, message: OutboxMessage, field: str) -> SafeString:
         rendered = self._rendered(message)
-        return rendered if isinstance(rendered, str) else getattr(rendered, field)
+        text = rendered if isinstance(rendered, str) else getattr(rendered, field)
+        # escape(), not conditional_escape: whatever a renderer returns (a SafeString from a
+        # template included) is shown as text. An email's HTML is an invitee's markup: it is
+        # shown as its source, never as part of this page.
+        return format_html('<pre class="outbox-preview">{}</pre>', mark_safe(escape(text)))  # noqa: S308
 
     @admin.display(description="Body text")
-    def body_text_preview(self, message: OutboxMessage) -> str:
+    def body_text_preview(self, message: OutboxMessage) -> SafeString:
         return self._preview(message, "body_text")
 
     @admin.display(description="Body HTML (source)")
-    def body_html_preview(self, message: OutboxMessage) -> str:
+    def body_html_preview(self, message: OutboxMessage) -> SafeString:
         return self._preview(message, "body_html")
 
     @admin.display(description="Invite (.ics)")
-    def ics_preview(self, message: OutboxMessage) -> str:
+    def ics_preview(self, message: OutboxMessage) -> SafeString:
         return self._preview(message, "ics")
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -34,6 +34,7 @@ from bookings.services.one_time_links import (
     parse_expires_in,
 )
 from calendars.models import Calendar
+from calendars.selectors import calendar_embed_code
 from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin
 from contacts.models import Contact
 from contacts.services import contact_create, contact_get_by_email, split_name
@@ -367,7 +368,6 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin
                 }
             )
         site = settings.SITE_URL
-        embed_url = site + calendar.embed_path()
         tab = request.GET.get("tab", "")
         return {
             **self.admin_site.each_context(request),
@@ -377,10 +377,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin
             "calendar_change_url": _calendar_admin_url(calendar.pk),
             "scheduling_url": site + calendar.scheduling_path(),
             "permanent_url": site + calendar.permanent_path(),
-            "embed_code": (
-                f'<iframe src="{embed_url}" title="Book {calendar.name}" '
-                'style="width:100%;min-height:640px;border:0" loading="lazy"></iframe>'
-            ),
+            "embed_code": calendar_embed_code(calendar=calendar),
             "current": current,
             "current_url": one_time_link_url(link=current) if current else "",
             "recent": recent,

@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from calendars.models import validate_timezone
+from config.text import validate_single_line
 
 
 def parse_start(value: str) -> datetime | None:
@@ -60,15 +61,18 @@ class TimeFields(forms.Form):
 class BookingForm(TimeFields):
     name = forms.CharField(
         max_length=200,
+        validators=[validate_single_line],
         error_messages={"required": "Please enter your name."},
     )
     email = forms.EmailField(
         max_length=254,
+        validators=[validate_single_line],
         error_messages={"required": "Please enter your email address."},
     )
     phone = forms.CharField(
         max_length=40,
         required=False,
+        validators=[validate_single_line],
     )
     notes = forms.CharField(
         max_length=5000,

@@ -190,12 +190,15 @@ def _google_time(value: datetime) -> str:
 
 
 def google_calendar_url(*, booking: Booking) -> str:
-    """An "add to Google Calendar" link (Google's event template URL) in UTC times."""
-    links = booking_links(booking=booking)
+    """An "add to Google Calendar" link (Google's event template URL) in UTC times.
+
+    It carries no management link: the URL goes to Google (and its logs, and the Referer of
+    the page it opens), and the event's details are seen by whoever the calendar is shared
+    with, while the management token lets anyone cancel or move the booking."""
     params = {
         "action": "TEMPLATE",
         "text": booking.calendar.name,
         "dates": f"{_google_time(booking.start)}/{_google_time(booking.end)}",
-        "details": f"Manage your booking: {links['booking']}",
+        "details": "Manage this booking from your confirmation email.",
     }
     return "https://calendar.google.com/calendar/render?" + urlencode(params)

@@ -6,6 +6,7 @@ from django.utils import timezone as dj_timezone
 
 from calendars.models import Calendar, CalendarPartQuerySet, validate_timezone
 from config import tokens
+from config.text import validate_single_line
 
 
 class BookingSource(models.TextChoices):
@@ -36,9 +37,9 @@ class Booking(models.Model):
     seat = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED)
     source = models.CharField(max_length=24, choices=BookingSource.choices)
-    invitee_name = models.CharField(max_length=200)
-    invitee_email = models.EmailField()
-    invitee_phone = models.CharField(max_length=40, blank=True)
+    invitee_name = models.CharField(max_length=200, validators=[validate_single_line])
+    invitee_email = models.EmailField(validators=[validate_single_line])
+    invitee_phone = models.CharField(max_length=40, blank=True, validators=[validate_single_line])
     notes = models.TextField(blank=True, max_length=5000)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     contact = models.ForeignKey(
@@ -138,7 +139,7 @@ class OneTimeLink(models.Model):
         on_delete=models.SET_NULL,
         related_name="one_time_links",
     )
-    label = models.CharField(max_length=200, blank=True)
+    label = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     locator = models.CharField(max_length=16, default=tokens.new_locator, editable=False)
     nonce = models.CharField(max_length=32, default=tokens.new_nonce, editable=False)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)

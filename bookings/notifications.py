@@ -11,7 +11,8 @@ always with the zone's name.
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 
 from bookings.ics import (
     METHOD_CANCEL,
@@ -24,6 +25,7 @@ from bookings.ics import (
 )
 from bookings.models import Booking, OutboxMessage
 from bookings.services.outbox import outbox_enqueue_many
+from config.text import one_line, plain
 
 EVENTS = ("confirmed", "cancelled", "rescheduled")
 # The outbox renderer of these rows (bookings.services.outbox.RENDERERS).
@@ -76,12 +78,21 @@ def _subject(*, booking: Booking, event: str, recipient: str, tz_name: str) -> s
         what = booking.invitee_name
         prefix = {"confirmed": "New booking", "cancelled": "Cancelled", "rescheduled": "Moved"}
         joiner = ", now " if event == "rescheduled" else ", "
-    return f"{prefix[event]}: {what}{joiner}{when}"[:300]
+    # one_line: a header cannot hold a line break (rows from before names refused them).
+    return one_line(f"{prefix[event]}: {what}{joiner}{when}")[:300]
+
+
+def _render_text(template_name: str, context: dict) -> str:
+    """A text email: no HTML escaping (it is not HTML), and a plain str, not the SafeString
+    a template gives: nothing an invitee typed may pass later as trusted markup (the admin's
+    preview, a template that includes it)."""
+    template = get_template(template_name).template
+    return plain(template.render(Context(context, autoescape=False)))
 
 
 def _render(name: str, context: dict) -> tuple[str, str]:
     return (
-        render_to_string(f"emails/{name}.txt", context),
+        _render_text(f"emails/{name}.txt", context),
         render_to_string(f"emails/{name}.html", context),
     )
 

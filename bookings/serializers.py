@@ -16,6 +16,7 @@ from rest_framework import serializers
 from bookings.ics import booking_links
 from bookings.models import Booking
 from calendars.models import validate_timezone
+from config.text import validate_single_line
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -61,9 +62,15 @@ def _validate_timezone(value: str) -> str:
 
 class BookingInputSerializer(serializers.Serializer):
     start = OffsetDateTimeField(help_text="A free slot start, ISO 8601 with its UTC offset.")
-    name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254)
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    name = serializers.CharField(max_length=200, validators=[validate_single_line])
+    email = serializers.EmailField(max_length=254, validators=[validate_single_line])
+    phone = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_single_line],
+    )
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     timezone = serializers.CharField(
         max_length=64,

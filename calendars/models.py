@@ -1,6 +1,4 @@
 import secrets
-import zoneinfo
-from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -9,11 +7,12 @@ from django.db import models
 from django.urls import reverse
 
 from config.ownership import OwnedQuerySet
+from config.text import validate_single_line
+from config.timezones import iana_timezone_names
 
 
-@cache
 def _timezone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return iana_timezone_names()
 
 
 def validate_timezone(value: str) -> None:
@@ -43,7 +42,7 @@ class Calendar(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calendars"
     )
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[validate_single_line])
     slug = models.SlugField(
         max_length=80, unique=True, help_text="The scheduling link: /book/<slug>/"
     )
@@ -90,7 +89,7 @@ class Calendar(models.Model):
     requires_consent = models.BooleanField(
         default=False, help_text="Ask the invitee to tick a consent checkbox before booking."
     )
-    consent_text = models.CharField(max_length=500, blank=True)
+    consent_text = models.CharField(max_length=500, blank=True, validators=[validate_single_line])
     is_active = models.BooleanField(default=True)
     # Changes on every save of the calendar and of its hours (calendars/signals.py): the
     # engine's rules are cached under a key holding it (calendar_rules_cached), so a

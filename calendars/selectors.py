@@ -5,20 +5,36 @@ from datetime import date, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone as dj_timezone
+from django.utils.html import format_html
 
 from calendars import availability
 from calendars.models import Calendar, DateOverride, WeeklyInterval, validate_timezone
+from config.text import plain
 
 
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
     """A ZoneInfo by name, cached (the hot slots path asks for the same few zones)."""
     return ZoneInfo(name)
+
+
+def calendar_embed_code(*, calendar: Calendar) -> str:
+    """The <iframe> snippet a site owner pastes to embed the booking page (the API's
+    `links.embed` and the Share panel): the calendar's name is escaped for the attribute."""
+    return plain(
+        format_html(
+            '<iframe src="{}" title="{}" width="100%" height="720" style="border:0" '
+            'loading="lazy"></iframe>',
+            settings.SITE_URL + calendar.embed_path(),
+            f"Book: {calendar.name}",
+        )
+    )
 
 
 def timezone_is_known(name: str) -> bool:

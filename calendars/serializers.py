@@ -8,12 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Manager
-from django.utils.html import format_html
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from calendars import validation
 from calendars.models import Calendar
+from calendars.selectors import calendar_embed_code
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 
@@ -142,16 +142,10 @@ class CalendarSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(LinksSerializer)
     def get_links(self, calendar: Calendar) -> dict[str, str]:
-        embed_url = settings.SITE_URL + calendar.embed_path()
         return {
             "scheduling": settings.SITE_URL + calendar.scheduling_path(),
             "permanent": settings.SITE_URL + calendar.permanent_path(),
-            "embed": format_html(
-                '<iframe src="{}" title="{}" width="100%" height="720" style="border:0" '
-                'loading="lazy"></iframe>',
-                embed_url,
-                f"Book: {calendar.name}",
-            ),
+            "embed": calendar_embed_code(calendar=calendar),
         }
 
     def validate_weekly_hours(self, value: list[dict]) -> list[dict]:

@@ -2,13 +2,24 @@
 
 import logging
 import re
+from urllib.parse import unquote
 
 # The last segment of these paths is a bearer secret: whoever reads it can book or cancel.
-_SECRET_PATH = re.compile(r"(/(?:l|b|links|hooks)/)[A-Za-z0-9_\-]{8,}")
+# A character of the segment may come percent-encoded (%2D for "-").
+_SECRET_PATH = re.compile(r"(/(?:l|b|links|hooks)/)(?:[A-Za-z0-9_\-]|%[0-9A-Fa-f]{2}){8,}")
 
 
 def redact(text: str) -> str:
-    return _SECRET_PATH.sub(r"\1[redacted]", text)
+    redacted = _SECRET_PATH.sub(r"\1[redacted]", text)
+    if "%" in redacted:
+        # Django decodes the path before routing, so /l/abc%2Ddef.../ (or /%6C/...) opens
+        # the same link; an access log writes the path as it came. Decoded, such a secret
+        # shows: then the line is logged decoded, with it redacted.
+        decoded = unquote(redacted)
+        decoded_redacted = _SECRET_PATH.sub(r"\1[redacted]", decoded)
+        if decoded_redacted != decoded:
+            return decoded_redacted
+    return redacted
 
 
 class RedactTokensFilter(logging.Filter):

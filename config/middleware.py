@@ -1,6 +1,8 @@
-"""Guards that run before any view."""
+"""Guards and headers around every view."""
 
-from django.http import HttpRequest, HttpResponse
+from csp.middleware import CSPMiddleware as BaseCSPMiddleware
+from csp.middleware import PolicyParts
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from config.views import bad_request, not_found
 
@@ -29,3 +31,17 @@ class RejectNulMiddleware:
         if "%00" in query or NUL in query:
             return bad_request(request)
         return self.get_response(request)
+
+
+class CSPMiddleware(BaseCSPMiddleware):
+    """django-csp's policy, with `frame-ancestors *` for a response Django lets be framed
+    (xframe_options_exempt: the embed and its confirmation page). One flag decides both
+    headers, so X-Frame-Options and the CSP never disagree about a page."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if getattr(response, "xframe_options_exempt", False):
+            parts.replace = {**(parts.replace or {}), "frame-ancestors": ["*"]}
+        return parts

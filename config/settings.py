@@ -7,10 +7,11 @@ the variable, instead of running half-configured.
 
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config.timezones import is_iana_timezone
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -60,10 +61,10 @@ if not SITE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"SITE_URL must start with http:// or https://, got {SITE_URL!r}")
 
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
-try:
-    ZoneInfo(TIME_ZONE)
-except (ZoneInfoNotFoundError, ValueError) as exc:
-    raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not an IANA timezone") from exc
+if not is_iana_timezone(TIME_ZONE):
+    # Not ZoneInfo(): it also loads "localtime" (the host's zone, whatever it is) and
+    # anything else a distribution put in its zoneinfo folder.
+    raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not an IANA timezone")
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
@@ -76,9 +77,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "accounts",
     "calendars",
     "bookings",
     "contacts",
@@ -95,7 +96,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.CSPMiddleware",
 ]
+
+# Sessions in the database, each row keyed by a digest of its cookie (accounts/sessions.py):
+# a copy of the table signs nobody in, and logging out still ends the session everywhere.
+SESSION_ENGINE = "accounts.sessions"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -230,7 +236,7 @@ CELERY_BEAT_SCHEDULE["workflows-sweep-steps"] = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.APITokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
@@ -264,6 +270,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Calendars, availability, bookings, one-time links and workflows.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema lists only the operations the requesting user may call: the public API for
+    # anyone, the staff API after a staff login (session or token).
+    "SERVE_PUBLIC": False,
     # Swagger UI assets come from the installed sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -307,3 +316,25 @@ if not DEBUG:
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy on every response (django-csp): scripts and styles only from our
+# own static files, so markup injected anywhere (an invitee's name in the admin) cannot run.
+# No inline script, no eval, no inline style attribute: templates keep theirs in static/.
+# frame-ancestors 'none' matches X-Frame-Options: DENY; a view that may be framed (the embed)
+# says so with xframe_options_exempt and config.middleware.CSPMiddleware opens both.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Swagger UI and the admin draw some icons as data: URIs.
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}

@@ -4,10 +4,11 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from config.ownership import OwnedQuerySet
+from config.text import validate_single_line
 
 
 class Tag(models.Model):
-    name = models.CharField(max_length=64)
+    name = models.CharField(max_length=64, validators=[validate_single_line])
 
     class Meta:
         ordering = ["name"]
@@ -27,10 +28,10 @@ class Contact(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contacts"
     )
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
-    email = models.EmailField(max_length=254)
-    phone = models.CharField(max_length=40, blank=True)
+    first_name = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
+    last_name = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
+    email = models.EmailField(max_length=254, validators=[validate_single_line])
+    phone = models.CharField(max_length=40, blank=True, validators=[validate_single_line])
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -15,3 +15,26 @@ def database_dump() -> str:
 def secrets_in(dump: str, *tokens: str) -> list[str]:
     """The tokens (or their MAC halves, the part that is never stored) found in `dump`."""
     return [token for token in tokens if token in dump or token[LOCATOR_LENGTH:] in dump]
+
+
+def every_value_in_the_database() -> set[str]:
+    """Every text value of every row of every table the project's models know (Django's
+    sessions, users and admin log included), and each JSON value's strings."""
+    from django.apps import apps
+
+    found: set[str] = set()
+
+    def collect(value) -> None:
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                collect(item)
+
+    for model in apps.get_models(include_auto_created=True):
+        for row in model._base_manager.values_list():
+            collect(row)
+    return found

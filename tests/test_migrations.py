@@ -231,3 +231,39 @@ def test_it_refuses_to_give_contacts_an_owner_when_there_is_no_user():
         apps.get_model("contacts", "Contact").objects.all().delete()
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+def test_it_turns_drf_authtoken_keys_into_digests_that_still_work():
+    from datetime import UTC, datetime
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from rest_framework.test import APIClient
+
+    from accounts.models import APIToken
+
+    before = [("accounts", "0001_api_tokens_as_digests")]
+    after = [("accounts", "0002_forget_plain_keys")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    key = "0123456789abcdef0123456789abcdef01234567"
+    user = get_user_model().objects.create(username="ci", is_staff=True)
+    with connection.cursor() as cursor:  # the table DRF's authtoken left behind
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, "
+            "created timestamptz NOT NULL, user_id integer NOT NULL)"
+        )
+        cursor.execute(
+            "INSERT INTO authtoken_token VALUES (%s, %s, %s)",
+            [key, datetime(2026, 1, 1, tzinfo=UTC), user.pk],
+        )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    assert "authtoken_token" not in connection.introspection.table_names()
+    token = APIToken.objects.get()
+    assert (token.user_id, token.prefix) == (user.pk, key[:8])
+    assert key not in token.digest
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/calendars/").status_code == 200

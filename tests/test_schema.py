@@ -2,10 +2,18 @@ import re
 
 import pytest
 
+from tests.calendars.factories import UserFactory
+
+
+@pytest.fixture
+def staff_client(client, db):
+    client.force_login(UserFactory(is_staff=True))
+    return client
+
 
 @pytest.mark.django_db
-def test_it_serves_a_schema_with_the_calendar_and_slots_paths(client):
-    response = client.get("/api/schema/", {"format": "json"})
+def test_it_serves_a_schema_with_the_calendar_and_slots_paths(staff_client):
+    response = staff_client.get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
@@ -24,9 +32,26 @@ def test_it_serves_the_browsable_api_docs(client):
     assert b"swagger" in response.content.lower()
 
 
+@pytest.mark.django_db
+def test_it_shows_only_public_operations_without_a_staff_login(client):
+    response = client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/api/public/calendars/{slug}/slots/" in paths
+    # The invitee API and the workflows' inbound webhook: nothing of the staff API.
+    assert all(path.startswith(("/api/public/", "/hooks/")) for path in paths), sorted(paths)
+
+
+@pytest.mark.django_db
+def test_it_shows_only_public_operations_to_a_non_staff_user(client):
+    client.force_login(UserFactory(is_staff=False))
+    paths = client.get("/api/schema/", {"format": "json"}).json()["paths"]
+    assert "/api/calendars/" not in paths
+
+
 @pytest.fixture
-def schema(client):
-    return client.get("/api/schema/", {"format": "json"}).json()
+def schema(staff_client):
+    return staff_client.get("/api/schema/", {"format": "json"}).json()
 
 
 @pytest.mark.django_db

@@ -82,7 +82,7 @@ def test_it_refuses_a_malformed_debug(value):
     assert_refused(load_settings(DEBUG=value), "DEBUG")
 
 
-@pytest.mark.parametrize("value", ["Mars/Olympus", "utc+2", "../etc"])
+@pytest.mark.parametrize("value", ["Mars/Olympus", "utc+2", "../etc", "localtime", "posixrules"])
 def test_it_refuses_a_malformed_time_zone(value):
     assert_refused(load_settings(TIME_ZONE=value), "TIME_ZONE")
 

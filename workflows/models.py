@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from config import tokens
 from config.ownership import OwnedQuerySet
+from config.text import validate_single_line
 
 
 class TriggerType(models.TextChoices):
@@ -39,7 +40,7 @@ class Workflow(models.Model):
 
     WEBHOOK_TOKEN_PURPOSE = "workflow-webhook"  # noqa: S105 (a salt, not a password)
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     trigger_type = models.CharField(
         max_length=32, choices=TriggerType.choices, default=TriggerType.MANUAL

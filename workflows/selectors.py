@@ -19,21 +19,13 @@ def workflow_manual_choices_for(*, user) -> QuerySet[Workflow]:
 
 def workflow_get_by_webhook_token(*, token: str) -> Workflow | None:
     """The inbound-webhook workflow behind a secret URL, or None for any wrong token."""
-    parts = tokens.split_token(token)
-    if parts is None:
-        return None
-    locator, mac = parts
-    workflow = Workflow.objects.filter(
-        webhook_locator=locator, trigger_type=TriggerType.INBOUND_WEBHOOK
-    ).first()
-    if workflow is None or not tokens.check_mac(
+    return tokens.lookup(
+        Workflow.objects.filter(trigger_type=TriggerType.INBOUND_WEBHOOK),
+        token,
         purpose=Workflow.WEBHOOK_TOKEN_PURPOSE,
-        locator=locator,
-        nonce=workflow.webhook_nonce,
-        mac=mac,
-    ):
-        return None
-    return workflow
+        locator_field="webhook_locator",
+        nonce_field="webhook_nonce",
+    )
 
 
 def enrollment_list(*, workflow: Workflow) -> QuerySet[Enrollment]:

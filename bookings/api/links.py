@@ -54,9 +54,11 @@ from bookings.services.one_time_links import (
     one_time_link_url,
     one_time_links_in_state,
 )
+from bookings.views.manage import secret
 from calendars.models import Calendar
 from config.api import PublicRateThrottle
 from config.public_api import PublicAPIView
+from config.text import validate_single_line
 from contacts.models import Contact
 
 LINK_UNAVAILABLE_CODE = "link_unavailable"
@@ -114,7 +116,13 @@ class OneTimeLinkCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The contact the link is for: the booking page prefills their name and email.",
     )
-    label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    label = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_single_line],
+    )
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="When the link stops working if still unused."
     )
@@ -312,7 +320,15 @@ def _gone(link: OneTimeLink) -> Response:
     )
 
 
-class PublicLinkView(PublicAPIView):
+class _SecretURLView(PublicAPIView):
+    """A public endpoint whose URL holds a one-time link's token: like the link pages, its
+    answers (errors too) are never cached and send no Referer onwards."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        return secret(super().finalize_response(request, response, *args, **kwargs))
+
+
+class PublicLinkView(_SecretURLView):
     @extend_schema(
         operation_id="public_one_time_link",
         summary="A one-time link's calendar and state",
@@ -345,7 +361,7 @@ class PublicLinkView(PublicAPIView):
         )
 
 
-class PublicLinkSlotsView(PublicAPIView):
+class PublicLinkSlotsView(_SecretURLView):
     @extend_schema(
         operation_id="public_one_time_link_slots",
         summary="Free slot starts of a one-time link's calendar",
@@ -426,7 +442,7 @@ class PublicLinkRenewalView(PublicAPIView):
         return Response({"detail": RENEWAL_ANSWER}, status=status.HTTP_202_ACCEPTED)
 
 
-class PublicLinkBookingView(PublicAPIView):
+class PublicLinkBookingView(_SecretURLView):
     @extend_schema(
         operation_id="public_one_time_link_booking_create",
         summary="Book through a one-time link (consumes it)",

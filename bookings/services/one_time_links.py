@@ -84,17 +84,9 @@ def one_time_link_get_by_token(
 ) -> OneTimeLink | None:
     """The link behind a URL token, or None for a malformed, unknown or forged one (callers
     answer all three with the same 404)."""
-    parts = tokens.split_token(token)
-    if parts is None:
-        return None
-    locator, mac = parts
-    link = OneTimeLink.objects.select_related(*related).filter(locator=locator).first()
-    # An unknown locator still pays for one MAC check, so timing does not say which exist.
-    nonce = link.nonce if link is not None else "0" * 32
-    valid = tokens.check_mac(
-        purpose=OneTimeLink.TOKEN_PURPOSE, locator=locator, nonce=nonce, mac=mac
+    return tokens.lookup(
+        OneTimeLink.objects.select_related(*related), token, purpose=OneTimeLink.TOKEN_PURPOSE
     )
-    return link if link is not None and valid else None
 
 
 def one_time_link_is_usable(*, link: OneTimeLink) -> bool:

@@ -34,18 +34,12 @@ from config import tokens
 
 
 def booking_from_token(token: str) -> Booking:
-    parts = tokens.split_token(token)
-    if parts is None:
-        raise Http404("No such booking.")
-    locator, mac = parts
-    booking = (
-        Booking.objects.select_related("calendar", "calendar__owner")
-        .filter(locator=locator)
-        .first()
+    booking = tokens.lookup(
+        Booking.objects.select_related("calendar", "calendar__owner"),
+        token,
+        purpose=Booking.TOKEN_PURPOSE,
     )
-    if booking is None or not tokens.check_mac(
-        purpose=Booking.TOKEN_PURPOSE, locator=locator, nonce=booking.nonce, mac=mac
-    ):
+    if booking is None:
         raise Http404("No such booking.")
     return booking
 

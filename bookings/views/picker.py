@@ -13,7 +13,6 @@ the selected day's times are formatted. Bad parameters never fail: they fall bac
 
 import calendar as pycalendar
 import html
-import zoneinfo
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from bookings.forms import parse_start
 from calendars.models import Calendar
+from config.timezones import iana_timezone_names
 
 FreeSlots = Callable[..., list[datetime]]
 
@@ -45,9 +45,8 @@ _AREAS = (
 )
 
 
-@cache
 def timezone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return iana_timezone_names()
 
 
 @cache

@@ -415,6 +415,32 @@ def test_it_previews_a_booking_email_rendered_on_demand(client, calendar):
     assert (message.body_text, message.body_html, message.ics) == ("", "", "")
 
 
+@pytest.mark.parametrize("recipient", ["invitee", "owner"])
+def test_it_previews_an_email_with_markup_in_it_as_text(client, calendar, recipient):
+    calendar.name = "<b id=cal>Intro</b>"
+    calendar.save()
+    booking = BookingFactory(
+        calendar=calendar,
+        invitee_name="<img src=x onerror=alert(1)>",
+        notes="<script>alert(2)</script>",
+    )
+    booking_notify(booking=booking, event="confirmed")
+    message = OutboxMessage.objects.get(key__endswith=f":{recipient}")
+    client.force_login(UserFactory(is_superuser=True))
+
+    response = client.get(reverse("admin:bookings_outboxmessage_change", args=[message.pk]))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<img src=x" not in html
+    assert "<script>alert" not in html
+    assert "<b id=cal>" not in html
+    # Both parts are there, as text: the text part once escaped, the HTML part's own
+    # escaping escaped again (its source).
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&amp;lt;img src=x onerror=alert(1)&amp;gt;" in html
+
+
 def test_it_keeps_staff_out_of_the_outbox(owner_client, failed_message):
     response = owner_client.get(OUTBOX_URL)
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import api_token_create
 from bookings.models import OneTimeLink
 from bookings.services.one_time_links import one_time_link_get_by_token
 from tests.bookings.factories import BookingFactory, OneTimeLinkFactory
@@ -39,8 +39,8 @@ LINK_KEYS = {
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = api_token_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

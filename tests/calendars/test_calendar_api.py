@@ -2,9 +2,9 @@ from datetime import date, time
 
 import pytest
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import api_token_create
 from calendars.models import Calendar, DateOverride
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory, DateOverrideFactory, UserFactory
@@ -105,9 +105,9 @@ def test_it_uses_the_duration_when_the_slot_interval_is_null(api):
 
 
 def test_it_accepts_a_token(staff):
-    token = Token.objects.create(user=staff)
+    _token, key = api_token_create(user=staff)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     response = client.post(LIST_URL, payload(), format="json")
     assert response.status_code == 201
 

@@ -2,12 +2,13 @@
 
 from django import forms
 
+from config.text import validate_single_line
 from contacts.services import contact_tag_add
 from workflows.actions.base import ActionContext, ActionDefinition, ActionResult, ConfigForm
 
 
 class TagForm(ConfigForm):
-    tag = forms.CharField(max_length=64)
+    tag = forms.CharField(max_length=64, validators=[validate_single_line])
 
     def clean_tag(self) -> str:
         tag = self.cleaned_data["tag"].strip()

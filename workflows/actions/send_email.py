@@ -13,6 +13,7 @@ from django.db import transaction
 
 from bookings.models import OutboxMessage
 from bookings.services import outbox
+from config.text import one_line, validate_single_line
 from workflows import templating
 from workflows.actions.base import (
     ActionContext,
@@ -28,10 +29,11 @@ class SendEmailForm(ConfigForm):
     to = forms.CharField(
         required=False,
         max_length=254,
+        validators=[validate_single_line],
         label="To",
         help_text="Empty: the contact's email. May hold a custom value.",
     )
-    subject = forms.CharField(max_length=300)
+    subject = forms.CharField(max_length=300, validators=[validate_single_line])
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), label="Body (plain text)")
     body_html = forms.CharField(
         required=False,
@@ -47,7 +49,7 @@ TEMPLATE = "workflow_email"  # bookings.services.outbox.RENDERERS
 def _render_all(templates: dict[str, str], values) -> dict[str, str]:
     return {
         # A header cannot hold a line break; a value with one must not break the message.
-        "subject": " ".join(templating.render(templates["subject"], values).split()),
+        "subject": one_line(templating.render(templates["subject"], values)),
         "body_text": templating.render(templates["body"], values),
         "body_html": templating.render(templates["body_html"], values, escape_html=True),
     }

@@ -1,5 +1,6 @@
-"""Send webhook: POST the enrollment as JSON to a URL, with timeouts and no redirects to
-other hosts. Network errors, timeouts, 408, 429 and 5xx are transient (retried); other
+"""Send webhook: POST the enrollment as JSON to a URL, within a total deadline (a receiver
+that answers byte by byte is cut there), no redirects to other hosts. Network errors,
+timeouts, 408, 429 and 5xx are transient (retried); other
 answers outside 2xx fail the step.
 
 Only public addresses are reached: the URL is typed by any staff user, and the request
@@ -32,7 +33,8 @@ from workflows.actions.base import (
     ConfigForm,
 )
 
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 10  # for each socket operation
+DEADLINE_SECONDS = 20  # for the whole request: connection, body, the answer's head
 MAX_REDIRECTS = 3
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -108,7 +110,10 @@ def post_json(url: str, body: dict, *, idempotency_key: str) -> int:
     )
     opener = urllib.request.build_opener(
         _SameHostRedirects(parts.hostname),
-        *urlpolicy.public_handlers(allow_private=conf.webhook_allow_private()),
+        *urlpolicy.public_handlers(
+            allow_private=conf.webhook_allow_private(),
+            deadline=urlpolicy.deadline_in(DEADLINE_SECONDS),
+        ),
     )
     try:
         with opener.open(request, timeout=TIMEOUT_SECONDS) as response:

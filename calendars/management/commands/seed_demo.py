@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.services import api_token_create
 from calendars.models import Calendar, WeeklyInterval
 
 
@@ -28,7 +28,8 @@ class Command(BaseCommand):
         user.set_password(password)
         user.is_staff = user.is_superuser = True
         user.save()
-        token, _ = Token.objects.get_or_create(user=user)
+        # Likewise the API token: only its digest is stored, so each run makes a new one.
+        _token, key = api_token_create(user=user, name="demo", replace=True)
 
         calendar, created = Calendar.objects.get_or_create(
             slug="intro-call",
@@ -54,7 +55,7 @@ class Command(BaseCommand):
         site = settings.SITE_URL
         self.stdout.write(self.style.SUCCESS("Demo ready."))
         self.stdout.write(f"  Admin:        {site}/admin/  user 'demo', password '{password}'")
-        self.stdout.write(f"  API token:    {token.key}")
+        self.stdout.write(f"  API token:    {key}")
         self.stdout.write(f"  Booking page: {site}{calendar.scheduling_path()}")
         today = timezone.localdate()
         self.stdout.write(
