@@ -46,7 +46,7 @@ class Receiver(http.server.ThreadingHTTPServer):
 
 
 class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.server._lock:
             self.server.requests.append({"key": self.headers["Idempotency-Key"], "body": body})
