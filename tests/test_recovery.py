@@ -5,6 +5,7 @@ times asserted are the ones the README promises."""
 
 import http.server
 import json
+import signal
 import threading
 import time
 from datetime import timedelta
@@ -195,3 +196,39 @@ def test_it_confirms_every_booking_of_a_web_process_killed_after_commit(
         [f"invitee{n}@example.com" for n in range(20)] + ["owner@example.com"] * 20
     )
     assert len({m["Message-ID"] for m in smtp_server.messages}) == 40
+
+
+def test_it_finishes_the_step_it_holds_when_stopped_with_sigterm(
+    smtp_server, celery_worker_factory, receiver, settings
+):
+    settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE = True
+    first = celery_worker_factory()
+    workflow = make_workflow(
+        user=UserFactory(),
+        actions=[
+            {"key": "hook", "type": "send_webhook", "config": {"url": receiver.url}},
+            EMAIL_STEP,
+        ],
+    )
+    enrollment = enrollment_create(
+        workflow=workflow, contact=ContactFactory(email="ada@example.com"), trigger_type="manual"
+    )
+    assert receiver.arrived.wait(60), first.log()
+
+    first.process.send_signal(signal.SIGTERM)  # inside the webhook call
+    receiver.release.set()
+    first.process.wait(60)
+
+    assert first.process.returncode == 0, first.log()
+    hook = enrollment.steps.get(position=0)
+    assert (hook.status, hook.attempts) == ("succeeded", 1)
+    # The next step ran before the worker left, or waits in the broker for the next one.
+    second = celery_worker_factory()
+    [message] = smtp_server.wait_for(1, timeout=60)
+    assert message["To"] == "ada@example.com"
+    wait_until(
+        lambda: Enrollment.objects.filter(pk=enrollment.pk, status="completed").exists(),
+        what="the enrollment",
+        worker=second,
+    )
+    assert len(receiver.requests) == 1
