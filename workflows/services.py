@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -304,10 +304,13 @@ def enrollment_values_expanded(
 
 def _lease_ended(now: datetime) -> Q:
     """Steps "running" whose worker's lease ran out (or, claimed before leases were
-    recorded, whose claim is older than one): their worker died."""
-    return Q(status=StepRun.Status.RUNNING) & (
-        Q(lease_until__lt=now)
-        | Q(lease_until__isnull=True, claimed_at__lt=now - timedelta(seconds=conf.lease_seconds()))
+    recorded, whose claim is older than one): their worker died. Each branch names the
+    status, so PostgreSQL searches the (status, time) index with both columns."""
+    running = StepRun.Status.RUNNING
+    return Q(status=running, lease_until__lt=now) | Q(
+        status=running,
+        lease_until__isnull=True,
+        claimed_at__lt=now - timedelta(seconds=conf.lease_seconds()),
     )
 
 
@@ -570,16 +573,18 @@ def steps_sweep(*, now: datetime | None = None, limit: int = 500) -> tuple[int, 
     LOCKED lets two sweeps run at once without taking the same step twice."""
     now = now or timezone.now()
     late = now - timedelta(seconds=conf.lost_after_seconds())
-    lost = Q(status=StepRun.Status.QUEUED) & (
-        Q(due_at__isnull=True, queued_at__lte=late) | Q(due_at__lte=late)
+    queued = StepRun.Status.QUEUED
+    lost = Q(status=queued, due_at__isnull=True, queued_at__lte=late) | Q(
+        status=queued, due_at__lte=late
     )
     with transaction.atomic():
         found = list(
             StepRun.objects.select_for_update(skip_locked=True)
             .filter(lost | _lease_ended(now))
+            .order_by()  # not the model's (a join with the enrollment, then a sort)
             .values_list("pk", "status", "attempts")[:limit]
         )
-        queued = [pk for pk, status, _ in found if status == StepRun.Status.QUEUED]
+        requeue = [pk for pk, status, _ in found if status == queued]
         reclaim = [
             pk
             for pk, status, attempts in found
@@ -590,21 +595,28 @@ def steps_sweep(*, now: datetime | None = None, limit: int = 500) -> tuple[int, 
             for pk, status, attempts in found
             if status == StepRun.Status.RUNNING and attempts >= conf.max_attempts()
         ]
-        # Touch queued_at so the next sweep waits again instead of piling up duplicates.
-        StepRun.objects.filter(pk__in=queued).update(queued_at=now, due_at=None)
-        StepRun.objects.filter(pk__in=reclaim).update(
-            status=StepRun.Status.QUEUED,
+        # One statement for both: queued again, and queued_at touched so the next sweep
+        # waits again instead of piling up duplicates.
+        StepRun.objects.filter(pk__in=[*requeue, *reclaim]).update(
+            status=queued,
             queued_at=now,
             due_at=None,
             lease_until=None,
-            error="Taken back after its worker stopped mid-step.",
+            error=Case(
+                When(
+                    status=StepRun.Status.RUNNING,
+                    then=Value("Taken back after its worker stopped mid-step."),
+                ),
+                default=F("error"),
+                output_field=StepRun._meta.get_field("error"),
+            ),
         )
-        for step_id in (*queued, *reclaim):
+        for step_id in (*requeue, *reclaim):
             _enqueue(step_id)
     for step in StepRun.objects.filter(pk__in=exhausted):
         # Each claim counts: a step that keeps killing its worker must stop somewhere.
         _fail(step, f"Its worker stopped mid-step {step.attempts} times.")
-    return len(queued), len(reclaim)
+    return len(requeue), len(reclaim)
 
 
 __all__ = [

@@ -389,9 +389,12 @@ def _finish(message: OutboxMessage, claimed_at: datetime, **fields) -> None:
 def _lease_ended(now: datetime) -> Q:
     """Rows "sending" whose sender's lease has run out (or, claimed before leases were
     recorded, whose claim is older than one)."""
-    return Q(status=OutboxMessage.Status.SENDING) & (
-        Q(lease_until__lt=now)
-        | Q(lease_until__isnull=True, claimed_at__lt=now - timedelta(seconds=lease_seconds()))
+    sending = OutboxMessage.Status.SENDING
+    # Each branch names the status: PostgreSQL then searches the index with both columns.
+    return Q(status=sending, lease_until__lt=now) | Q(
+        status=sending,
+        lease_until__isnull=True,
+        claimed_at__lt=now - timedelta(seconds=lease_seconds()),
     )
 
 
