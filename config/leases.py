@@ -28,7 +28,8 @@ _held_lock = threading.Lock()
 @contextmanager
 def holding(key: object, release: Callable[[], None]) -> Iterator[None]:
     """While the block runs, `release` (a conditional UPDATE that gives the claim back) is
-    what a stopping worker calls for `key`."""
+    what a stopping worker calls for `key` (the row and its claim's token: the same row may
+    be claimed again in this process once a stalled claim's lease ended)."""
     with _held_lock:
         _held[key] = release
     try:

@@ -359,7 +359,7 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
     )
     if not claimed:
         return "skipped"  # a duplicate delivery, not due yet, or already done
-    with leases.holding(("step", step_run_id), lambda: _release(step_run_id, now)):
+    with leases.holding(("step", step_run_id, now), lambda: _release(step_run_id, now)):
         return _execute_claimed(step_run_id)
 
 

@@ -433,7 +433,7 @@ def outbox_deliver(*, message_id: int, now: datetime | None = None) -> bool:
     if claimed != 1:
         _fail_exhausted(message_id=message_id, now=now)
         return False
-    with leases.holding(("outbox", message_id), lambda: _release(message_id, now)):
+    with leases.holding(("outbox", message_id, now), lambda: _release(message_id, now)):
         return _send_claimed(OutboxMessage.objects.get(pk=message_id), now)
 
 
