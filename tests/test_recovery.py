@@ -78,11 +78,9 @@ def receiver():
         server.server_close()
 
 
-def test_it_runs_a_step_again_after_its_worker_was_killed_mid_webhook(
-    smtp_server, celery_worker_factory, receiver, settings
-):
-    settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on loopback
-    first = celery_worker_factory()
+def inside_a_slow_webhook(worker, receiver) -> Enrollment:
+    """Ada enters a webhook-then-email workflow; returns once `worker` is inside the webhook
+    call (the receiver holds the request)."""
     workflow = make_workflow(
         user=UserFactory(),
         actions=[
@@ -93,7 +91,16 @@ def test_it_runs_a_step_again_after_its_worker_was_killed_mid_webhook(
     enrollment = enrollment_create(
         workflow=workflow, contact=ContactFactory(email="ada@example.com"), trigger_type="manual"
     )
-    assert receiver.arrived.wait(60), first.log()
+    assert receiver.arrived.wait(60), worker.log()
+    return enrollment
+
+
+def test_it_runs_a_step_again_after_its_worker_was_killed_mid_webhook(
+    smtp_server, celery_worker_factory, receiver, settings
+):
+    settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on loopback
+    first = celery_worker_factory()
+    enrollment = inside_a_slow_webhook(first, receiver)
     first.kill()  # inside the webhook call
     receiver.release.set()
     hook = enrollment.steps.get(position=0)
@@ -203,17 +210,7 @@ def test_it_finishes_the_step_it_holds_when_stopped_with_sigterm(
 ):
     settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE = True
     first = celery_worker_factory()
-    workflow = make_workflow(
-        user=UserFactory(),
-        actions=[
-            {"key": "hook", "type": "send_webhook", "config": {"url": receiver.url}},
-            EMAIL_STEP,
-        ],
-    )
-    enrollment = enrollment_create(
-        workflow=workflow, contact=ContactFactory(email="ada@example.com"), trigger_type="manual"
-    )
-    assert receiver.arrived.wait(60), first.log()
+    enrollment = inside_a_slow_webhook(first, receiver)
 
     first.process.send_signal(signal.SIGTERM)  # inside the webhook call
     receiver.release.set()
