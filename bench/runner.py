@@ -32,7 +32,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/onceslot_bench"
 # A Redis database of its own: the bench empties it before the workflow row.
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
-GROUPS = ("slots", "page", "bookings", "links", "contention", "workflow", "engine")
+GROUPS = ("slots", "page", "bookings", "links", "contention", "workflow", "engine", "sweeps")
 
 
 def log(message: str) -> None:
@@ -303,7 +303,7 @@ def _header(meta: dict) -> str:
 def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
     """Each row on its own: a crash in one is recorded and the next one runs."""
     from bench import rows as measure
-    from bench import workflow
+    from bench import sweeps, workflow
 
     plan: list[tuple[str, str, int, Callable]] = [
         ("ceiling", "ceiling: GET /api/ping/", 2, measure.ceiling),
@@ -323,6 +323,8 @@ def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
             5,
             lambda c: workflow.workflow_row(c, sink=sink, env=env, run_dir=run_dir),
         ),
+        # Last: it fills the step and outbox tables with 200,000 finished rows.
+        ("sweeps", "recovery sweeps' database time", 19, sweeps.sweep_rows),
     ]
     errors = 0
     for group, name, issue, function in plan:

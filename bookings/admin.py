@@ -340,6 +340,7 @@ class OutboxMessageAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         "last_error",
         "created_at",
         "claimed_at",
+        "lease_until",
         "sent_at",
         "ics_method",
         "template",

@@ -262,11 +262,17 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Sending: when the sender's lease ends (then any worker may claim the row again).
+    # Pending after a failed try: when its retry is due.
+    lease_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["status", "lease_until"]),
+        ]
         constraints = [
             # Unique keys as constraints rather than unique=True: on PostgreSQL a unique
             # CharField also gets a LIKE index that nothing queries but every write updates.

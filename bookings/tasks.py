@@ -7,14 +7,15 @@ to try again. Both are safe to run twice (the claim is a conditional UPDATE).
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from bookings.services.outbox import (
     OutboxDeliveryFailed,
     OutboxTransientError,
+    lease_seconds,
     max_attempts,
     outbox_deliver,
-    outbox_stranded_ids,
-    retry_backoff,
+    outbox_sweep,
 )
 
 logger = logging.getLogger(__name__)
@@ -28,10 +29,9 @@ def deliver_outbox_message(self, message_id: int) -> bool:
         # The row's attempts, not this task's retry count, drive the backoff: a message
         # re-enqueued by the sweeper keeps its history. The outbox marks the row failed at
         # OUTBOX_MAX_ATTEMPTS, so this never loops past the cap.
-        attempts = max(exc.attempts, self.request.retries + 1)
-        if attempts >= max_attempts():
+        if exc.attempts >= max_attempts():
             raise
-        raise self.retry(exc=exc, countdown=retry_backoff(attempts=attempts)) from exc
+        raise self.retry(exc=exc, countdown=exc.retry_in) from exc
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -47,20 +47,30 @@ def deliver_outbox_messages(message_ids: list[int]) -> int:
             sent += outbox_deliver(message_id=message_id)
         except OutboxTransientError as exc:
             if exc.attempts < max_attempts():
-                deliver_outbox_message.apply_async(
-                    (message_id,), countdown=retry_backoff(attempts=max(exc.attempts, 1))
-                )
+                deliver_outbox_message.apply_async((message_id,), countdown=exc.retry_in)
         except OutboxDeliveryFailed:
             pass  # marked failed (and logged) by the outbox; the rest still go
+        except Exception:
+            # Not this row's fault (the database went away): its lease ends and the sweep
+            # brings it back; the other rows must not wait for that.
+            logger.exception("outbox message %s: delivery broke off", message_id)
     return sent
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_outbox() -> int:
     """Re-enqueue outbox rows whose task was lost (broker restart, dead worker)."""
-    message_ids = outbox_stranded_ids()
+    message_ids = outbox_sweep()
     for message_id in message_ids:
         deliver_outbox_message.delay(message_id)
     if message_ids:
         logger.info("outbox sweeper re-enqueued %d messages", len(message_ids))
     return len(message_ids)
+
+
+@worker_ready.connect
+def sweep_outbox_at_start(**kwargs) -> None:
+    # A worker that starts takes over what a dead one left, beat or not: at once what is
+    # already free, and once more when every lease held at this moment has ended.
+    sweep_outbox.delay()
+    sweep_outbox.apply_async(countdown=lease_seconds() + 1)

@@ -220,18 +220,48 @@ CELERY_TASK_IGNORE_RESULT = True
 # for 1,000 workflow contacts). With it, a connection serves up to 2 x 100 tasks.
 CELERY_DB_REUSE_MAX = 100
 CELERY_TIMEZONE = "UTC"
+
+
+def _seconds(name: str, *, default: int, minimum: int, maximum: int) -> int:
+    value = _read(name, env.int, default)
+    if not minimum <= value <= maximum:
+        raise ImproperlyConfigured(
+            f"{name} must be between {minimum} and {maximum} seconds, got {value}"
+        )
+    return value
+
+
+# Claims and recovery (docs/architecture.md, "Claims, leases and recovery"). A worker's
+# claim on a workflow step or an outbox row lasts this long unless renewed; a claim whose
+# lease ran out (its worker died) is free for any worker. At least 30 s: the slow I/O under
+# a claim (an SMTP exchange, a webhook) is bounded well below it.
+WORKFLOW_STEP_LEASE_SECONDS = _seconds(
+    "WORKFLOW_STEP_LEASE_SECONDS", default=60, minimum=30, maximum=3600
+)
+OUTBOX_LEASE_SECONDS = _seconds("OUTBOX_LEASE_SECONDS", default=60, minimum=30, maximum=3600)
+# A published task that has not started this long after it was due counts as lost with the
+# broker and is published again; the sweeps that find lost work and ended leases run this
+# often. Lost work is thus found within LOST_AFTER + SWEEP seconds (45 by default).
+RECOVERY_LOST_AFTER_SECONDS = _seconds(
+    "RECOVERY_LOST_AFTER_SECONDS", default=30, minimum=5, maximum=3600
+)
+RECOVERY_SWEEP_SECONDS = _seconds("RECOVERY_SWEEP_SECONDS", default=15, minimum=1, maximum=300)
+
 CELERY_BEAT_SCHEDULE: dict = {}
 # Outbox rows whose delivery task was lost (broker restart, dead worker) are re-enqueued.
-CELERY_BEAT_SCHEDULE["sweep-outbox"] = {"task": "bookings.tasks.sweep_outbox", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
+    "task": "bookings.tasks.sweep_outbox",
+    "schedule": float(RECOVERY_SWEEP_SECONDS),
+}
 # Workflow waits live in the database (due_at), released here; the sweeper re-enqueues steps
-# the broker lost and takes back steps whose worker died mid-run.
+# the broker lost and takes back steps whose worker's lease ran out.
 CELERY_BEAT_SCHEDULE["workflows-release-waits"] = {
     "task": "workflows.tasks.release_due_waits",
     "schedule": 30.0,
 }
 CELERY_BEAT_SCHEDULE["workflows-sweep-steps"] = {
     "task": "workflows.tasks.sweep_steps",
-    "schedule": 60.0,
+    "schedule": float(RECOVERY_SWEEP_SECONDS),
 }
 
 REST_FRAMEWORK = {

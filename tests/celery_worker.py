@@ -25,7 +25,11 @@ request `smtp_server` (and set `settings.OUTBOX_...`) BEFORE starting the worker
 `celery_worker` is the same with defaults. The queue is purged (and Redis' unacked set
 cleared) before the worker starts and after it stops; `worker.stop()` is a warm shutdown
 (running tasks finish), `worker.kill()` a crash (SIGKILL). `worker.log()` is the worker's
-output, attached to failures.
+output, attached to failures. `celery_worker_factory(beat=True)` embeds the scheduler
+(`-B`: the periodic sweeps run as in production). `restart_broker_empty(url)` empties the
+broker's Redis database and drops its clients, as a Redis restart without persistence does.
+`django_subprocess(code)` runs code in another process on the test database (a web process
+to kill).
 """
 
 import json
@@ -59,7 +63,7 @@ FORWARDED_SETTINGS = (
     "EMAIL_TIMEOUT",
     "THROTTLE_PUBLIC_RATE",
 )
-FORWARDED_PREFIXES = ("OUTBOX_", "WORKFLOW")
+FORWARDED_PREFIXES = ("OUTBOX_", "WORKFLOW", "RECOVERY_")
 _DATABASE_KEYS = ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
 
 
@@ -106,14 +110,37 @@ def purge_broker(url: str) -> None:
     client.close()
 
 
+def restart_broker_empty(url: str) -> None:
+    """Everything in the broker's Redis database is gone (queued tasks, held ones, the
+    queue bindings) and every client of that database is cut off, as after a restart of a
+    Redis without persistence. Clients of other databases on the server are left alone."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    database = client.connection_pool.connection_kwargs.get("db", 0)
+    me = client.client_id()
+    client.flushdb()
+    for other in client.client_list():
+        if int(other["db"]) == database and int(other["id"]) != me:
+            client.client_kill_filter(_id=other["id"])
+    client.close()
+
+
 class CeleryWorker:
     def __init__(
-        self, *, broker_url: str, overrides: dict, log_path: Path, concurrency: int = 2
+        self,
+        *,
+        broker_url: str,
+        overrides: dict,
+        log_path: Path,
+        concurrency: int = 2,
+        beat_schedule: Path | None = None,
     ) -> None:
         self.broker_url = broker_url
         self.overrides = overrides
         self.log_path = log_path
         self.concurrency = concurrency
+        self.beat_schedule = beat_schedule
         self.process: subprocess.Popen | None = None
 
     def start(self, *, timeout: float = 120.0) -> "CeleryWorker":
@@ -130,6 +157,8 @@ class CeleryWorker:
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
         ]  # fmt: skip
+        if self.beat_schedule is not None:
+            command += ["-B", "--schedule", str(self.beat_schedule)]
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             command, cwd=BASE_DIR, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
@@ -180,12 +209,15 @@ def celery_worker_factory(transactional_db, tmp_path, settings):
     purge_broker(url)
     workers: list[CeleryWorker] = []
 
-    def start(*, concurrency: int = 2, broker_url: str = url, **overrides) -> CeleryWorker:
+    def start(
+        *, concurrency: int = 2, broker_url: str = url, beat: bool = False, **overrides
+    ) -> CeleryWorker:
         worker = CeleryWorker(
             broker_url=broker_url,
             overrides=worker_settings(**overrides),
             log_path=tmp_path / f"celery-worker-{len(workers)}.log",
             concurrency=concurrency,
+            beat_schedule=tmp_path / f"celerybeat-{len(workers)}" if beat else None,
         )
         workers.append(worker)
         return worker.start()
@@ -211,3 +243,24 @@ def wait_until(predicate, *, timeout: float = 60.0, what: str, worker=None):
         time.sleep(0.1)
     log = f"\nworker log:\n{worker.log()}" if worker else ""
     pytest.fail(f"timed out waiting for {what}{log}", pytrace=False)
+
+
+def django_subprocess(code: str, *, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `code` in a new interpreter set up like a worker of this test (the test
+    database, the forwarded settings), after django.setup(). For a process to kill: it may
+    end itself with a signal; the caller asserts on the result."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.celery_worker_settings",
+        "ONCESLOT_TEST_SETTINGS": json.dumps(worker_settings()),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", f"import django\ndjango.setup()\n{code}"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

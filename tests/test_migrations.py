@@ -231,6 +231,8 @@ def test_it_refuses_to_give_contacts_an_owner_when_there_is_no_user():
         apps.get_model("contacts", "Contact").objects.all().delete()
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def test_it_turns_drf_authtoken_keys_into_digests_that_still_work():
     from datetime import UTC, datetime
 

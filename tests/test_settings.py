@@ -109,6 +109,38 @@ def test_it_takes_a_redis_cache_url():
     assert load_settings(CACHE_URL="redis://127.0.0.1:6379/1").returncode == 0
 
 
+RECOVERY_VARIABLES = (
+    "WORKFLOW_STEP_LEASE_SECONDS",
+    "OUTBOX_LEASE_SECONDS",
+    "RECOVERY_LOST_AFTER_SECONDS",
+    "RECOVERY_SWEEP_SECONDS",
+)
+
+
+@pytest.mark.parametrize("variable", RECOVERY_VARIABLES)
+@pytest.mark.parametrize("value", ["soon", "1.5", "-5", "0", "86400"])
+def test_it_refuses_a_malformed_or_out_of_range_recovery_time(variable, value):
+    assert_refused(load_settings(**{variable: value}), variable)
+
+
+def test_it_refuses_a_lease_shorter_than_the_io_it_covers():
+    assert_refused(load_settings(OUTBOX_LEASE_SECONDS="10"), "OUTBOX_LEASE_SECONDS")
+
+
+def test_it_sweeps_as_often_as_told():
+    result = run_with_settings(
+        "from django.conf import settings as s; "
+        "print(s.WORKFLOW_STEP_LEASE_SECONDS, s.OUTBOX_LEASE_SECONDS, "
+        "s.CELERY_BEAT_SCHEDULE['sweep-outbox']['schedule'], "
+        "s.CELERY_BEAT_SCHEDULE['workflows-sweep-steps']['schedule'])",
+        WORKFLOW_STEP_LEASE_SECONDS="90",
+        OUTBOX_LEASE_SECONDS="45",
+        RECOVERY_SWEEP_SECONDS="20",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["90", "45", "20.0", "20.0"]
+
+
 # Loading settings opens no connection: any PostgreSQL URL will do.
 POSTGRES_URL = "postgres://onceslot@127.0.0.1:5432/onceslot"
 

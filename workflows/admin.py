@@ -289,6 +289,8 @@ class StepRunInline(admin.TabularInline):
         "due_at",
         "queued_at",
         "started_at",
+        "claimed_at",
+        "lease_until",
         "finished_at",
     ]
     readonly_fields = fields

@@ -15,14 +15,15 @@ def retry_max_seconds() -> float:
     return float(getattr(settings, "WORKFLOW_RETRY_MAX_SECONDS", 15 * 60))
 
 
-def queued_stale_seconds() -> float:
-    """A queued step older than this (past its due time) is re-enqueued by the sweeper."""
-    return float(getattr(settings, "WORKFLOW_QUEUED_STALE_SECONDS", 120))
+def lost_after_seconds() -> float:
+    """A queued step whose task has not come this long after it was due lost that task
+    (the broker lost it): the sweeper enqueues it again."""
+    return float(getattr(settings, "RECOVERY_LOST_AFTER_SECONDS", 30))
 
 
-def running_stale_seconds() -> float:
-    """A step running longer than this is taken back: its worker died mid-step."""
-    return float(getattr(settings, "WORKFLOW_RUNNING_STALE_SECONDS", 10 * 60))
+def lease_seconds() -> float:
+    """How long a claim on a step lasts unless renewed; then any worker may take it."""
+    return float(getattr(settings, "WORKFLOW_STEP_LEASE_SECONDS", 60))
 
 
 def retry_delay(attempts: int) -> float:

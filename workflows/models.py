@@ -182,8 +182,10 @@ class StepRun(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True, help_text="The first attempt.")
-    # The latest claim; a step "running" long after it was claimed lost its worker.
+    # The latest claim (its token: only that claim may record the outcome) and when its
+    # lease ends: a running step whose lease ran out lost its worker and is free again.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -196,7 +198,7 @@ class StepRun(models.Model):
         indexes = [
             models.Index(fields=["status", "due_at"]),
             models.Index(fields=["status", "queued_at"]),
-            models.Index(fields=["status", "claimed_at"]),
+            models.Index(fields=["status", "lease_until"]),
         ]
 
     def __str__(self) -> str:

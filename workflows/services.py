@@ -1,9 +1,12 @@
 """Workflow writes: save and publish, enroll contacts, run and advance steps.
 
 Execution is at-least-once: a step's task may arrive twice or after a crash. A step is
-claimed with a conditional UPDATE (queued -> running) so a duplicate does nothing, actions
-are idempotent per step run (idempotency keys `steprun:<id>`), slow I/O happens outside any
-transaction, and the next step is enqueued only after the commit that records success.
+claimed with a conditional UPDATE (queued, or running with an ended lease -> running, with a
+lease of WORKFLOW_STEP_LEASE_SECONDS) so a duplicate does nothing, only the claim that
+holds the step records its outcome, actions are idempotent per step run (idempotency keys
+`steprun:<id>`), slow I/O happens outside any transaction, and the next step is enqueued
+only after the commit that records success. docs/architecture.md, "Claims, leases and
+recovery", has the whole design.
 """
 
 import logging
@@ -14,10 +17,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config import leases
 from config.ownership import user_sees_owner
 from contacts.models import Contact
 from contacts.services import contact_upsert, split_name
@@ -27,6 +31,7 @@ from workflows.actions import (
     ActionContext,
     ActionFailed,
     ActionTransientError,
+    LeaseLost,
     values_expand,
 )
 from workflows.models import Enrollment, StepRun, TriggerType, Workflow, WorkflowAction
@@ -321,22 +326,68 @@ def enrollment_values_expanded(
     )
 
 
-def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
-    """Run one step if it is queued and due. Returns what happened (for logs and tests):
-    "skipped", "succeeded", "waiting", "retrying" or "failed"."""
+def _lease_ended(now: datetime) -> Q:
+    """Steps "running" whose worker's lease ran out (or, claimed before leases were
+    recorded, whose claim is older than one): their worker died. Each branch names the
+    status, so PostgreSQL searches the (status, time) index with both columns."""
+    running = StepRun.Status.RUNNING
+    return Q(status=running, lease_until__lt=now) | Q(
+        status=running,
+        lease_until__isnull=True,
+        claimed_at__lt=now - timedelta(seconds=conf.lease_seconds()),
+    )
+
+
+def _held(step_id: int, claim: datetime):
+    """The step while the claim made at `claim` still holds it."""
+    return StepRun.objects.filter(pk=step_id, status=StepRun.Status.RUNNING, claimed_at=claim)
+
+
+def step_run_lease_renew(*, step_run_id: int, claim: datetime, now: datetime | None = None) -> bool:
+    """Extend the lease of the claim made at `claim` (before slow I/O). False when that
+    claim no longer holds the step: another worker took it after the lease ran out."""
     now = now or timezone.now()
-    claimed = (
-        StepRun.objects.filter(pk=step_run_id, status=StepRun.Status.QUEUED)
-        .filter(Q(due_at__isnull=True) | Q(due_at__lte=now + timedelta(seconds=1)))
-        .update(
-            status=StepRun.Status.RUNNING,
-            attempts=F("attempts") + 1,
-            started_at=Coalesce(F("started_at"), now),
-            claimed_at=now,
+    return bool(
+        _held(step_run_id, claim).update(
+            lease_until=leases.lease_end(now=now, seconds=conf.lease_seconds())
         )
+    )
+
+
+def _release(step_id: int, claim: datetime) -> None:
+    """Give a claim back (the worker is stopping mid-step): queued and sent again now."""
+    if _held(step_id, claim).update(
+        status=StepRun.Status.QUEUED, lease_until=None, queued_at=timezone.now(), due_at=None
+    ):
+        _enqueue(step_id)
+
+
+def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
+    """Run one step if it is queued and due, or if the lease of the worker running it ran
+    out. Returns what happened (for logs and tests): "skipped", "succeeded", "waiting",
+    "retrying", "failed" or "overtaken" (another worker took it over meanwhile)."""
+    now = now or timezone.now()
+    due = Q(status=StepRun.Status.QUEUED) & (
+        Q(due_at__isnull=True) | Q(due_at__lte=now + timedelta(seconds=1))
+    )
+    claimed = StepRun.objects.filter(
+        # A step out of attempts is left to the sweeper, which fails it.
+        due | (_lease_ended(now) & Q(attempts__lt=conf.max_attempts())),
+        pk=step_run_id,
+    ).update(
+        status=StepRun.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce(F("started_at"), now),
+        claimed_at=now,
+        lease_until=leases.lease_end(now=now, seconds=conf.lease_seconds()),
     )
     if not claimed:
         return "skipped"  # a duplicate delivery, not due yet, or already done
+    with leases.holding(("step", step_run_id, now), lambda: _release(step_run_id, now)):
+        return _execute_claimed(step_run_id)
+
+
+def _execute_claimed(step_run_id: int) -> str:
     step = StepRun.objects.select_related("enrollment__workflow", "enrollment__contact").get(
         pk=step_run_id
     )
@@ -350,6 +401,11 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
         _fail(step, f"Unknown action type “{spec['type']}”.")
         return "failed"
     stored = _stored_values_for(enrollment, enrollment.contact)
+
+    def lease_renew() -> None:
+        if not step_run_lease_renew(step_run_id=step.pk, claim=step.claimed_at):
+            raise LeaseLost(f"Step {step.pk} was taken over by another worker.")
+
     context = ActionContext(
         step_run=step,
         enrollment=enrollment,
@@ -357,6 +413,7 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
         config=spec.get("config") or {},
         values=values_expand(stored, types=enrollment_action_types(enrollment)),
         stored_values=stored,
+        lease_renew=lease_renew,
     )
     try:
         if definition.in_transaction:
@@ -364,6 +421,9 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
             with transaction.atomic():
                 return _run_and_record(definition, context)
         return _run_and_record(definition, context)
+    except LeaseLost:
+        logger.warning("Workflow step %s was taken over by another worker", step_run_id)
+        return "overtaken"
     except ActionTransientError as exc:
         return _retry_or_fail(step, str(exc))
     except ActionFailed as exc:
@@ -380,11 +440,15 @@ def _run_and_record(definition, context: ActionContext) -> str:
     step = context.step_run
     result = definition.run(context)
     if result.wait_until is not None and result.wait_until > timezone.now():
-        StepRun.objects.filter(pk=step.pk, status=StepRun.Status.RUNNING).update(
-            status=StepRun.Status.WAITING, due_at=result.wait_until, output=result.output
+        _held(step.pk, step.claimed_at).update(
+            status=StepRun.Status.WAITING,
+            due_at=result.wait_until,
+            output=result.output,
+            lease_until=None,
         )
         return "waiting"
-    _advance(step, from_status=StepRun.Status.RUNNING, output=result.output)
+    if not _advance(step, from_status=StepRun.Status.RUNNING, output=result.output):
+        return "overtaken"  # the claim was given back or taken over meanwhile
     return "succeeded"
 
 
@@ -398,8 +462,17 @@ def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> b
         # The enrollment row lock serializes advancing one contact (values are a JSON
         # read-modify-write).
         enrollment = Enrollment.objects.select_for_update().get(pk=step.enrollment_id)
-        updated = StepRun.objects.filter(pk=step.pk, status=from_status).update(
-            status=StepRun.Status.SUCCEEDED, output=dict(output), finished_at=now, error=""
+        current = StepRun.objects.filter(pk=step.pk, status=from_status)
+        if from_status == StepRun.Status.RUNNING:
+            # Only the claim that still holds the step (its lease may have ended and another
+            # worker taken over).
+            current = current.filter(claimed_at=step.claimed_at)
+        updated = current.update(
+            status=StepRun.Status.SUCCEEDED,
+            output=dict(output),
+            finished_at=now,
+            error="",
+            lease_until=None,
         )
         if not updated:
             return False
@@ -442,11 +515,12 @@ def _retry_or_fail(step: StepRun, error: str) -> str:
     delay = conf.retry_delay(step.attempts)
     now = timezone.now()
     with transaction.atomic():
-        updated = StepRun.objects.filter(pk=step.pk, status=StepRun.Status.RUNNING).update(
+        updated = _held(step.pk, step.claimed_at).update(
             status=StepRun.Status.QUEUED,
             error=error[:MAX_ERROR_LENGTH],
             queued_at=now,
             due_at=now + timedelta(seconds=delay),
+            lease_until=None,
         )
         if updated:
             # A short countdown; if the broker loses it, the sweeper re-enqueues the step.
@@ -455,12 +529,14 @@ def _retry_or_fail(step: StepRun, error: str) -> str:
 
 
 def _fail(step: StepRun, error: str) -> None:
+    """Fail the step held by the claim `step` was read with, and its enrollment."""
     now = timezone.now()
     error = error[:MAX_ERROR_LENGTH]
     with transaction.atomic():
-        StepRun.objects.filter(pk=step.pk).update(
-            status=StepRun.Status.FAILED, error=error, finished_at=now
-        )
+        if not _held(step.pk, step.claimed_at).update(
+            status=StepRun.Status.FAILED, error=error, finished_at=now, lease_until=None
+        ):
+            return  # another worker holds it now
         Enrollment.objects.filter(pk=step.enrollment_id, status=Enrollment.Status.ACTIVE).update(
             status=Enrollment.Status.FAILED,
             error=f"Step {step.position + 1} ({step.key}): {error}"[:MAX_ERROR_LENGTH],
@@ -481,6 +557,7 @@ def step_run_retry(*, step_run: StepRun) -> StepRun:
                 queued_at=now,
                 due_at=None,
                 finished_at=None,
+                lease_until=None,
             )
             if not updated:
                 raise RetryRefused("Only a failed step can be retried.")
@@ -511,46 +588,59 @@ def waits_release(*, now: datetime | None = None, limit: int = 1000) -> int:
     return released
 
 
-def steps_sweep(*, now: datetime | None = None, limit: int = 1000) -> tuple[int, int]:
-    """Recover work the broker or a worker lost (periodic task): re-enqueue steps queued
-    too long, and take back steps "running" long after their claim. Returns the counts."""
-    now = now or timezone.now()
-    queued_cutoff = now - timedelta(seconds=conf.queued_stale_seconds())
-    stale = StepRun.objects.filter(status=StepRun.Status.QUEUED).filter(
-        Q(due_at__isnull=True, queued_at__lte=queued_cutoff) | Q(due_at__lte=queued_cutoff)
-    )
-    requeued = 0
-    for step_id, queued_at in stale.values_list("pk", "queued_at")[:limit]:
-        # Touch queued_at so the next sweep waits again instead of piling up duplicates.
-        with transaction.atomic():
-            if StepRun.objects.filter(
-                pk=step_id, status=StepRun.Status.QUEUED, queued_at=queued_at
-            ).update(queued_at=now, due_at=None):
-                _enqueue(step_id)
-                requeued += 1
+def steps_sweep(*, now: datetime | None = None, limit: int = 500) -> tuple[int, int]:
+    """Recover work the broker or a worker lost (periodic task, and at a worker's start):
+    re-enqueue steps queued RECOVERY_LOST_AFTER_SECONDS past their due time, and take back
+    steps whose worker's lease ran out. Returns the counts (requeued, reclaimed).
 
-    running_cutoff = now - timedelta(seconds=conf.running_stale_seconds())
-    stuck = StepRun.objects.filter(status=StepRun.Status.RUNNING, claimed_at__lte=running_cutoff)
-    reclaimed = 0
-    for step_id, claimed_at, attempts in stuck.values_list("pk", "claimed_at", "attempts")[:limit]:
-        if attempts >= conf.max_attempts():
-            # Each claim counts: a step that keeps killing its worker must stop somewhere.
-            step = StepRun.objects.filter(pk=step_id, status=StepRun.Status.RUNNING).first()
-            if step is not None and step.claimed_at == claimed_at:
-                _fail(step, f"Its worker stopped mid-step {attempts} times.")
-            continue
-        with transaction.atomic():
-            if StepRun.objects.filter(
-                pk=step_id, status=StepRun.Status.RUNNING, claimed_at=claimed_at
-            ).update(
-                status=StepRun.Status.QUEUED,
-                queued_at=now,
-                due_at=None,
-                error="Taken back after its worker stopped mid-step.",
-            ):
-                _enqueue(step_id)
-                reclaimed += 1
-    return requeued, reclaimed
+    One bounded statement finds them (indexes on status with each time column); SKIP
+    LOCKED lets two sweeps run at once without taking the same step twice."""
+    now = now or timezone.now()
+    late = now - timedelta(seconds=conf.lost_after_seconds())
+    queued = StepRun.Status.QUEUED
+    lost = Q(status=queued, due_at__isnull=True, queued_at__lte=late) | Q(
+        status=queued, due_at__lte=late
+    )
+    with transaction.atomic():
+        found = list(
+            StepRun.objects.select_for_update(skip_locked=True)
+            .filter(lost | _lease_ended(now))
+            .order_by()  # not the model's (a join with the enrollment, then a sort)
+            .values_list("pk", "status", "attempts")[:limit]
+        )
+        requeue = [pk for pk, status, _ in found if status == queued]
+        reclaim = [
+            pk
+            for pk, status, attempts in found
+            if status == StepRun.Status.RUNNING and attempts < conf.max_attempts()
+        ]
+        exhausted = [
+            pk
+            for pk, status, attempts in found
+            if status == StepRun.Status.RUNNING and attempts >= conf.max_attempts()
+        ]
+        # One statement for both: queued again, and queued_at touched so the next sweep
+        # waits again instead of piling up duplicates.
+        StepRun.objects.filter(pk__in=[*requeue, *reclaim]).update(
+            status=queued,
+            queued_at=now,
+            due_at=None,
+            lease_until=None,
+            error=Case(
+                When(
+                    status=StepRun.Status.RUNNING,
+                    then=Value("Taken back after its worker stopped mid-step."),
+                ),
+                default=F("error"),
+                output_field=StepRun._meta.get_field("error"),
+            ),
+        )
+        for step_id in (*requeue, *reclaim):
+            _enqueue(step_id)
+    for step in StepRun.objects.filter(pk__in=exhausted):
+        # Each claim counts: a step that keeps killing its worker must stop somewhere.
+        _fail(step, f"Its worker stopped mid-step {step.attempts} times.")
+    return len(requeue), len(reclaim)
 
 
 __all__ = [
@@ -561,6 +651,7 @@ __all__ = [
     "enrollment_start_manual",
     "inbound_webhook_receive",
     "step_run_execute",
+    "step_run_lease_renew",
     "step_run_retry",
     "steps_sweep",
     "waits_release",

@@ -1,8 +1,9 @@
 """Celery entry points: thin, ids only; the logic and its idempotency live in services."""
 
 from celery import shared_task
+from celery.signals import worker_ready
 
-from workflows import services
+from workflows import conf, services
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -19,3 +20,11 @@ def release_due_waits() -> int:
 def sweep_steps() -> dict[str, int]:
     requeued, reclaimed = services.steps_sweep()
     return {"requeued": requeued, "reclaimed": reclaimed}
+
+
+@worker_ready.connect
+def sweep_steps_at_start(**kwargs) -> None:
+    # A worker that starts takes over what a dead one left, beat or not: at once what is
+    # already free, and once more when every lease held at this moment has ended.
+    sweep_steps.delay()
+    sweep_steps.apply_async(countdown=conf.lease_seconds() + 1)

@@ -12,24 +12,29 @@ INTERFACE (fixed; booking notifications and the workflow Send Email action depen
         Claims the row with a conditional UPDATE (pending -> sending), sends through
         Django's mail API, marks it sent. False when another run already has it or it was
         sent. Raises OutboxTransientError when the mail server is unreachable (the row goes
-        back to pending with the error, for the caller's retry).
+        back to pending with the error, for the caller's retry, due in `retry_in` seconds).
 
 Additions around that interface:
 
 - `outbox_deliver` raises OutboxDeliveryFailed (not a transient error, so no retry) when
-  the row is marked failed: the mail server refused the message for good (a 5xx answer), or
-  the attempts reached OUTBOX_MAX_ATTEMPTS. A caller that gets False can read the row's
+  the row is marked failed: the mail server refused the message for good (a 5xx answer),
+  the message could not be built (a template error, a header Django refuses) or sent for a
+  reason no retry changes, or the attempts reached OUTBOX_MAX_ATTEMPTS. The row keeps the
+  error's text; a batch goes on with its other rows. A caller that gets False can read the row's
   status to tell "already sent" from "someone else is sending it".
 - `attempts` counts claims, so a worker that dies mid-send still uses up an attempt and a
   message that crashes workers cannot loop forever.
-- A row left in "sending" longer than OUTBOX_SENDING_STALE_AFTER (the sender died between
-  claim and result) may be claimed again. That window is far longer than an SMTP exchange
-  (EMAIL_TIMEOUT), so a live sender is never overtaken; the only case that can send twice
-  is a process killed after the server accepted the message and before the row was marked.
+- A claim holds a lease of OUTBOX_LEASE_SECONDS (`lease_until`); a row still "sending"
+  after its lease ended (the sender died between claim and result) may be claimed again by
+  anyone. The lease is longer than an SMTP exchange can take (EMAIL_TIMEOUT per step), so a
+  live sender is not overtaken; the only case that can send twice is a process killed after
+  the server accepted the message and before the row was marked (the Message-ID is the
+  same, so mail clients show one).
 - `outbox_retry` puts failed rows back to pending for the admin's "Retry sending"; sent
   rows are never touched.
-- `outbox_stranded_ids` lists rows no task is going to deliver (broker lost the message,
-  worker died): the periodic sweeper re-enqueues them.
+- `outbox_sweep` finds rows no task is going to deliver (the broker lost the message, the
+  worker died) and hands them back to the queue (docs/architecture.md, "Claims, leases and
+  recovery").
 - `outbox_enqueue_many(*, messages)` records several unsaved rows with one bulk_create and,
   after commit, publishes ONE delivery task with the ids of the new pending ones (a booking
   event's invitee and owner emails).
@@ -54,8 +59,8 @@ only the slow part, templates and the .ics, moves to the worker. The booking req
 the calendar lock it holds pay for an INSERT, not for rendering. The claim (a conditional
 UPDATE) still guards the send, so a task run twice sends once.
 
-Settings (optional, defaults here): OUTBOX_MAX_ATTEMPTS, OUTBOX_SENDING_STALE_AFTER (a
-timedelta), OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS.
+Settings (optional, defaults here): OUTBOX_MAX_ATTEMPTS, OUTBOX_LEASE_SECONDS,
+RECOVERY_LOST_AFTER_SECONDS, OUTBOX_RETRY_BACKOFF_SECONDS, OUTBOX_RETRY_BACKOFF_MAX_SECONDS.
 """
 
 import copy
@@ -74,24 +79,25 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bookings.models import OutboxMessage
+from config import leases
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 8
-DEFAULT_SENDING_STALE_AFTER = timedelta(minutes=10)
+DEFAULT_LEASE_SECONDS = 60
+DEFAULT_LOST_AFTER_SECONDS = 30
 DEFAULT_RETRY_BACKOFF_SECONDS = 10.0
 DEFAULT_RETRY_BACKOFF_MAX_SECONDS = 600.0
-# A pending row that has never been tried this long after creation lost its task.
-STRANDED_AFTER = timedelta(minutes=1)
 _ERROR_LIMIT = 2000
 
 
 class OutboxTransientError(Exception):
-    """The mail server could not be reached; try again later."""
+    """The mail server could not be reached; try again in `retry_in` seconds."""
 
-    def __init__(self, message: str = "", *, attempts: int = 0) -> None:
+    def __init__(self, message: str = "", *, attempts: int = 0, retry_in: float = 0.0) -> None:
         super().__init__(message)
         self.attempts = attempts
+        self.retry_in = retry_in
 
 
 class OutboxDeliveryFailed(Exception):
@@ -102,8 +108,15 @@ def max_attempts() -> int:
     return int(getattr(settings, "OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
 
 
-def sending_stale_after() -> timedelta:
-    return getattr(settings, "OUTBOX_SENDING_STALE_AFTER", DEFAULT_SENDING_STALE_AFTER)
+def lease_seconds() -> float:
+    return float(getattr(settings, "OUTBOX_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
+
+
+def lost_after() -> timedelta:
+    """A pending row whose task has not come this long after it was due lost that task."""
+    return timedelta(
+        seconds=float(getattr(settings, "RECOVERY_LOST_AFTER_SECONDS", DEFAULT_LOST_AFTER_SECONDS))
+    )
 
 
 def retry_backoff(*, attempts: int, rng: random.Random | None = None) -> float:
@@ -161,7 +174,15 @@ def _recorded(message: OutboxMessage) -> OutboxMessage:
 
 
 # A row's own bookkeeping: a new row starts pending and untried, whatever the caller built.
-_BOOKKEEPING = ("status", "attempts", "last_error", "created_at", "claimed_at", "sent_at")
+_BOOKKEEPING = (
+    "status",
+    "attempts",
+    "last_error",
+    "created_at",
+    "claimed_at",
+    "lease_until",
+    "sent_at",
+)
 
 
 def _validated(message: OutboxMessage) -> OutboxMessage:
@@ -170,6 +191,7 @@ def _validated(message: OutboxMessage) -> OutboxMessage:
         or message.attempts
         or message.last_error
         or message.claimed_at is not None
+        or message.lease_until is not None
         or message.sent_at is not None
     ):
         raise ValueError("The outbox records new messages only: pending, never tried.")
@@ -299,68 +321,124 @@ def _build_email(message: OutboxMessage) -> EmailMultiAlternatives:
 
 
 def _finish(message: OutboxMessage, claimed_at: datetime, **fields) -> None:
-    # Only the claim we hold may write the outcome: after a stale reclaim the row belongs
-    # to the newer sender.
+    # Only the claim we hold may write the outcome: after its lease ended and another
+    # worker claimed the row, the row belongs to that one.
     OutboxMessage.objects.filter(
         pk=message.pk, status=OutboxMessage.Status.SENDING, claimed_at=claimed_at
     ).update(**fields)
+
+
+def _lease_ended(now: datetime) -> Q:
+    """Rows "sending" whose sender's lease has run out (or, claimed before leases were
+    recorded, whose claim is older than one)."""
+    sending = OutboxMessage.Status.SENDING
+    # Each branch names the status: PostgreSQL then searches the index with both columns.
+    return Q(status=sending, lease_until__lt=now) | Q(
+        status=sending,
+        lease_until__isnull=True,
+        claimed_at__lt=now - timedelta(seconds=lease_seconds()),
+    )
+
+
+def _release(message_id: int, claimed_at: datetime) -> None:
+    """Give the claim back (the worker is stopping mid-send): pending again and queued, or
+    found by the next sweep if the broker is gone too."""
+    if OutboxMessage.objects.filter(
+        pk=message_id, status=OutboxMessage.Status.SENDING, claimed_at=claimed_at
+    ).update(status=OutboxMessage.Status.PENDING, lease_until=timezone.now() - lost_after()):
+        _deliver_on_commit([message_id])
+
+
+def _failed(message: OutboxMessage, now: datetime, error: str) -> OutboxDeliveryFailed:
+    """Mark the row failed with `error`; returns the exception for the caller to raise."""
+    error = error[:_ERROR_LIMIT]
+    _finish(message, now, status=OutboxMessage.Status.FAILED, last_error=error, lease_until=None)
+    return OutboxDeliveryFailed(error)
 
 
 def outbox_deliver(*, message_id: int, now: datetime | None = None) -> bool:
     """Send the message unless it is sent or being sent. Call outside any transaction:
     the claim must commit before the slow SMTP exchange, and the outcome right after it."""
     now = now or timezone.now()
-    claimable = Q(status=OutboxMessage.Status.PENDING) | Q(
-        status=OutboxMessage.Status.SENDING, claimed_at__lt=now - sending_stale_after()
-    )
     claimed = (
-        OutboxMessage.objects.filter(claimable, pk=message_id)
+        OutboxMessage.objects.filter(
+            Q(status=OutboxMessage.Status.PENDING) | _lease_ended(now), pk=message_id
+        )
         .filter(attempts__lt=max_attempts())
-        .update(status=OutboxMessage.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+        .update(
+            status=OutboxMessage.Status.SENDING,
+            claimed_at=now,
+            lease_until=leases.lease_end(now=now, seconds=lease_seconds()),
+            attempts=F("attempts") + 1,
+        )
     )
     if claimed != 1:
         _fail_exhausted(message_id=message_id, now=now)
         return False
+    with leases.holding(("outbox", message_id, now), lambda: _release(message_id, now)):
+        return _send_claimed(OutboxMessage.objects.get(pk=message_id), now)
 
-    message = OutboxMessage.objects.get(pk=message_id)
-    if message.needs_rendering:
-        try:
-            # Rendered again on every attempt (deterministic), never stored.
-            message = outbox_render(message=message)
-        except DatabaseError:
-            raise  # the database, not the message: the stale claim is retried later
-        except Exception as exc:
-            # The booking was deleted, or a template broke: no retry will render it, so the
-            # row is failed for the admin to see (and to retry once fixed).
-            error = f"rendering failed: {type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
-            _finish(message, now, status=OutboxMessage.Status.FAILED, last_error=error)
-            logger.exception("outbox message %s could not be rendered", message_id)
-            raise OutboxDeliveryFailed(error) from exc
+
+def _send_claimed(message: OutboxMessage, now: datetime) -> bool:
+    message_id = message.pk
     try:
-        _build_email(message).send(fail_silently=False)
+        # Rendered again on every attempt (deterministic), never stored; built whole here
+        # (headers checked) so that no error of this one message escapes the delivery.
+        message = outbox_render(message=message)
+        email = _build_email(message)
+        email.message()
+    except DatabaseError:
+        raise  # the database, not the message: the claim's lease ends, then a retry
+    except Exception as exc:
+        # The booking was deleted, a template broke, a header holds a line break: no retry
+        # builds it, so the row is failed for the admin to see (and to retry once fixed).
+        logger.exception("outbox message %s could not be built", message_id)
+        stage = "rendering" if message.needs_rendering else "building"
+        raise _failed(message, now, f"{stage} failed: {type(exc).__name__}: {exc}") from exc
+    try:
+        email.send(fail_silently=False)
     except (smtplib.SMTPException, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:_ERROR_LIMIT]
         if _is_permanent(exc) or message.attempts >= max_attempts():
-            _finish(message, now, status=OutboxMessage.Status.FAILED, last_error=error)
             logger.warning("outbox message %s failed for good: %s", message_id, error)
-            raise OutboxDeliveryFailed(error) from exc
-        _finish(message, now, status=OutboxMessage.Status.PENDING, last_error=error)
+            raise _failed(message, now, error) from exc
+        retry_in = retry_backoff(attempts=message.attempts)
+        # Pending again, its retry due in retry_in seconds: the sweep counts its task lost
+        # only some time after that.
+        _finish(
+            message,
+            now,
+            status=OutboxMessage.Status.PENDING,
+            last_error=error,
+            lease_until=timezone.now() + timedelta(seconds=retry_in),
+        )
         logger.info("outbox message %s will be retried: %s", message_id, error)
-        raise OutboxTransientError(error, attempts=message.attempts) from exc
+        raise OutboxTransientError(error, attempts=message.attempts, retry_in=retry_in) from exc
+    except Exception as exc:
+        # Not the network: something about this message (an address smtplib cannot
+        # encode); the same would happen on every retry.
+        logger.exception("outbox message %s could not be sent", message_id)
+        raise _failed(message, now, f"{type(exc).__name__}: {exc}") from exc
 
-    _finish(message, now, status=OutboxMessage.Status.SENT, sent_at=timezone.now(), last_error="")
+    _finish(
+        message,
+        now,
+        status=OutboxMessage.Status.SENT,
+        sent_at=timezone.now(),
+        last_error="",
+        lease_until=None,
+    )
     return True
 
 
 def _fail_exhausted(*, message_id: int, now: datetime) -> None:
-    """A pending (or stale sending) row with no attempts left is failed, not left pending
+    """A pending (or lease-expired sending) row with no attempts left is failed, not left
     for the sweeper to find forever."""
-    stale = Q(status=OutboxMessage.Status.PENDING) | Q(
-        status=OutboxMessage.Status.SENDING, claimed_at__lt=now - sending_stale_after()
-    )
-    OutboxMessage.objects.filter(stale, pk=message_id, attempts__gte=max_attempts()).update(
-        status=OutboxMessage.Status.FAILED
-    )
+    OutboxMessage.objects.filter(
+        Q(status=OutboxMessage.Status.PENDING) | _lease_ended(now),
+        pk=message_id,
+        attempts__gte=max_attempts(),
+    ).update(status=OutboxMessage.Status.FAILED, lease_until=None)
 
 
 def outbox_retry(*, message_ids: list[int]) -> int:
@@ -376,30 +454,42 @@ def outbox_retry(*, message_ids: list[int]) -> int:
             .values_list("pk", flat=True)
         )
         OutboxMessage.objects.filter(pk__in=ids).update(
-            status=OutboxMessage.Status.PENDING, attempts=0, claimed_at=None
+            status=OutboxMessage.Status.PENDING, attempts=0, claimed_at=None, lease_until=None
         )
         if ids:
             _deliver_on_commit(ids)
     return len(ids)
 
 
-def outbox_stranded_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Rows that should be moving but have no task: never tried a minute after creation,
-    tried but not retried within the longest backoff, or stuck in "sending"."""
-    now = now or timezone.now()
-    longest_backoff = timedelta(
-        seconds=float(
-            getattr(settings, "OUTBOX_RETRY_BACKOFF_MAX_SECONDS", DEFAULT_RETRY_BACKOFF_MAX_SECONDS)
-        )
-    )
+def _stranded(now: datetime) -> Q:
+    """Rows that should be moving but have no task: pending and never tried a while after
+    creation, pending a while after their retry was due, or "sending" past their lease."""
+    late = now - lost_after()
     pending = OutboxMessage.Status.PENDING
-    stranded = (
-        Q(status=pending, attempts=0, created_at__lt=now - STRANDED_AFTER)
-        | Q(status=pending, attempts__gt=0, claimed_at__lt=now - longest_backoff - STRANDED_AFTER)
-        | Q(status=OutboxMessage.Status.SENDING, claimed_at__lt=now - sending_stale_after())
+    return (
+        Q(status=pending, lease_until__isnull=True, created_at__lt=late)
+        | Q(status=pending, lease_until__lt=late)
+        | _lease_ended(now)
     )
-    return list(
-        OutboxMessage.objects.filter(stranded)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+
+
+def outbox_sweep(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Hand back rows no task is going to deliver: they become pending, due now, and their
+    ids are returned for the caller to enqueue (after this commits). Marking them makes the
+    next sweep wait RECOVERY_LOST_AFTER_SECONDS again instead of piling up copies of tasks
+    that are only slow, and SKIP LOCKED lets two sweeps run at once without overlapping."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(_stranded(now))
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            # A lease_until of now is "due now": this row counts as lost again only after
+            # another RECOVERY_LOST_AFTER_SECONDS.
+            OutboxMessage.objects.filter(pk__in=ids).update(
+                status=OutboxMessage.Status.PENDING, lease_until=now
+            )
+    return ids

@@ -17,7 +17,7 @@ from bookings.services.outbox import (
     outbox_enqueue,
     outbox_enqueue_many,
     outbox_retry,
-    outbox_stranded_ids,
+    outbox_sweep,
     retry_backoff,
 )
 from bookings.tasks import deliver_outbox_message, deliver_outbox_messages, sweep_outbox
@@ -152,30 +152,76 @@ def test_it_sends_once_when_the_task_runs_twice():
     assert message.status == OutboxMessage.Status.SENT
 
 
-def test_it_leaves_a_row_another_sender_holds():
-    message = enqueue()
+def hold(message: OutboxMessage, *, lease_until=NOW + timedelta(seconds=60)) -> None:
+    """As if another sender claimed the row at NOW and died."""
     OutboxMessage.objects.filter(pk=message.pk).update(
-        status=OutboxMessage.Status.SENDING, claimed_at=NOW, attempts=1
+        status=OutboxMessage.Status.SENDING, claimed_at=NOW, lease_until=lease_until, attempts=1
     )
 
-    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+
+def test_it_leases_a_claim_for_the_configured_time(settings):
+    settings.OUTBOX_LEASE_SECONDS = 45
+    message = enqueue()
+    taken = []
+
+    def send(email_message, *args, **kwargs):
+        taken.append(OutboxMessage.objects.values_list("status", "lease_until").get())
+        return 1
+
+    with (
+        time_machine.travel(NOW, tick=False),
+        mock.patch("django.core.mail.EmailMessage.send", send),
+    ):
+        assert outbox_deliver(message_id=message.pk) is True
+
+    assert taken == [("sending", NOW + timedelta(seconds=45))]
+    message.refresh_from_db()
+    assert (message.status, message.lease_until) == ("sent", None)
+
+
+def test_it_leaves_a_row_another_sender_holds_until_its_lease_ends():
+    message = enqueue()
+    hold(message)
+
+    with time_machine.travel(NOW + timedelta(seconds=59), tick=False):
         assert outbox_deliver(message_id=message.pk) is False
 
     assert mail.outbox == []
 
 
-def test_it_reclaims_a_row_stuck_in_sending():
+def test_it_reclaims_a_row_whose_lease_ended():
     message = enqueue()
-    OutboxMessage.objects.filter(pk=message.pk).update(
-        status=OutboxMessage.Status.SENDING, claimed_at=NOW, attempts=1
-    )
+    hold(message)
 
-    with time_machine.travel(NOW + timedelta(minutes=11), tick=False):
+    with time_machine.travel(NOW + timedelta(seconds=61), tick=False):
         assert outbox_deliver(message_id=message.pk) is True
 
     assert len(mail.outbox) == 1
     message.refresh_from_db()
     assert message.attempts == 2
+
+
+def test_it_reclaims_a_row_claimed_before_leases_were_recorded():
+    message = enqueue()
+    hold(message, lease_until=None)
+
+    with time_machine.travel(NOW + timedelta(seconds=30), tick=False):
+        assert outbox_deliver(message_id=message.pk) is False
+    with time_machine.travel(NOW + timedelta(seconds=61), tick=False):
+        assert outbox_deliver(message_id=message.pk) is True
+
+
+def test_it_lets_the_reclaiming_sender_record_the_outcome_not_the_late_one():
+    message = enqueue()
+    hold(message)  # the first sender claimed at NOW, then stalled
+    later = NOW + timedelta(seconds=61)
+    with time_machine.travel(later, tick=False):
+        assert outbox_deliver(message_id=message.pk) is True
+
+    # The first sender wakes up and reports a failure: its claim is no longer the row's.
+    outbox._finish(message, NOW, status=OutboxMessage.Status.FAILED, last_error="late")
+    message.refresh_from_db()
+    assert (message.status, message.claimed_at) == ("sent", later)
 
 
 def test_it_ignores_a_missing_row():
@@ -210,10 +256,13 @@ def test_it_puts_the_row_back_when_the_server_is_down(smtp_server):
         outbox_deliver(message_id=message.pk)
 
     assert caught.value.attempts == 1
+    assert 5 <= caught.value.retry_in <= 10
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.PENDING
     assert message.attempts == 1
     assert "ConnectionRefusedError" in message.last_error
+    # Its retry is due then: the sweep takes its task for lost only some time after that.
+    assert message.lease_until > message.claimed_at + timedelta(seconds=5)
 
 
 @pytest.mark.smtp
@@ -316,32 +365,54 @@ def test_it_doubles_the_backoff_up_to_the_cap(settings):
 # Sweeper and retry
 
 
-def test_it_finds_rows_whose_task_was_lost():
+def test_it_finds_rows_whose_task_was_lost_half_a_minute_later():
     with time_machine.travel(NOW, tick=False):
         lost = enqueue("test:lost")
         sent = enqueue("test:sent")
         OutboxMessage.objects.filter(pk=sent.pk).update(status=OutboxMessage.Status.SENT)
-    with time_machine.travel(NOW + timedelta(seconds=90), tick=False):
-        fresh = enqueue("test:fresh")
+    with time_machine.travel(NOW + timedelta(seconds=20), tick=False):
+        enqueue("test:fresh")
+    with time_machine.travel(NOW + timedelta(seconds=31), tick=False):
+        found = outbox_sweep()
 
-        found = outbox_stranded_ids()
+    assert found == [lost.pk]
 
-    assert lost.pk in found
-    assert sent.pk not in found
-    assert fresh.pk not in found
+
+def test_it_waits_again_before_sweeping_a_row_it_swept():
+    with time_machine.travel(NOW, tick=False):
+        message = enqueue()
+    with time_machine.travel(NOW + timedelta(seconds=31), tick=False):
+        assert outbox_sweep() == [message.pk]
+        assert outbox_sweep() == []
+    with time_machine.travel(NOW + timedelta(seconds=62), tick=False):
+        assert outbox_sweep() == [message.pk]
 
 
 def test_it_leaves_a_row_waiting_for_its_retry_to_the_retry():
     with time_machine.travel(NOW, tick=False):
         message = enqueue()
+        # A failed try: pending again, its retry due in five minutes.
         OutboxMessage.objects.filter(pk=message.pk).update(
-            attempts=2, claimed_at=NOW, last_error="421"
+            attempts=2, claimed_at=NOW, lease_until=NOW + timedelta(minutes=5), last_error="421"
         )
 
-    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
-        assert outbox_stranded_ids() == []
-    with time_machine.travel(NOW + timedelta(minutes=12), tick=False):
-        assert outbox_stranded_ids() == [message.pk]
+    with time_machine.travel(NOW + timedelta(minutes=5, seconds=29), tick=False):
+        assert outbox_sweep() == []
+    with time_machine.travel(NOW + timedelta(minutes=5, seconds=31), tick=False):
+        assert outbox_sweep() == [message.pk]
+
+
+def test_it_hands_back_a_row_whose_senders_lease_ended():
+    message = enqueue()
+    hold(message)
+
+    with time_machine.travel(NOW + timedelta(seconds=59), tick=False):
+        assert outbox_sweep() == []
+    with time_machine.travel(NOW + timedelta(seconds=61), tick=False):
+        assert outbox_sweep() == [message.pk]
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.PENDING
 
 
 def test_it_sweeps_stranded_rows_into_the_queue(delay):
@@ -349,7 +420,7 @@ def test_it_sweeps_stranded_rows_into_the_queue(delay):
         first = enqueue("test:1")
         second = enqueue("test:2")
 
-    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+    with time_machine.travel(NOW + timedelta(seconds=31), tick=False):
         assert sweep_outbox() == 2
 
     assert sorted(call.args[0] for call in delay.call_args_list) == [first.pk, second.pk]
@@ -481,6 +552,7 @@ def test_it_refuses_a_row_with_neither_text_nor_template():
         {"attempts": 2},
         {"last_error": "421 busy"},
         {"claimed_at": datetime(2027, 1, 1, tzinfo=UTC)},
+        {"lease_until": datetime(2027, 1, 1, tzinfo=UTC)},
         {"sent_at": datetime(2027, 1, 1, tzinfo=UTC)},
     ],
 )
@@ -578,3 +650,55 @@ def test_it_goes_on_past_a_row_that_failed_for_good(renderer):
 
     statuses = dict(OutboxMessage.objects.values_list("pk", "status"))
     assert statuses == {ids[0]: "failed", ids[1]: "sent"}
+
+
+def test_it_fails_a_row_whose_subject_holds_a_line_break_and_goes_on():
+    ids = outbox_enqueue_many(
+        messages=[
+            OutboxMessage(key="test:a", to="a@example.com", subject="Hi\r\nBcc: x@example.com",
+                          body_text="Hello."),
+            OutboxMessage(key="test:b", to="b@example.com", subject="Hi", body_text="Hello."),
+        ],
+        deliver=False,
+    )  # fmt: skip
+
+    assert deliver_outbox_messages(ids) == 1
+
+    bad, good = (OutboxMessage.objects.get(pk=pk) for pk in ids)
+    assert bad.status == OutboxMessage.Status.FAILED
+    assert "building failed: BadHeaderError" in bad.last_error
+    assert good.status == OutboxMessage.Status.SENT
+    assert [m.to for m in mail.outbox] == [["b@example.com"]]
+
+
+def test_it_fails_a_row_whose_rendered_subject_holds_a_line_break(renderer, monkeypatch):
+    [message_id] = outbox_enqueue_many(messages=[deferred("test:a")], deliver=False)
+    monkeypatch.setitem(outbox.RENDERERS, "test", "tests.bookings.test_outbox.newline_subject")
+
+    with pytest.raises(OutboxDeliveryFailed):
+        outbox_deliver(message_id=message_id)
+
+    message = OutboxMessage.objects.get(pk=message_id)
+    assert message.status == OutboxMessage.Status.FAILED
+    assert "rendering failed: BadHeaderError" in message.last_error
+    assert mail.outbox == []
+
+
+def newline_subject(message):
+    return {"subject": "Booked by Eve\nBcc: x@example.com", "body_text": "Hello."}
+
+
+def test_it_goes_on_past_a_row_whose_delivery_broke_off(renderer, monkeypatch):
+    ids = outbox_enqueue_many(messages=[deferred("test:a"), deferred("test:b")], deliver=False)
+    real = outbox.outbox_deliver
+
+    def database_gone_for_the_first(*, message_id):
+        if message_id == ids[0]:
+            raise outbox.DatabaseError("connection lost")
+        return real(message_id=message_id)
+
+    monkeypatch.setattr("bookings.tasks.outbox_deliver", database_gone_for_the_first)
+
+    assert deliver_outbox_messages(ids) == 1
+
+    assert OutboxMessage.objects.get(pk=ids[1]).status == "sent"

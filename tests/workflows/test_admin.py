@@ -1,6 +1,8 @@
 """The admin workflow builder: typed settings, validation shared with the API, reorder,
 publish, Test run, enrollment history, Retry, ownership."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from contacts.models import Contact
@@ -354,3 +356,20 @@ def test_it_swaps_the_keys_of_two_actions(client, builder):
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.key, second.key) == ("second", "first")
+
+
+def test_it_shows_a_running_steps_lease(client, builder):
+    workflow = make_workflow(user=builder)
+    client.post(
+        f"/admin/workflows/workflow/{workflow.pk}/test-run/", {"email": ContactFactory().email}
+    )
+    lease_until = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    StepRun.objects.update(status="running", lease_until=lease_until)
+
+    history = client.get(change_url(workflow)).content.decode()
+    enrollment = client.get(
+        f"/admin/workflows/enrollment/{Enrollment.objects.get().pk}/change/"
+    ).content.decode()
+
+    assert "leased until 2031-05-06 07:08:09" in history
+    assert "Lease until" in enrollment

@@ -129,9 +129,11 @@ def test_it_makes_one_link_and_sends_one_email_when_a_crashed_step_runs_again(
     enrollment = enroll(link_and_email)
     run_queued()
     # Pretend both steps' workers died after doing their work but before recording it.
-    StepRun.objects.update(status=StepRun.Status.RUNNING, claimed_at=NOW)
+    StepRun.objects.update(
+        status=StepRun.Status.RUNNING, claimed_at=NOW, lease_until=NOW + timedelta(seconds=60)
+    )
     Enrollment.objects.update(status=Enrollment.Status.ACTIVE, values={})
-    frozen_time.shift(timedelta(seconds=conf.running_stale_seconds() + 1))
+    frozen_time.shift(timedelta(seconds=61))
 
     assert steps_sweep() == (0, 2)
     run_queued()
@@ -298,7 +300,7 @@ def test_it_re_enqueues_a_step_the_broker_lost(
     step = enrollment.steps.get()
 
     assert steps_sweep() == (0, 0)
-    frozen_time.shift(timedelta(seconds=conf.queued_stale_seconds() + 1))
+    frozen_time.shift(timedelta(seconds=conf.lost_after_seconds() + 1))
     with django_capture_on_commit_callbacks(execute=True):
         assert steps_sweep() == (1, 0)
     assert steps_sweep() == (0, 0)  # touched: the next sweep waits again
@@ -310,9 +312,12 @@ def test_it_re_enqueues_a_step_the_broker_lost(
 def test_it_fails_a_step_that_keeps_killing_its_worker(link_and_email, frozen_time, settings):
     enrollment = enroll(link_and_email)
     StepRun.objects.update(
-        status=StepRun.Status.RUNNING, claimed_at=NOW, attempts=conf.max_attempts()
+        status=StepRun.Status.RUNNING,
+        claimed_at=NOW,
+        lease_until=NOW + timedelta(seconds=60),
+        attempts=conf.max_attempts(),
     )
-    frozen_time.shift(timedelta(seconds=conf.running_stale_seconds() + 1))
+    frozen_time.shift(timedelta(seconds=61))
 
     assert steps_sweep() == (0, 0)
 
@@ -408,7 +413,8 @@ def test_it_releases_waits_from_the_periodic_task(frozen_time, enqueued):
         entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
     assert schedule["workflows.tasks.release_due_waits"] <= 60
-    assert schedule["workflows.tasks.sweep_steps"] <= 120
+    assert 15 <= schedule["workflows.tasks.sweep_steps"] <= 30
+    assert 15 <= schedule["bookings.tasks.sweep_outbox"] <= 30
 
     frozen_time.shift(timedelta(days=2, hours=23))
     assert release_due_waits() == 0
@@ -435,7 +441,7 @@ def test_it_keeps_the_enrollment_when_the_broker_is_down(
 
     step = enrollment.steps.get()
     assert step.status == StepRun.Status.QUEUED
-    frozen_time.shift(timedelta(seconds=conf.queued_stale_seconds() + 1))
+    frozen_time.shift(timedelta(seconds=conf.lost_after_seconds() + 1))
     monkeypatch.undo()
     sent = []
     monkeypatch.setattr(tasks.run_step, "delay", sent.append)

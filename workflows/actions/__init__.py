@@ -17,6 +17,7 @@ from workflows.actions.base import (
     ActionResult,
     ActionTransientError,
     ConfigForm,
+    LeaseLost,
 )
 
 REGISTRY: dict[str, ActionDefinition] = {
@@ -54,6 +55,7 @@ __all__ = [
     "ActionResult",
     "ActionTransientError",
     "ConfigForm",
+    "LeaseLost",
     "get_action",
     "values_expand",
 ]

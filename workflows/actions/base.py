@@ -24,6 +24,11 @@ class ActionTransientError(Exception):
     """Try again later with backoff (mail server down, webhook timeout, 503)."""
 
 
+class LeaseLost(Exception):
+    """Another worker took the step over after this one's lease ran out: stop, record
+    nothing (raised by ActionContext.lease_renew)."""
+
+
 class ConfigForm(forms.Form):
     """The typed settings of one action (or trigger) type, stored as JSON.
 
@@ -64,6 +69,9 @@ class ActionContext:
     values: Mapping[str, Mapping[str, str]]
     # The same as stored, without the secret outputs: what may be written to a row.
     stored_values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Extends the step's lease; raises LeaseLost when another worker took the step over.
+    # Actions call it right before slow I/O, which is bounded well below the lease.
+    lease_renew: Callable[[], None] = lambda: None
 
     def render(self, template: str, *, escape_html: bool = False) -> str:
         try:

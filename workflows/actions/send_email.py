@@ -113,6 +113,7 @@ def run(context: ActionContext) -> ActionResult:
         # refused or out of attempts before, a fresh start too. A failed message was never
         # delivered, so this cannot send a second copy.
         outbox.outbox_retry(message_ids=[message.pk])
+    context.lease_renew()  # an SMTP exchange is bounded well below the step's lease
     try:
         delivered = outbox.outbox_deliver(message_id=message.pk)
     except outbox.OutboxTransientError as exc:

@@ -130,6 +130,7 @@ def post_json(url: str, body: dict, *, idempotency_key: str) -> int:
 
 
 def run(context: ActionContext) -> ActionResult:
+    context.lease_renew()  # the request is bounded well below the step's lease
     status = post_json(
         context.config["url"], payload(context), idempotency_key=context.idempotency_key
     )
