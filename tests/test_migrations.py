@@ -233,6 +233,7 @@ def test_it_refuses_to_give_contacts_an_owner_when_there_is_no_user():
         executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+@pytest.mark.django_db(transaction=True)
 def test_it_turns_drf_authtoken_keys_into_digests_that_still_work():
     from datetime import UTC, datetime
 

@@ -81,15 +81,18 @@ def receiver():
 def inside_a_slow_webhook(worker, receiver) -> Enrollment:
     """Ada enters a webhook-then-email workflow; returns once `worker` is inside the webhook
     call (the receiver holds the request)."""
+    owner = UserFactory()
     workflow = make_workflow(
-        user=UserFactory(),
+        user=owner,
         actions=[
             {"key": "hook", "type": "send_webhook", "config": {"url": receiver.url}},
             EMAIL_STEP,
         ],
     )
     enrollment = enrollment_create(
-        workflow=workflow, contact=ContactFactory(email="ada@example.com"), trigger_type="manual"
+        workflow=workflow,
+        contact=ContactFactory(owner=owner, email="ada@example.com"),
+        trigger_type="manual",
     )
     assert receiver.arrived.wait(60), worker.log()
     return enrollment
@@ -129,8 +132,9 @@ def test_it_sends_every_queued_step_after_the_broker_restarted_empty(
     smtp_server, celery_worker_factory, monkeypatch
 ):
     worker = celery_worker_factory(concurrency=4, beat=True)
-    workflow = make_workflow(user=UserFactory(), actions=[EMAIL_STEP])
-    contacts = ContactFactory.create_batch(100)
+    owner = UserFactory()
+    workflow = make_workflow(user=owner, actions=[EMAIL_STEP])
+    contacts = ContactFactory.create_batch(100, owner=owner)
     # The 100 steps' tasks were published, then lost with the broker's memory.
     monkeypatch.setattr("workflows.tasks.run_step.delay", lambda step_id: None)
     with transaction.atomic():

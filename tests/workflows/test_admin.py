@@ -361,7 +361,8 @@ def test_it_swaps_the_keys_of_two_actions(client, builder):
 def test_it_shows_a_running_steps_lease(client, builder):
     workflow = make_workflow(user=builder)
     client.post(
-        f"/admin/workflows/workflow/{workflow.pk}/test-run/", {"email": ContactFactory().email}
+        f"/admin/workflows/workflow/{workflow.pk}/test-run/",
+        {"email": ContactFactory(owner=builder).email},
     )
     lease_until = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
     StepRun.objects.update(status="running", lease_until=lease_until)

@@ -35,13 +35,16 @@ def frozen_time():
 
 def enroll_email():
     """An enrollment whose one step sends an email (I/O outside a transaction)."""
+    owner = UserFactory()
     workflow = make_workflow(
-        user=UserFactory(),
+        user=owner,
         actions=[
             {"key": "email", "type": "send_email", "config": {"subject": "Hi", "body": "Hello"}}
         ],
     )
-    return enrollment_create(workflow=workflow, contact=ContactFactory(), trigger_type="manual")
+    return enrollment_create(
+        workflow=workflow, contact=ContactFactory(owner=owner), trigger_type="manual"
+    )
 
 
 def held_by_a_dead_worker(step: StepRun, *, lease_until=NOW + timedelta(seconds=60)) -> None:
