@@ -114,7 +114,7 @@ def _enter_contacts(ctx, headers: dict) -> tuple[str, int]:
     from contacts.services import contact_create
 
     for n in range(CONTACTS):
-        contact_create(email=_address(n), first_name=f"Bench{n}", last_name="Contact")
+        contact_create(email=_address(n), origin="api", first_name=f"Bench{n}", last_name="Contact")
     return "contact_create service", CONTACTS
 
 

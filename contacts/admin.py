@@ -78,7 +78,7 @@ class ContactAdmin(SafeDateHierarchyMixin, StaffPermissions, admin.ModelAdmin):
             # service compares against what is stored.
             saved = contact_update(contact=Contact.objects.get(pk=obj.pk), tags=tags, **fields)
         else:
-            saved = contact_create(tags=tags, **fields)
+            saved = contact_create(origin=Contact.Origin.ADMIN, tags=tags, **fields)
         obj.pk, obj.created_at = saved.pk, saved.created_at
         obj._state.adding = False
 

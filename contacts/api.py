@@ -72,7 +72,9 @@ class ContactViewSet(
 
     def perform_create(self, serializer: ContactSerializer) -> None:
         try:
-            serializer.instance = contact_create(**serializer.service_data())
+            serializer.instance = contact_create(
+                origin=Contact.Origin.API, **serializer.service_data()
+            )
         except IntegrityError as exc:
             raise _duplicate_email() from exc
 

@@ -15,10 +15,21 @@ class Tag(models.Model):
 
 
 class Contact(models.Model):
+    class Origin(models.TextChoices):
+        """How the contact first came in; `contact_created` workflows filter on it."""
+
+        BOOKING = "booking", "Booking"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        WEBHOOK = "webhook", "Inbound webhook"
+        IMPORT = "import", "Import"
+        COMMAND = "command", "Command line"
+
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(max_length=254)
     phone = models.CharField(max_length=40, blank=True)
+    origin = models.CharField(max_length=16, choices=Origin.choices, editable=False)
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -22,8 +22,8 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "first_name", "last_name", "email", "phone", "tags", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = ["id", "first_name", "last_name", "email", "phone", "tags", "origin", "created_at"]
+        read_only_fields = ["id", "origin", "created_at"]
         # The case-insensitive uniqueness is checked in validate_email with a field error.
         validators: list = []
 

@@ -28,40 +28,50 @@ def contact_get_by_email(*, email: str) -> Contact | None:
 def contact_create(
     *,
     email: str,
+    origin: str,
     first_name: str = "",
     last_name: str = "",
     phone: str = "",
     tags: list[str] | None = None,
 ) -> Contact:
     contact = Contact(
-        email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
+        email=normalize_email(email),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        origin=origin,
     )
     contact.full_clean()
     contact.save()
-    _send_after_commit(contact_created, contact_id=contact.pk)
+    _send_after_commit(contact_created, contact_id=contact.pk, origin=contact.origin)
     for name in tags or []:
         contact_tag_add(contact=contact, name=name)
     return contact
 
 
 def contact_upsert(
-    *, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+    *, email: str, origin: str, first_name: str = "", last_name: str = "", phone: str = ""
 ) -> tuple[Contact, bool]:
-    """The contact with this email (case-insensitive), created if new. Blank fields of an
-    existing contact are filled in; known values are never overwritten by an upsert."""
+    """The contact with this email (case-insensitive), created if new (with `origin`, a
+    Contact.Origin). Blank fields of an existing contact are filled in; known values are
+    never overwritten by an upsert, nor is the origin."""
     return contact_upsert_deferred(
-        email=email, first_name=first_name, last_name=last_name, phone=phone
+        email=email, origin=origin, first_name=first_name, last_name=last_name, phone=phone
     ).result()
 
 
 def contact_upsert_deferred(
-    *, email: str, first_name: str = "", last_name: str = "", phone: str = ""
+    *, email: str, origin: str, first_name: str = "", last_name: str = "", phone: str = ""
 ) -> rows.Deferred[tuple[Contact, bool]]:
     """contact_upsert whose INSERT can travel in a caller's config.rows.together() statement
     (a booking's); result() does the rest, in the same transaction. Invalid input raises
     ValidationError here, before anything is sent."""
     contact = Contact(
-        email=normalize_email(email), first_name=first_name, last_name=last_name, phone=phone
+        email=normalize_email(email),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        origin=origin,
     )
     # Field checks only: the case-insensitive uniqueness is the INSERT's job below.
     contact.full_clean(validate_unique=False, validate_constraints=False)
@@ -73,7 +83,7 @@ def contact_upsert_deferred(
 
     def upserted(created: bool) -> tuple[Contact, bool]:
         if created:
-            _send_after_commit(contact_created, contact_id=contact.pk)
+            _send_after_commit(contact_created, contact_id=contact.pk, origin=contact.origin)
             return contact, True
         existing = _fill_in_existing(
             email=email, first_name=first_name, last_name=last_name, phone=phone

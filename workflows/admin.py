@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 
-from workflows import admin_contacts, selectors, services, templating  # noqa: F401 (admin_contacts: the action it adds)
+from workflows import admin_contacts, appointments, selectors, services, templating  # noqa: F401 (admin_contacts: the action it adds)
 from workflows.actions import REGISTRY
 from workflows.admin_forms import (
     ACTION_FIELDS,
@@ -66,6 +66,10 @@ def builder_config() -> dict:
     values each action type offers to later steps."""
     return {
         "contact": list(templating.CONTACT_FIELDS),
+        "appointment": {
+            "names": list(templating.APPOINTMENT_FIELDS),
+            "triggers": sorted(appointments.APPOINTMENT_TRIGGERS),
+        },
         "actions": {
             name: {
                 "label": d.label,

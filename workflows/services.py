@@ -28,6 +28,8 @@ from workflows.actions import (
     ActionTransientError,
     values_expand,
 )
+from workflows.appointments import APPOINTMENT_TRIGGERS
+from workflows.appointments import stored_values as appointment_stored_values
 from workflows.models import Enrollment, StepRun, TriggerType, Workflow, WorkflowAction
 from workflows.selectors import published_trigger_types, published_trigger_types_memo_stop
 from workflows.triggers import trigger_matches
@@ -139,9 +141,11 @@ def enrollment_create(
     trigger_type: str,
     trigger_data: Mapping[str, Any] | None = None,
     is_test: bool = False,
+    booking_id: int | None = None,
 ) -> Enrollment | None:
     """Enroll a contact and queue its first step after commit. None when the contact is
-    already active in this workflow (the same trigger firing again is not a new entry)."""
+    already active in this workflow (the same trigger firing again is not a new entry);
+    with `booking_id` (an appointment trigger), when already active for that appointment."""
     now = timezone.now()
     actions = workflow_action_specs(workflow=workflow)
     try:
@@ -151,6 +155,7 @@ def enrollment_create(
                 contact=contact,
                 trigger_type=trigger_type,
                 trigger_data=dict(trigger_data or {}),
+                booking_id=booking_id,
                 is_test=is_test,
                 actions=actions,
                 status=Enrollment.Status.ACTIVE if actions else Enrollment.Status.COMPLETED,
@@ -226,7 +231,11 @@ def workflows_trigger(
         if not trigger_matches(workflow=workflow, event=event):
             continue
         enrollment = enrollment_create(
-            workflow=workflow, contact=contact, trigger_type=trigger_type, trigger_data=event
+            workflow=workflow,
+            contact=contact,
+            trigger_type=trigger_type,
+            trigger_data=event,
+            booking_id=event.get("booking_id") if trigger_type in APPOINTMENT_TRIGGERS else None,
         )
         if enrollment is not None:
             enrollments.append(enrollment)
@@ -256,7 +265,7 @@ def inbound_webhook_receive(
     if not fields["first_name"] and isinstance(payload.get("name"), str):
         fields["first_name"], fields["last_name"] = split_name(payload["name"])
     with transaction.atomic():
-        contact, _ = contact_upsert(email=email.strip(), **fields)
+        contact, _ = contact_upsert(email=email.strip(), origin=Contact.Origin.WEBHOOK, **fields)
         enrollment = enrollment_create(
             workflow=workflow,
             contact=contact,
@@ -276,7 +285,8 @@ def _stored_values_for(enrollment: Enrollment, contact: Contact) -> dict[str, di
             last_name=contact.last_name,
             email=contact.email,
             phone=contact.phone,
-        )
+        ),
+        **appointment_stored_values(enrollment.booking_id),
     }
     values.update(enrollment.values or {})
     return values
@@ -313,10 +323,13 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
     )
     if not claimed:
         return "skipped"  # a duplicate delivery, not due yet, or already done
-    step = StepRun.objects.select_related("enrollment__workflow", "enrollment__contact").get(
-        pk=step_run_id
-    )
+    step = StepRun.objects.select_related(
+        "enrollment__workflow", "enrollment__contact", "enrollment__booking"
+    ).get(pk=step_run_id)
     enrollment = step.enrollment
+    if enrollment.status == Enrollment.Status.STOPPED:
+        _cancel(step)
+        return "cancelled"
     if enrollment.status != Enrollment.Status.ACTIVE:
         _fail(step, "The enrollment is no longer active.")
         return "failed"
@@ -355,6 +368,14 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
 def _run_and_record(definition, context: ActionContext) -> str:
     step = context.step_run
     result = definition.run(context)
+    if result.stop_reason is not None:
+        _advance(
+            step,
+            from_status=StepRun.Status.RUNNING,
+            output=result.output,
+            stop_reason=result.stop_reason,
+        )
+        return "stopped"
     if result.wait_until is not None and result.wait_until > timezone.now():
         StepRun.objects.filter(pk=step.pk, status=StepRun.Status.RUNNING).update(
             status=StepRun.Status.WAITING, due_at=result.wait_until, output=result.output
@@ -364,9 +385,16 @@ def _run_and_record(definition, context: ActionContext) -> str:
     return "succeeded"
 
 
-def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> bool:
+def _advance(
+    step: StepRun,
+    *,
+    from_status: str,
+    output: Mapping[str, Any],
+    stop_reason: str | None = None,
+) -> bool:
     """Mark the step succeeded, keep its outputs as custom values, queue the next step or
-    complete the enrollment. False when another run got there first."""
+    complete the enrollment (stop it, with `stop_reason`). False when another run got there
+    first."""
     now = timezone.now()
     # No savepoint when a row-only action already opened the transaction: any error here
     # rolls the whole step back, which is what the caller wants.
@@ -387,7 +415,13 @@ def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> b
         values[step.key] = {name: str(output[name]) for name in declared if name in output}
         enrollment.values = values
         next_position = step.position + 1
-        if next_position < len(enrollment.actions):
+        if enrollment.status != Enrollment.Status.ACTIVE:
+            pass  # stopped while this step ran: it is recorded, nothing follows it
+        elif stop_reason is not None:
+            enrollment.status = Enrollment.Status.STOPPED
+            enrollment.stop_reason = stop_reason
+            enrollment.finished_at = now
+        elif next_position < len(enrollment.actions):
             spec = enrollment.actions[next_position]
             try:
                 # A savepoint: the next step exists already only when this step ran again
@@ -406,7 +440,7 @@ def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> b
         else:
             enrollment.status = Enrollment.Status.COMPLETED
             enrollment.finished_at = now
-        enrollment.save(update_fields=["values", "status", "finished_at"])
+        enrollment.save(update_fields=["values", "status", "stop_reason", "finished_at"])
     return True
 
 
@@ -428,6 +462,13 @@ def _retry_or_fail(step: StepRun, error: str) -> str:
             # A short countdown; if the broker loses it, the sweeper re-enqueues the step.
             _enqueue(step.pk, countdown=delay)
     return "retrying"
+
+
+def _cancel(step: StepRun) -> None:
+    """A claimed step of a stopped enrollment: it does not run."""
+    StepRun.objects.filter(pk=step.pk, status=StepRun.Status.RUNNING).update(
+        status=StepRun.Status.CANCELLED, finished_at=timezone.now()
+    )
 
 
 def _fail(step: StepRun, error: str) -> None:

@@ -52,6 +52,7 @@ from calendars.models import Calendar
 from calendars.selectors import calendar_rules_cached
 from config import rows
 from config.signals import send_on_commit
+from contacts.models import Contact
 from contacts.services import contact_upsert_deferred, split_name
 
 _DAY = timedelta(days=1)
@@ -174,6 +175,7 @@ def booking_create(
         with rows.together():
             upsert = contact_upsert_deferred(
                 email=booking.invitee_email,
+                origin=Contact.Origin.BOOKING,
                 first_name=first_name,
                 last_name=last_name,
                 phone=booking.invitee_phone,

@@ -26,7 +26,9 @@ def test_it_creates_a_new_contact_and_tells_the_receivers(
     created, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        contact, was_created = contact_upsert(email="Jamie@Example.COM", first_name="Jamie")
+        contact, was_created = contact_upsert(
+            origin="api", email="Jamie@Example.COM", first_name="Jamie"
+        )
 
     assert was_created is True
     contact.refresh_from_db()
@@ -40,7 +42,9 @@ def test_it_returns_the_contact_with_the_same_email_in_any_case(
     existing = ContactFactory(email="jamie@example.com")
 
     with django_capture_on_commit_callbacks(execute=True):
-        contact, was_created = contact_upsert(email="JAMIE@example.com", first_name="Other")
+        contact, was_created = contact_upsert(
+            origin="api", email="JAMIE@example.com", first_name="Other"
+        )
 
     assert was_created is False
     assert contact.pk == existing.pk
@@ -51,7 +55,7 @@ def test_it_returns_the_contact_with_the_same_email_in_any_case(
 def test_it_fills_blank_fields_but_never_overwrites_known_ones():
     existing = ContactFactory(email="jamie@example.com", first_name="Jamie", phone="")
 
-    contact_upsert(email="jamie@example.com", first_name="James", phone="+1 555 0100")
+    contact_upsert(origin="api", email="jamie@example.com", first_name="James", phone="+1 555 0100")
 
     existing.refresh_from_db()
     assert (existing.first_name, existing.phone) == ("Jamie", "+1 555 0100")
@@ -59,7 +63,7 @@ def test_it_fills_blank_fields_but_never_overwrites_known_ones():
 
 def test_it_refuses_a_bad_email_with_a_field_error():
     with pytest.raises(ValidationError) as caught:
-        contact_upsert(email="not-an-email")
+        contact_upsert(origin="api", email="not-an-email")
 
     assert "email" in caught.value.message_dict
     assert not Contact.objects.exists()
@@ -67,7 +71,7 @@ def test_it_refuses_a_bad_email_with_a_field_error():
 
 def test_it_upserts_a_new_contact_in_one_query(django_assert_max_num_queries):
     with django_assert_max_num_queries(1):
-        contact_upsert(email="new@example.com", first_name="New")
+        contact_upsert(origin="api", email="new@example.com", first_name="New")
 
     assert Contact.objects.filter(email="new@example.com").exists()
 
@@ -77,7 +81,9 @@ def test_it_upserts_a_new_contact_in_one_query(django_assert_max_num_queries):
 def test_it_makes_one_contact_when_upserts_of_one_email_race():
     def upsert(index: int):
         return contact_upsert(
-            email=f"{'RACE' if index % 2 else 'race'}@example.com", first_name=f"R{index}"
+            origin="api",
+            email=f"{'RACE' if index % 2 else 'race'}@example.com",
+            first_name=f"R{index}",
         )
 
     results = run_together(upsert, 20)
@@ -92,7 +98,9 @@ def test_it_finds_a_returning_contact_in_two_queries(django_assert_num_queries):
     existing = ContactFactory(email="jamie@example.com", first_name="Jamie", last_name="R")
 
     with django_assert_num_queries(2):
-        contact, was_created = contact_upsert(email="Jamie@EXAMPLE.com", first_name="Jamie")
+        contact, was_created = contact_upsert(
+            origin="api", email="Jamie@EXAMPLE.com", first_name="Jamie"
+        )
 
     assert (contact.pk, was_created) == (existing.pk, False)
     assert contact.first_name == "Jamie"

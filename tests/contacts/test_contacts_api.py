@@ -35,6 +35,7 @@ def test_it_creates_a_contact_in_the_shape_of_the_issue(api):
     assert response.json() == {
         "id": contact.pk,
         **ISSUE_EXAMPLE,
+        "origin": "api",
         "created_at": response.json()["created_at"],
     }
     assert sorted(contact.tags.values_list("name", flat=True)) == ["lead", "vip"]

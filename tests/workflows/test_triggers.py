@@ -59,7 +59,7 @@ def book(calendar, email="ana@example.com"):
 def test_it_enrolls_a_new_contact_in_contact_created_workflows(on_commit):
     workflow = workflow_on(TriggerType.CONTACT_CREATED)
     with on_commit():
-        contact = contact_create(email="new@example.com")
+        contact = contact_create(email="new@example.com", origin="api")
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.workflow, enrollment.contact) == (workflow, contact)
@@ -69,14 +69,14 @@ def test_it_enrolls_a_new_contact_in_contact_created_workflows(on_commit):
 def test_it_ignores_draft_workflows(on_commit):
     workflow_on(TriggerType.CONTACT_CREATED, status="draft")
     with on_commit():
-        contact_create(email="new@example.com")
+        contact_create(email="new@example.com", origin="api")
     assert Enrollment.objects.count() == 0
 
 
 def test_it_enrolls_nothing_before_the_transaction_commits(django_capture_on_commit_callbacks):
     workflow_on(TriggerType.CONTACT_CREATED)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        contact_create(email="new@example.com")
+        contact_create(email="new@example.com", origin="api")
     assert Enrollment.objects.count() == 0
     assert callbacks  # the signal waits for the commit
 
@@ -170,7 +170,7 @@ def test_it_leaves_the_other_trigger_types_alone(on_commit):
     for trigger_type in (TriggerType.MANUAL, TriggerType.INBOUND_WEBHOOK):
         workflow_on(trigger_type)
     with on_commit():
-        contact = contact_create(email="x@example.com", tags=["a"])
+        contact = contact_create(origin="api", email="x@example.com", tags=["a"])
         contact_tag_remove(contact=contact, name="a")
     assert Enrollment.objects.count() == 0
 
@@ -179,7 +179,7 @@ def test_it_enrolls_in_every_matching_workflow(on_commit):
     first = workflow_on(TriggerType.CONTACT_CREATED)
     second = workflow_on(TriggerType.CONTACT_CREATED)
     with on_commit():
-        contact_create(email="x@example.com")
+        contact_create(origin="api", email="x@example.com")
     assert set(Enrollment.objects.values_list("workflow", flat=True)) == {first.pk, second.pk}
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+from workflows import appointments
 from workflows.actions import (
     add_tag,
     generate_one_time_link,
@@ -33,8 +34,9 @@ def values_expand(
     values: Mapping[str, Mapping[str, str]], *, types: Mapping[str, str], redact: bool = False
 ) -> dict[str, dict[str, str]]:
     """Stored custom values with each action's computed outputs added (a one-time link's
-    `url` from its `link_id`); `types` maps a namespace (action key) to its action type.
-    With `redact`, secret outputs get a stand-in instead (for texts that are stored)."""
+    `url` from its `link_id`) and the appointment's values (from its booking id); `types`
+    maps a namespace (action key) to its action type. With `redact`, secret outputs get a
+    stand-in instead (for texts that are stored)."""
     expanded = {namespace: dict(outputs) for namespace, outputs in values.items()}
     by_type: dict[str, dict[str, dict[str, str]]] = {}
     for namespace, outputs in expanded.items():
@@ -43,6 +45,7 @@ def values_expand(
             by_type.setdefault(definition.type, {})[namespace] = outputs
     for action_type, group in by_type.items():
         expanded.update(REGISTRY[action_type].expand_outputs(group, redact=redact))
+    expanded.update(appointments.expand(values, redact=redact))
     return expanded
 
 

@@ -14,6 +14,7 @@ from bookings.services.one_time_links import (
     parse_expires_in,
 )
 from calendars.models import Calendar
+from contacts.models import Contact
 from contacts.services import contact_upsert
 
 MAX_COUNT = 1000
@@ -55,7 +56,9 @@ class Command(BaseCommand):
             with transaction.atomic():
                 contact = None
                 if options["contact"]:
-                    contact, _ = contact_upsert(email=options["contact"])
+                    contact, _ = contact_upsert(
+                        email=options["contact"], origin=Contact.Origin.COMMAND
+                    )
                 links = [
                     one_time_link_generate(
                         calendar=calendar,
