@@ -207,6 +207,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
 # Outbox rows whose delivery task was lost (broker restart, dead worker) are re-enqueued.
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {"task": "bookings.tasks.sweep_outbox", "schedule": 60.0}
+# One-time links that expired unused are reported (once each) within a minute.
+CELERY_BEAT_SCHEDULE["report-expired-links"] = {
+    "task": "bookings.tasks.report_expired_links",
+    "schedule": 30.0,
+}
 # Workflow waits live in the database (due_at), released here; the sweeper re-enqueues steps
 # the broker lost and takes back steps whose worker died mid-run.
 CELERY_BEAT_SCHEDULE["workflows-release-waits"] = {
@@ -261,6 +266,7 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "type" or "status" with different choices: name them apart.
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "bookings.models.Booking.Status",
+        "BookingAttendanceEnum": "bookings.models.Booking.Attendance",
         "WorkflowStatusEnum": "workflows.models.Workflow.Status",
         "EnrollmentStatusEnum": "workflows.models.Enrollment.Status",
         "StepRunStatusEnum": "workflows.models.StepRun.Status",

@@ -127,6 +127,9 @@ class EnrollmentSerializer(serializers.ModelSerializer):
     contact = serializers.PrimaryKeyRelatedField(read_only=True)
     contact_email = serializers.EmailField(source="contact.email", read_only=True)
     steps = StepRunSerializer(many=True, read_only=True)
+    booking = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The appointment an appointment trigger enrolled for."
+    )
 
     class Meta:
         model = Enrollment
@@ -143,6 +146,8 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
             "steps",
+            "booking",
+            "stop_reason",
         ]
 
 

@@ -324,7 +324,9 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
     if not claimed:
         return "skipped"  # a duplicate delivery, not due yet, or already done
     step = StepRun.objects.select_related(
-        "enrollment__workflow", "enrollment__contact", "enrollment__booking"
+        "enrollment__workflow__created_by",
+        "enrollment__contact",
+        "enrollment__booking__calendar__owner",
     ).get(pk=step_run_id)
     enrollment = step.enrollment
     if enrollment.status == Enrollment.Status.STOPPED:
