@@ -214,9 +214,11 @@ CELERY_BEAT_SCHEDULE["report-expired-links"] = {
 }
 # Workflow waits live in the database (due_at), released here; the sweeper re-enqueues steps
 # the broker lost and takes back steps whose worker died mid-run.
+# Every 10 s: a reminder "10 minutes before" should not arrive half a minute late, and
+# the question (waiting steps due by now) is one indexed query.
 CELERY_BEAT_SCHEDULE["workflows-release-waits"] = {
     "task": "workflows.tasks.release_due_waits",
-    "schedule": 30.0,
+    "schedule": 10.0,
 }
 CELERY_BEAT_SCHEDULE["workflows-sweep-steps"] = {
     "task": "workflows.tasks.sweep_steps",
