@@ -56,8 +56,8 @@ class ContactForm(forms.ModelForm):
 @admin.register(Contact)
 class ContactAdmin(SafeDateHierarchyMixin, StaffPermissions, admin.ModelAdmin):
     form = ContactForm
-    list_display = ["email", "full_name", "phone", "tag_list", "created_at"]
-    list_filter = [("tags", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_display = ["email", "full_name", "phone", "tag_list", "origin", "created_at"]
+    list_filter = [("tags", admin.RelatedOnlyFieldListFilter), "origin", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     filter_horizontal = ["tags"]
     date_hierarchy = "created_at"
