@@ -89,17 +89,22 @@ def appointment_values(booking: Booking, *, redact: bool = False) -> dict[str, s
 
 
 def expand(
-    values: Mapping[str, Mapping[str, str]], *, redact: bool = False
+    values: Mapping[str, Mapping[str, str]],
+    *,
+    redact: bool = False,
+    booking: Booking | None = None,
 ) -> dict[str, dict[str, str]]:
     """The `appointment` namespace's values computed from its stored booking id (one
-    query); a booking that is gone leaves the namespace empty, so a text that needs it is
-    refused (MissingValue) unless it gives a fallback."""
+    query, none when the caller passes that `booking` with its calendar and owner); a
+    booking that is gone leaves the namespace empty, so a text that needs it is refused
+    (MissingValue) unless it gives a fallback."""
     stored = values.get(templating.APPOINTMENT_NAMESPACE)
     if stored is None:
         return {}
     booking_id = str(stored.get("booking_id") or "")
-    booking = None
-    if booking_id.isdigit():
+    if booking is not None and str(booking.pk) != booking_id:
+        booking = None
+    if booking is None and booking_id.isdigit():
         booking = (
             Booking.objects.select_related("calendar__owner").filter(pk=int(booking_id)).first()
         )

@@ -10,7 +10,17 @@ from workflows.validation import CleanWorkflow, WorkflowInvalid, validate_workfl
 
 class TriggerSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=TriggerType.choices)
-    config = serializers.DictField(required=False, default=dict)
+    config = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=(
+            "By type: contact_tag_added {tag}; contact_created {origins: [booking, api, "
+            "admin, webhook, import, command]} (not given: all but booking); appointment_* "
+            "{calendar, sources: [page, one_time_link, api, admin]} and, for "
+            "appointment_status_changed, {statuses: [showed, no_show]}; one_time_link_* "
+            "{calendar}. Lists not given: any."
+        ),
+    )
 
 
 class ActionSerializer(serializers.Serializer):

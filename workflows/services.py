@@ -346,7 +346,9 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
         enrollment=enrollment,
         contact=enrollment.contact,
         config=spec.get("config") or {},
-        values=values_expand(stored, types=enrollment_action_types(enrollment)),
+        values=values_expand(
+            stored, types=enrollment_action_types(enrollment), booking=enrollment.booking
+        ),
         stored_values=stored,
     )
     try:

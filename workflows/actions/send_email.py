@@ -123,7 +123,8 @@ def run(context: ActionContext) -> ActionResult:
         for spec in context.enrollment.actions or ()
         if spec["key"] in snapshot
     }
-    shown = _render_all(templates, values_expand(snapshot, types=types, redact=True))
+    redacted = values_expand(snapshot, types=types, redact=True, booking=context.enrollment.booking)
+    shown = _render_all(templates, redacted)
     with transaction.atomic():
         # One step run, one outbox row: a re-run finds the row it made before.
         message = outbox.outbox_enqueue(
