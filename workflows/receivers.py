@@ -1,6 +1,7 @@
 """Triggers: receivers of contacts' and bookings' signals, connected in apps.ready() so that
-neither of those apps imports workflows; and the bounds of each request and Celery task,
-which scope the memo of published trigger types (workflows/selectors.py says why).
+neither of those apps imports workflows (a cancellation also stops, and a reschedule moves,
+the runs of the appointment: workflows/lifecycle.py); and the bounds of each request and
+Celery task, which scope the memo of published trigger types (workflows/selectors.py).
 
 The signals are sent after commit from inside the sender's request or task. A receiver
 must never raise there (the booking is already saved); a failure is logged instead.
