@@ -14,16 +14,9 @@ from zoneinfo import ZoneInfo
 from bookings.ics import booking_links
 from bookings.models import Booking
 from workflows import templating
-from workflows.models import TriggerType
+from workflows.models import APPOINTMENT_TRIGGER_TYPES
 
-APPOINTMENT_TRIGGERS = frozenset(
-    {
-        TriggerType.APPOINTMENT_BOOKED,
-        TriggerType.APPOINTMENT_CANCELLED,
-        TriggerType.APPOINTMENT_RESCHEDULED,
-        TriggerType.APPOINTMENT_STATUS_CHANGED,
-    }
-)
+APPOINTMENT_TRIGGERS = frozenset(APPOINTMENT_TRIGGER_TYPES)
 # Booking.source values behind each source a builder filters on.
 SOURCES: dict[str, tuple[str, ...]] = {
     "page": ("scheduling_link", "permanent_link", "embed"),

@@ -21,6 +21,15 @@ class TriggerType(models.TextChoices):
     MANUAL = "manual", "Manual (admin action or API)"
 
 
+# The triggers about one appointment; their runs keep the booking (Enrollment.booking).
+APPOINTMENT_TRIGGER_TYPES = (
+    TriggerType.APPOINTMENT_BOOKED,
+    TriggerType.APPOINTMENT_CANCELLED,
+    TriggerType.APPOINTMENT_RESCHEDULED,
+    TriggerType.APPOINTMENT_STATUS_CHANGED,
+)
+
+
 class ActionType(models.TextChoices):
     GENERATE_ONE_TIME_LINK = "generate_one_time_link", "Generate One-Time Booking Link"
     SEND_EMAIL = "send_email", "Send Email"
@@ -156,7 +165,10 @@ class Enrollment(models.Model):
             # enroll a contact who is still inside: no loops, no duplicate emails.
             models.UniqueConstraint(
                 fields=["workflow", "contact"],
-                condition=models.Q(status="active", booking__isnull=True),
+                # Appointment runs left without their booking (a superuser deleted it) are
+                # not in it: several may stay active, and the deletion must not fail.
+                condition=models.Q(status="active", booking__isnull=True)
+                & ~models.Q(trigger_type__in=APPOINTMENT_TRIGGER_TYPES),
                 name="enrollment_one_active_per_contact",
             ),
             # A run about an appointment is one per appointment: a contact with two

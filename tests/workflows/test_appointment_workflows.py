@@ -533,3 +533,17 @@ def test_it_notifies_the_calendars_owner(on_commit, calendar, owner):
     [message] = sent_to("rosa@example.com")
     assert message.body == "Ana Lima booked Tuesday 8 January 2030, 14:30 (Europe/Berlin)."
     assert sent_to("ana@example.com") == []
+
+
+def test_it_lets_a_superuser_delete_bookings_whose_runs_are_active(on_commit, calendar, owner):
+    workflow_on(TriggerType.APPOINTMENT_BOOKED, user=owner, actions=reminder_actions())
+    with on_commit():
+        first = book(calendar)
+        second = book(calendar, start=LATER_SLOT)
+
+    Booking.objects.filter(pk__in=[first.pk, second.pk]).delete()
+
+    assert list(Enrollment.objects.values_list("booking", "status")) == [
+        (None, "active"),
+        (None, "active"),
+    ]
