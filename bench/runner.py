@@ -32,7 +32,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/onceslot_bench"
 # A Redis database of its own: the bench empties it before the workflow row.
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
-GROUPS = ("slots", "page", "bookings", "links", "contention", "workflow", "engine", "sweeps")
+GROUPS = (
+    "slots",
+    "page",
+    "bookings",
+    "links",
+    "contention",
+    "workflow",
+    "reminders",
+    "engine",
+    "sweeps",
+)
 
 
 def log(message: str) -> None:
@@ -302,8 +312,8 @@ def _header(meta: dict) -> str:
 
 def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
     """Each row on its own: a crash in one is recorded and the next one runs."""
+    from bench import reminders, sweeps, workflow
     from bench import rows as measure
-    from bench import sweeps, workflow
 
     plan: list[tuple[str, str, int, Callable]] = [
         ("ceiling", "ceiling: GET /api/ping/", 2, measure.ceiling),
@@ -322,6 +332,12 @@ def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
             workflow.ROW_NAME,
             5,
             lambda c: workflow.workflow_row(c, sink=sink, env=env, run_dir=run_dir),
+        ),
+        (
+            "reminders",
+            reminders.ROW_NAME,
+            16,
+            lambda c: reminders.reminders_row(c, sink=sink, env=env, run_dir=run_dir),
         ),
         # Last: it fills the step and outbox tables with 200,000 finished rows.
         ("sweeps", "recovery sweeps' database time", 19, sweeps.sweep_rows),

@@ -118,7 +118,13 @@ def _enter_contacts(ctx, headers: dict) -> tuple[str, int]:
     # The workflow owner's contacts, as the API files them under the token's user.
     owner = get_user_model().objects.get(pk=ctx.seeded.owner_id)
     for n in range(CONTACTS):
-        contact_create(owner=owner, email=_address(n), first_name=f"Bench{n}", last_name="Contact")
+        contact_create(
+            owner=owner,
+            email=_address(n),
+            origin="api",
+            first_name=f"Bench{n}",
+            last_name="Contact",
+        )
     return "contact_create service", CONTACTS
 
 

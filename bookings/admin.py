@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 from bookings import admin_links  # noqa: F401  (one-time link admin and the Share panel)
 from bookings.models import Booking, BookingSource, OutboxMessage
 from bookings.notifications import outbox_key_prefixes
+from bookings.services.attendance import AttendanceRefused, booking_attendance_mark
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_cancel, booking_create
 from bookings.services.outbox import outbox_render, outbox_retry
 from calendars.models import Calendar, _timezone_names
@@ -87,10 +88,19 @@ class BookingAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ["css/admin/bookings.css"]}
 
-    list_display = ("invitee_name", "invitee_email", "calendar", "local_start", "status", "source")
+    list_display = (
+        "invitee_name",
+        "invitee_email",
+        "calendar",
+        "local_start",
+        "status",
+        "attendance",
+        "source",
+    )
     list_filter = (
         ("calendar", admin.RelatedOnlyFieldListFilter),
         "status",
+        "attendance",
         "source",
         ("start", admin.DateFieldListFilter),
     )
@@ -98,13 +108,16 @@ class BookingAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
     search_fields = ("invitee_name", "invitee_email")
     list_select_related = ("calendar",)
     ordering = ("-start",)
-    actions = ["cancel_selected"]
+    actions = ["cancel_selected", "mark_showed", "mark_no_show"]
     change_list_template = "admin/bookings/booking_change_list.html"
+    change_form_template = "admin/bookings/booking_change_form.html"
     fields = (
         "calendar",
         "local_start",
         "invitee_local_start",
         "status",
+        "attendance",
+        "attendance_marked_at",
         "source",
         "invitee_name",
         "invitee_email",
@@ -178,9 +191,56 @@ class BookingAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
             text += f" {skipped} already cancelled, left as they were."
         self.message_user(request, text, messages.SUCCESS if cancelled else messages.WARNING)
 
+    @admin.action(description="Mark selected bookings showed", permissions=["change"])
+    def mark_showed(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
+        self._mark(request, queryset, Booking.Attendance.SHOWED)
+
+    @admin.action(description="Mark selected bookings no-show", permissions=["change"])
+    def mark_no_show(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
+        self._mark(request, queryset, Booking.Attendance.NO_SHOW)
+
+    def _mark(self, request: HttpRequest, queryset: QuerySet[Booking], attendance: str) -> None:
+        marked, refused = 0, []
+        for booking in queryset:
+            try:
+                booking_attendance_mark(booking=booking, attendance=attendance)
+                marked += 1
+            except AttendanceRefused as exc:
+                refused.append(f"{booking.invitee_name}: {exc}")
+        label = Booking.Attendance(attendance).label.lower()
+        text = f"Marked {marked} booking{'s' if marked != 1 else ''} {label}."
+        if refused:
+            text += " Not marked: " + " ".join(refused)
+        self.message_user(request, text, messages.SUCCESS if marked else messages.WARNING)
+
+    def attendance_view(self, request: HttpRequest, booking_id: int) -> HttpResponse:
+        """The booking page's Showed / No-show buttons (POST only)."""
+        booking = get_object_or_404(self.get_queryset(request), pk=booking_id)
+        page = reverse("admin:bookings_booking_change", args=[booking.pk])
+        attendance = request.POST.get("attendance", "")
+        if request.method != "POST" or attendance not in Booking.Attendance.values:
+            return HttpResponseRedirect(page)
+        try:
+            booking_attendance_mark(booking=booking, attendance=attendance)
+        except AttendanceRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            label = Booking.Attendance(attendance).label.lower()
+            self.message_user(request, f"Marked {label}.", messages.SUCCESS)
+        return HttpResponseRedirect(page)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "attendance_choices": Booking.Attendance.choices}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     # Extra pages
     def get_urls(self):
         extra = [
+            path(
+                "<int:booking_id>/attendance/",
+                self.admin_site.admin_view(self.attendance_view),
+                name="bookings_booking_attendance",
+            ),
             path("book/", self.admin_site.admin_view(self.book_view), name="bookings_booking_book"),
             path(
                 "week/",

@@ -145,11 +145,12 @@ class GenerateLinkForm(forms.Form):
         if contact is None:
             first_name, last_name = split_name(self.cleaned_data["contact_name"])
             contact = contact_create(
-                owner=self.calendar.owner, email=email, first_name=first_name, last_name=last_name
+                owner=self.calendar.owner,
+                email=email,
+                origin=Contact.Origin.ADMIN,
+                first_name=first_name,
+                last_name=last_name,
             )
-            # Contacts record where they came from once that field lands (another branch).
-            if any(field.name == "origin" for field in Contact._meta.get_fields()):
-                Contact.objects.filter(pk=contact.pk).update(origin="admin")
         return contact
 
 

@@ -23,6 +23,10 @@ class Booking(models.Model):
         CONFIRMED = "confirmed"
         CANCELLED = "cancelled"
 
+    class Attendance(models.TextChoices):
+        SHOWED = "showed", "Showed"
+        NO_SHOW = "no_show", "No-show"
+
     TOKEN_PURPOSE = "booking"  # noqa: S105 (a salt, not a password)
 
     # No index of its own: the (calendar, status, start) index below leads with it and
@@ -62,6 +66,10 @@ class Booking(models.Model):
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
+    # Whether the invitee came, as staff marked it after the start. Beside `status`, not in
+    # it: a confirmed booking keeps holding its seat whatever its attendance says.
+    attendance = models.CharField(max_length=16, choices=Attendance.choices, blank=True)
+    attendance_marked_at = models.DateTimeField(null=True, blank=True)
     # The one-time link this booking used (a link with max_uses > 1 makes several; its
     # reverse is `link.bookings`). Kept on this side so that a booking's own INSERT carries
     # the reference and consuming a use writes only the link's counters.
@@ -95,6 +103,14 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invitee_name} · {self.calendar} · {self.start:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def effective_status(self) -> str:
+        """confirmed, cancelled, showed or no_show: what staff and workflows call the
+        appointment's status."""
+        if self.status == self.Status.CONFIRMED and self.attendance:
+            return self.attendance
+        return self.status
 
     @property
     def token(self) -> str:
@@ -162,12 +178,25 @@ class OneTimeLink(models.Model):
     # Opens: a page that showed the link's times (see README), not a bare GET.
     first_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
     open_count = models.PositiveIntegerField(default=0, editable=False)
+    # Set once by the expiry sweep (services/link_expiry.py) when the link's expiry passed
+    # unused: a conditional UPDATE of this flag is the claim that sends the event once.
+    expiry_reported = models.BooleanField(default=False, editable=False)
 
     objects = CalendarPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["calendar", "-created_at"])]
+        indexes = [
+            models.Index(fields=["calendar", "-created_at"]),
+            # The sweep's question, kept small: only links still waiting to be reported.
+            models.Index(
+                fields=["expires_at"],
+                name="one_time_link_expiry_pending",
+                condition=models.Q(
+                    expiry_reported=False, used_at__isnull=True, expires_at__isnull=False
+                ),
+            ),
+        ]
         constraints = [
             # Unique keys as constraints rather than unique=True: on PostgreSQL a unique
             # CharField also gets a LIKE index that nothing queries but every write updates.

@@ -167,12 +167,20 @@ class StaffBookingSerializer(BookingSerializer):
             "created_at",
             "cancelled_at",
             "cancel_reason",
+            "attendance",
+            "attendance_marked_at",
         ]
         read_only_fields = fields
 
 
 class BookingCancelSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class BookingStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Booking.Attendance.choices, help_text="Whether the invitee came."
+    )
 
 
 class BookingFilterSerializer(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""Celery tasks for bookings: email delivery from the outbox and its sweeper.
+"""Celery tasks for bookings: email delivery from the outbox and its sweeper, and the
+report of one-time links that expired unused.
 
 Thin on purpose: the outbox service claims, sends and records; the task only decides when
 to try again. Both are safe to run twice (the claim is a conditional UPDATE).
@@ -9,6 +10,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
+from bookings.services.link_expiry import one_time_links_report_expired
 from bookings.services.outbox import (
     OutboxDeliveryFailed,
     OutboxTransientError,
@@ -74,3 +76,9 @@ def sweep_outbox_at_start(**kwargs) -> None:
     # already free, and once more when every lease held at this moment has ended.
     sweep_outbox.delay()
     sweep_outbox.apply_async(countdown=lease_seconds() + 1)
+
+
+@shared_task(ignore_result=True)
+def report_expired_links() -> int:
+    """One-time links whose expiry passed unused: one signal per link (beat, every 30 s)."""
+    return one_time_links_report_expired()

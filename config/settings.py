@@ -253,11 +253,18 @@ CELERY_BEAT_SCHEDULE["sweep-outbox"] = {
     "task": "bookings.tasks.sweep_outbox",
     "schedule": float(RECOVERY_SWEEP_SECONDS),
 }
+# One-time links that expired unused are reported (once each) within a minute.
+CELERY_BEAT_SCHEDULE["report-expired-links"] = {
+    "task": "bookings.tasks.report_expired_links",
+    "schedule": 30.0,
+}
 # Workflow waits live in the database (due_at), released here; the sweeper re-enqueues steps
 # the broker lost and takes back steps whose worker's lease ran out.
+# Every 10 s: a reminder "10 minutes before" should not arrive half a minute late, and
+# the question (waiting steps due by now) is one indexed query.
 CELERY_BEAT_SCHEDULE["workflows-release-waits"] = {
     "task": "workflows.tasks.release_due_waits",
-    "schedule": 30.0,
+    "schedule": 10.0,
 }
 CELERY_BEAT_SCHEDULE["workflows-sweep-steps"] = {
     "task": "workflows.tasks.sweep_steps",
@@ -310,6 +317,7 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "type" or "status" with different choices: name them apart.
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "bookings.models.Booking.Status",
+        "BookingAttendanceEnum": "bookings.models.Booking.Attendance",
         "WorkflowStatusEnum": "workflows.models.Workflow.Status",
         "EnrollmentStatusEnum": "workflows.models.Enrollment.Status",
         "StepRunStatusEnum": "workflows.models.StepRun.Status",

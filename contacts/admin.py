@@ -53,8 +53,8 @@ class ContactAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
     """Staff see and edit their own contacts (a superuser: everyone's, with the owner)."""
 
     form = ContactForm
-    list_display = ["email", "full_name", "phone", "tag_list", "created_at"]
-    list_filter = [("tags", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_display = ["email", "full_name", "phone", "tag_list", "origin", "created_at"]
+    list_filter = [("tags", admin.RelatedOnlyFieldListFilter), "origin", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     filter_horizontal = ["tags"]
     date_hierarchy = "created_at"
@@ -99,7 +99,7 @@ class ContactAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
             )
         else:
             owner = data.get("owner") or request.user
-            saved = contact_create(owner=owner, tags=tags, **fields)
+            saved = contact_create(owner=owner, origin=Contact.Origin.ADMIN, tags=tags, **fields)
         obj.pk, obj.created_at = saved.pk, saved.created_at
         obj._state.adding = False
 

@@ -80,7 +80,7 @@ class ContactViewSet(
     def perform_create(self, serializer: ContactSerializer) -> None:
         try:
             serializer.instance = contact_create(
-                owner=self.request.user, **serializer.service_data()
+                owner=self.request.user, origin=Contact.Origin.API, **serializer.service_data()
             )
         except IntegrityError as exc:
             raise _duplicate_email() from exc

@@ -23,6 +23,16 @@ class ContactQuerySet(OwnedQuerySet):
 
 
 class Contact(models.Model):
+    class Origin(models.TextChoices):
+        """How the contact first came in; `contact_created` workflows filter on it."""
+
+        BOOKING = "booking", "Booking"
+        API = "api", "API"
+        ADMIN = "admin", "Admin"
+        WEBHOOK = "webhook", "Inbound webhook"
+        IMPORT = "import", "Import"
+        COMMAND = "command", "Command line"
+
     # The staff user whose invitee or lead this is: a booking files its invitee under the
     # calendar's owner, and each owner sees, edits and automates only their own contacts.
     owner = models.ForeignKey(
@@ -32,6 +42,7 @@ class Contact(models.Model):
     last_name = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
     email = models.EmailField(max_length=254, validators=[validate_single_line])
     phone = models.CharField(max_length=40, blank=True, validators=[validate_single_line])
+    origin = models.CharField(max_length=16, choices=Origin.choices, editable=False)
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -22,8 +22,18 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "first_name", "last_name", "email", "phone", "tags", "owner", "created_at"]
-        read_only_fields = ["id", "owner", "created_at"]
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "tags",
+            "owner",
+            "origin",
+            "created_at",
+        ]
+        read_only_fields = ["id", "owner", "origin", "created_at"]
         # The case-insensitive uniqueness is checked in validate_email with a field error.
         validators: list = []
 

@@ -32,6 +32,7 @@ def contact_create(
     *,
     owner: AbstractBaseUser,
     email: str,
+    origin: str,
     first_name: str = "",
     last_name: str = "",
     phone: str = "",
@@ -43,10 +44,11 @@ def contact_create(
         first_name=first_name,
         last_name=last_name,
         phone=phone,
+        origin=origin,
     )
     contact.full_clean()
     contact.save()
-    _send_after_commit(contact_created, contact_id=contact.pk)
+    _send_after_commit(contact_created, contact_id=contact.pk, origin=contact.origin)
     for name in tags or []:
         contact_tag_add(contact=contact, name=name)
     return contact
@@ -56,18 +58,21 @@ def contact_upsert(
     *,
     owner: AbstractBaseUser,
     email: str,
+    origin: str,
     first_name: str = "",
     last_name: str = "",
     phone: str = "",
 ) -> tuple[Contact, bool]:
-    """The owner's contact with this email (case-insensitive), created if new. Blank fields
-    of an existing contact are filled in; known values are never overwritten by an upsert."""
+    """The owner's contact with this email (case-insensitive), created if new (with
+    `origin`, a Contact.Origin). Blank fields of an existing contact are filled in; known
+    values are never overwritten by an upsert, nor is the origin."""
     contact = Contact(
         owner=owner,
         email=normalize_email(email),
         first_name=first_name,
         last_name=last_name,
         phone=phone,
+        origin=origin,
     )
     # Field checks only: the case-insensitive uniqueness per owner is the unique index's
     # job, and the owner is the caller's user, not input to check with a query.
@@ -85,7 +90,7 @@ def contact_upsert(
             if existing is None:
                 raise
         else:
-            _send_after_commit(contact_created, contact_id=contact.pk)
+            _send_after_commit(contact_created, contact_id=contact.pk, origin=contact.origin)
             return contact, True
     changed = []
     for field, value in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):

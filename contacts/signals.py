@@ -6,7 +6,7 @@ that was rolled back and can safely enqueue work.
 
 from django.dispatch import Signal
 
-# kwargs: contact_id: int
+# kwargs: contact_id: int, origin: str (Contact.Origin)
 contact_created = Signal()
 # kwargs: contact_id: int, tag_name: str
 contact_tag_added = Signal()

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 
 from config.admin import OwnedAdminMixin
-from workflows import admin_contacts, selectors, services, templating  # noqa: F401 (admin_contacts: the action it adds)
+from workflows import admin_contacts, appointments, selectors, services, templating  # noqa: F401 (admin_contacts: the action it adds)
 from workflows.actions import REGISTRY
 from workflows.admin_forms import (
     ACTION_FIELDS,
@@ -36,6 +36,10 @@ def builder_config() -> dict:
     values each action type offers to later steps."""
     return {
         "contact": list(templating.CONTACT_FIELDS),
+        "appointment": {
+            "names": list(templating.APPOINTMENT_FIELDS),
+            "triggers": sorted(appointments.APPOINTMENT_TRIGGERS),
+        },
         "actions": {
             name: {
                 "label": d.label,
@@ -314,6 +318,7 @@ class EnrollmentAdmin(OwnedAdminMixin, admin.ModelAdmin):
         "workflow",
         "contact",
         "status",
+        "stop_reason",
         "trigger_type",
         "is_test",
         "step_summary",
@@ -332,8 +337,10 @@ class EnrollmentAdmin(OwnedAdminMixin, admin.ModelAdmin):
         "workflow",
         "contact",
         "status",
+        "stop_reason",
         "trigger_type",
         "trigger_data",
+        "booking",
         "is_test",
         "values",
         "actions",

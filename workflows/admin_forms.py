@@ -183,7 +183,10 @@ class WorkflowActionFormSet(BaseInlineFormSet):
             config = data.get("config")
             if config is not None:
                 for name, messages in validation.template_errors_for(
-                    action_type, config, earlier=earlier
+                    action_type,
+                    config,
+                    earlier=earlier,
+                    trigger_type=getattr(self.instance, "trigger_type", ""),
                 ).items():
                     for message in messages:
                         form.add_error(f"cfg_{action_type}__{name}", message)

@@ -12,8 +12,24 @@ class TriggerType(models.TextChoices):
     CONTACT_TAG_ADDED = "contact_tag_added", "Contact tag added"
     APPOINTMENT_BOOKED = "appointment_booked", "Appointment booked"
     APPOINTMENT_CANCELLED = "appointment_cancelled", "Appointment cancelled"
+    APPOINTMENT_RESCHEDULED = "appointment_rescheduled", "Appointment rescheduled"
+    APPOINTMENT_STATUS_CHANGED = "appointment_status_changed", "Appointment status changed"
+    ONE_TIME_LINK_EXPIRED_UNUSED = "one_time_link_expired_unused", "One-time link expired unused"
+    ONE_TIME_LINK_RENEWAL_REQUESTED = (
+        "one_time_link_renewal_requested",
+        "One-time link renewal requested",
+    )
     INBOUND_WEBHOOK = "inbound_webhook", "Inbound webhook"
     MANUAL = "manual", "Manual (admin action or API)"
+
+
+# The triggers about one appointment; their runs keep the booking (Enrollment.booking).
+APPOINTMENT_TRIGGER_TYPES = (
+    TriggerType.APPOINTMENT_BOOKED,
+    TriggerType.APPOINTMENT_CANCELLED,
+    TriggerType.APPOINTMENT_RESCHEDULED,
+    TriggerType.APPOINTMENT_STATUS_CHANGED,
+)
 
 
 class ActionType(models.TextChoices):
@@ -128,6 +144,7 @@ class Enrollment(models.Model):
         ACTIVE = "active"
         COMPLETED = "completed"
         FAILED = "failed"
+        STOPPED = "stopped"
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="enrollments")
     contact = models.ForeignKey(
@@ -135,12 +152,23 @@ class Enrollment(models.Model):
     )
     trigger_type = models.CharField(max_length=32, choices=TriggerType.choices)
     trigger_data = models.JSONField(default=dict, blank=True)
+    # The appointment an appointment trigger enrolled for: its values fill
+    # {{ appointment.* }}, its times anchor relative waits, cancelling it stops this run.
+    booking = models.ForeignKey(
+        "bookings.Booking",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     is_test = models.BooleanField(default=False, help_text="Started by the admin's Test run.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # {"<action key>": {"<output>": "<text>"}}: the custom values produced so far.
     values = models.JSONField(default=dict, blank=True)
     actions = models.JSONField(default=list, help_text="The workflow's actions at enrollment.")
     error = models.TextField(blank=True)
+    # Why a run was stopped before its end, e.g. "appointment cancelled".
+    stop_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -153,8 +181,25 @@ class Enrollment(models.Model):
             # enroll a contact who is still inside: no loops, no duplicate emails.
             models.UniqueConstraint(
                 fields=["workflow", "contact"],
-                condition=models.Q(status="active"),
+                # Appointment runs left without their booking (a superuser deleted it) are
+                # not in it: several may stay active, and the deletion must not fail.
+                condition=models.Q(status="active", booking__isnull=True)
+                & ~models.Q(trigger_type__in=APPOINTMENT_TRIGGER_TYPES),
                 name="enrollment_one_active_per_contact",
+            ),
+            # A run about an appointment is one per appointment: a contact with two
+            # bookings gets a reminder for each.
+            models.UniqueConstraint(
+                fields=["workflow", "contact", "booking"],
+                condition=models.Q(status="active", booking__isnull=False),
+                name="enrollment_one_active_per_booking",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["booking"],
+                name="enrollment_active_booking",
+                condition=models.Q(status="active", booking__isnull=False),
             )
         ]
 
@@ -169,6 +214,8 @@ class StepRun(models.Model):
         WAITING = "waiting"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
+        # Never ran or never finished waiting: its enrollment was stopped.
+        CANCELLED = "cancelled"
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField()

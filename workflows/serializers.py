@@ -10,7 +10,17 @@ from workflows.validation import CleanWorkflow, WorkflowInvalid, validate_workfl
 
 class TriggerSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=TriggerType.choices)
-    config = serializers.DictField(required=False, default=dict)
+    config = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=(
+            "By type: contact_tag_added {tag}; contact_created {origins: [booking, api, "
+            "admin, webhook, import, command]} (not given: all but booking); appointment_* "
+            "{calendar, sources: [page, one_time_link, api, admin]} and, for "
+            "appointment_status_changed, {statuses: [showed, no_show]}; one_time_link_* "
+            "{calendar}. Lists not given: any."
+        ),
+    )
 
 
 class ActionSerializer(serializers.Serializer):
@@ -128,6 +138,9 @@ class EnrollmentSerializer(serializers.ModelSerializer):
     contact = serializers.PrimaryKeyRelatedField(read_only=True)
     contact_email = serializers.EmailField(source="contact.email", read_only=True)
     steps = StepRunSerializer(many=True, read_only=True)
+    booking = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The appointment an appointment trigger enrolled for."
+    )
 
     class Meta:
         model = Enrollment
@@ -144,6 +157,8 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
             "steps",
+            "booking",
+            "stop_reason",
         ]
 
 

@@ -34,6 +34,8 @@ from workflows.actions import (
     LeaseLost,
     values_expand,
 )
+from workflows.appointments import APPOINTMENT_TRIGGERS
+from workflows.appointments import stored_values as appointment_stored_values
 from workflows.models import Enrollment, StepRun, TriggerType, Workflow, WorkflowAction
 from workflows.selectors import published_trigger_types
 from workflows.triggers import trigger_matches
@@ -158,9 +160,11 @@ def enrollment_create(
     trigger_type: str,
     trigger_data: Mapping[str, Any] | None = None,
     is_test: bool = False,
+    booking_id: int | None = None,
 ) -> Enrollment | None:
     """Enroll a contact and queue its first step after commit. None when the contact is
-    already active in this workflow (the same trigger firing again is not a new entry).
+    already active in this workflow (the same trigger firing again is not a new entry);
+    with `booking_id` (an appointment trigger), when already active for that appointment.
     EnrollmentRefused for another owner's contact."""
     if not workflow_may_enroll(workflow=workflow, contact=contact):
         raise EnrollmentRefused(f"{contact} is not a contact of the owner of “{workflow}”.")
@@ -173,6 +177,7 @@ def enrollment_create(
                 contact=contact,
                 trigger_type=trigger_type,
                 trigger_data=dict(trigger_data or {}),
+                booking_id=booking_id,
                 is_test=is_test,
                 actions=actions,
                 status=Enrollment.Status.ACTIVE if actions else Enrollment.Status.COMPLETED,
@@ -250,7 +255,11 @@ def workflows_trigger(
         if not trigger_matches(workflow=workflow, event=event):
             continue
         enrollment = enrollment_create(
-            workflow=workflow, contact=contact, trigger_type=trigger_type, trigger_data=event
+            workflow=workflow,
+            contact=contact,
+            trigger_type=trigger_type,
+            trigger_data=event,
+            booking_id=event.get("booking_id") if trigger_type in APPOINTMENT_TRIGGERS else None,
         )
         if enrollment is not None:
             enrollments.append(enrollment)
@@ -285,7 +294,12 @@ def inbound_webhook_receive(
         )
     with transaction.atomic():
         # The workflow owner's contact: their webhook feeds their own list.
-        contact, _ = contact_upsert(owner=workflow.created_by, email=email.strip(), **fields)
+        contact, _ = contact_upsert(
+            owner=workflow.created_by,
+            email=email.strip(),
+            origin=Contact.Origin.WEBHOOK,
+            **fields,
+        )
         enrollment = enrollment_create(
             workflow=workflow,
             contact=contact,
@@ -305,7 +319,8 @@ def _stored_values_for(enrollment: Enrollment, contact: Contact) -> dict[str, di
             last_name=contact.last_name,
             email=contact.email,
             phone=contact.phone,
-        )
+        ),
+        **appointment_stored_values(enrollment.booking_id),
     }
     values.update(enrollment.values or {})
     return values
@@ -388,10 +403,15 @@ def step_run_execute(*, step_run_id: int, now: datetime | None = None) -> str:
 
 
 def _execute_claimed(step_run_id: int) -> str:
-    step = StepRun.objects.select_related("enrollment__workflow", "enrollment__contact").get(
-        pk=step_run_id
-    )
+    step = StepRun.objects.select_related(
+        "enrollment__workflow__created_by",
+        "enrollment__contact",
+        "enrollment__booking__calendar__owner",
+    ).get(pk=step_run_id)
     enrollment = step.enrollment
+    if enrollment.status == Enrollment.Status.STOPPED:
+        _cancel(step)
+        return "cancelled"
     if enrollment.status != Enrollment.Status.ACTIVE:
         _fail(step, "The enrollment is no longer active.")
         return "failed"
@@ -411,7 +431,9 @@ def _execute_claimed(step_run_id: int) -> str:
         enrollment=enrollment,
         contact=enrollment.contact,
         config=spec.get("config") or {},
-        values=values_expand(stored, types=enrollment_action_types(enrollment)),
+        values=values_expand(
+            stored, types=enrollment_action_types(enrollment), booking=enrollment.booking
+        ),
         stored_values=stored,
         lease_renew=lease_renew,
     )
@@ -439,6 +461,14 @@ def _execute_claimed(step_run_id: int) -> str:
 def _run_and_record(definition, context: ActionContext) -> str:
     step = context.step_run
     result = definition.run(context)
+    if result.stop_reason is not None:
+        _advance(
+            step,
+            from_status=StepRun.Status.RUNNING,
+            output=result.output,
+            stop_reason=result.stop_reason,
+        )
+        return "stopped"
     if result.wait_until is not None and result.wait_until > timezone.now():
         _held(step.pk, step.claimed_at).update(
             status=StepRun.Status.WAITING,
@@ -452,9 +482,16 @@ def _run_and_record(definition, context: ActionContext) -> str:
     return "succeeded"
 
 
-def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> bool:
+def _advance(
+    step: StepRun,
+    *,
+    from_status: str,
+    output: Mapping[str, Any],
+    stop_reason: str | None = None,
+) -> bool:
     """Mark the step succeeded, keep its outputs as custom values, queue the next step or
-    complete the enrollment. False when another run got there first."""
+    complete the enrollment (stop it, with `stop_reason`). False when another run got there
+    first."""
     now = timezone.now()
     # No savepoint when a row-only action already opened the transaction: any error here
     # rolls the whole step back, which is what the caller wants.
@@ -484,7 +521,13 @@ def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> b
         values[step.key] = {name: str(output[name]) for name in declared if name in output}
         enrollment.values = values
         next_position = step.position + 1
-        if next_position < len(enrollment.actions):
+        if enrollment.status != Enrollment.Status.ACTIVE:
+            pass  # stopped while this step ran: it is recorded, nothing follows it
+        elif stop_reason is not None:
+            enrollment.status = Enrollment.Status.STOPPED
+            enrollment.stop_reason = stop_reason
+            enrollment.finished_at = now
+        elif next_position < len(enrollment.actions):
             spec = enrollment.actions[next_position]
             try:
                 # A savepoint: the next step exists already only when this step ran again
@@ -503,7 +546,7 @@ def _advance(step: StepRun, *, from_status: str, output: Mapping[str, Any]) -> b
         else:
             enrollment.status = Enrollment.Status.COMPLETED
             enrollment.finished_at = now
-        enrollment.save(update_fields=["values", "status", "finished_at"])
+        enrollment.save(update_fields=["values", "status", "stop_reason", "finished_at"])
     return True
 
 
@@ -526,6 +569,13 @@ def _retry_or_fail(step: StepRun, error: str) -> str:
             # A short countdown; if the broker loses it, the sweeper re-enqueues the step.
             _enqueue(step.pk, countdown=delay)
     return "retrying"
+
+
+def _cancel(step: StepRun) -> None:
+    """A claimed step of a stopped enrollment: it does not run."""
+    StepRun.objects.filter(pk=step.pk, status=StepRun.Status.RUNNING).update(
+        status=StepRun.Status.CANCELLED, finished_at=timezone.now()
+    )
 
 
 def _fail(step: StepRun, error: str) -> None:

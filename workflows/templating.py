@@ -1,14 +1,15 @@
 """Custom values in workflow texts: `{{ contact.first_name }}`, `{{ link.url }}`.
 
-Pure functions, no database. A template is plain text with placeholders of exactly one
-form, `{{ <namespace>.<name> }}`; nothing else between `{{` and `}}` is accepted, so a
-template cannot call, filter, loop or look anything up: substitution is one regex pass and
-a substituted value is never scanned again. User input never reaches Django's or Jinja's
-template engines.
+Pure functions, no database. A placeholder has exactly one form, `{{ <namespace>.<name> }}`,
+optionally followed by one fallback, `| default: "<text>"`; nothing else between `{{` and
+`}}` is accepted, so a template cannot call, filter, loop or look anything up: substitution
+is one regex pass and neither a value nor a fallback is ever scanned again. User input never
+reaches Django's or Jinja's template engines.
 
-Namespaces are `contact` and the keys of the workflow's earlier actions. Validation is done
-when a workflow is saved (`template_errors`), and rendering refuses a missing value
-(`MissingValue`) instead of writing a blank.
+Namespaces are `contact`, `appointment` (appointment triggers) and the keys of the
+workflow's earlier actions. Validation is done when a workflow is saved (`template_errors`),
+and rendering refuses a missing or empty value without a fallback (`MissingValue`) instead
+of writing a blank; `| default: ""` asks for the blank explicitly.
 """
 
 import html
@@ -24,11 +25,30 @@ _NAME_PATTERN = r"[a-z][a-z0-9_]{0,39}"
 # Anything between double braces (non-greedy, may span no newline). Every such span must
 # be a well-formed reference; a stray `{{` without `}}` is left as text.
 _PLACEHOLDER_RE = re.compile(r"\{\{(.*?)\}\}")
-_REFERENCE_RE = re.compile(rf"\s*({KEY_PATTERN})\.({_NAME_PATTERN})\s*\Z")
+# The fallback's literal: any text but a double quote (no escapes: nothing to interpret).
+_REFERENCE_RE = re.compile(
+    rf'\s*({KEY_PATTERN})\.({_NAME_PATTERN})\s*(?:\|\s*default\s*:\s*"([^"]*)"\s*)?\Z'
+)
 
 CONTACT_NAMESPACE = "contact"
 CONTACT_FIELDS: tuple[str, ...] = ("first_name", "last_name", "full_name", "email", "phone")
-RESERVED_KEYS = frozenset({CONTACT_NAMESPACE, "trigger", "workflow", "enrollment"})
+APPOINTMENT_NAMESPACE = "appointment"
+APPOINTMENT_FIELDS: tuple[str, ...] = (
+    "start_time",
+    "start_date",
+    "end_time",
+    "timezone",
+    "calendar_name",
+    "owner_name",
+    "owner_email",
+    "status",
+    "reschedule_url",
+    "cancel_url",
+    "ics_url",
+)
+RESERVED_KEYS = frozenset(
+    {CONTACT_NAMESPACE, APPOINTMENT_NAMESPACE, "trigger", "workflow", "enrollment"}
+)
 
 Values = Mapping[str, Mapping[str, str]]
 Available = Mapping[str, frozenset[str] | set[str] | tuple[str, ...]]
@@ -46,18 +66,41 @@ class MissingValue(LookupError):
         self.reference = reference
 
 
+class EmptyValue(MissingValue):
+    """A reference whose value is empty and that has no fallback."""
+
+    def __init__(self, reference: "Reference") -> None:
+        LookupError.__init__(
+            self,
+            f"{reference.placeholder} is empty; give it a fallback, e.g. "
+            f'{{{{ {reference.namespace}.{reference.name} | default: "…" }}}}.',
+        )
+        self.reference = reference
+
+
 @dataclass(frozen=True)
 class Reference:
     namespace: str
     name: str
+    # The text written in `| default: "..."`, or None without a fallback.
+    fallback: str | None = None
 
     @property
     def placeholder(self) -> str:
         return "{{ " + f"{self.namespace}.{self.name}" + " }}"
 
+    @property
+    def value_reference(self) -> "Reference":
+        """The same value without its fallback (two spellings of one value)."""
+        return Reference(self.namespace, self.name)
+
 
 def placeholder(namespace: str, name: str) -> str:
     return Reference(namespace, name).placeholder
+
+
+def _reference(match: re.Match) -> Reference:
+    return Reference(match.group(1), match.group(2), match.group(3))
 
 
 def parse_references(template: str) -> list[Reference]:
@@ -71,9 +114,11 @@ def parse_references(template: str) -> list[Reference]:
             shown = match.group(0) if len(match.group(0)) <= 60 else match.group(0)[:57] + "..."
             raise TemplateError(
                 f"{shown} is not a custom value. Use the form {{{{ contact.first_name }}}} "
-                "or {{ <action key>.<output> }}; nothing else may go between double braces."
+                "or {{ <action key>.<output> }}, optionally with one fallback as in "
+                '{{ contact.first_name | default: "there" }}; nothing else may go between '
+                "double braces."
             )
-        references.append(Reference(reference.group(1), reference.group(2)))
+        references.append(_reference(reference))
     return references
 
 
@@ -85,7 +130,7 @@ def template_errors(template: str, *, available: Available) -> list[str]:
     except TemplateError as exc:
         return [str(exc)]
     errors: list[str] = []
-    for reference in dict.fromkeys(references):
+    for reference in dict.fromkeys(r.value_reference for r in references):
         names = available.get(reference.namespace)
         if names is None:
             errors.append(
@@ -104,19 +149,25 @@ def template_errors(template: str, *, available: Available) -> list[str]:
 def render(template: str, values: Values, *, escape_html: bool = False) -> str:
     """Substitute every reference with its value, escaped for HTML when `escape_html`.
 
-    Raises TemplateError on a malformed placeholder and MissingValue on a reference with no
-    value. Values are inserted as they are and never scanned again."""
+    A missing or empty value takes its fallback; without one, MissingValue (EmptyValue for
+    an empty one) is raised, as is TemplateError on a malformed placeholder. Values and
+    fallbacks are inserted as they are (escaped alike) and never scanned again."""
     parse_references(template)  # refuse malformed placeholders before substituting any
 
     def substitute(match: re.Match) -> str:
         reference_match = _REFERENCE_RE.match(match.group(1))
         assert reference_match is not None  # checked by parse_references above
-        reference = Reference(reference_match.group(1), reference_match.group(2))
+        reference = _reference(reference_match)
         namespace = values.get(reference.namespace)
-        if namespace is None or reference.name not in namespace:
-            raise MissingValue(reference)
-        value = namespace[reference.name]
+        value = None if namespace is None else namespace.get(reference.name)
         text = "" if value is None else str(value)
+        if not text:
+            if reference.fallback is not None:
+                text = reference.fallback
+            elif namespace is None or reference.name not in namespace:
+                raise MissingValue(reference)
+            else:
+                raise EmptyValue(reference)
         return html.escape(text, quote=True) if escape_html else text
 
     return _PLACEHOLDER_RE.sub(substitute, template)

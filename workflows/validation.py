@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows import templating
+from workflows import appointments, templating
 from workflows.actions import REGISTRY
 from workflows.triggers import TRIGGERS
 
@@ -77,10 +77,15 @@ def key_errors(key: str, taken: set[str]) -> list[str]:
     return []
 
 
-def available_before(actions: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:
-    """The custom values a step can use: the contact's, then every earlier action's
-    outputs. `actions` is the list of (key, type) before the step."""
+def available_before(
+    actions: Sequence[tuple[str, str]], *, trigger_type: str = ""
+) -> dict[str, frozenset[str]]:
+    """The custom values a step can use: the contact's, the appointment's (appointment
+    triggers), then every earlier action's outputs. `actions` is the list of (key, type)
+    before the step."""
     available = {templating.CONTACT_NAMESPACE: frozenset(templating.CONTACT_FIELDS)}
+    if trigger_type in appointments.APPOINTMENT_TRIGGERS:
+        available[templating.APPOINTMENT_NAMESPACE] = frozenset(templating.APPOINTMENT_FIELDS)
     for key, action_type in actions:
         definition = REGISTRY.get(action_type)
         if definition is not None:
@@ -89,12 +94,22 @@ def available_before(actions: Sequence[tuple[str, str]]) -> dict[str, frozenset[
 
 
 def template_errors_for(
-    action_type: str, config: Mapping[str, Any], *, earlier: Sequence[tuple[str, str]]
+    action_type: str,
+    config: Mapping[str, Any],
+    *,
+    earlier: Sequence[tuple[str, str]],
+    trigger_type: str = "",
 ) -> dict[str, list[str]]:
-    """Messages per templated field of one action, given the actions before it."""
+    """Messages per field of one action that depend on where it stands: custom values
+    available given the trigger and the actions before it, and a wait relative to an
+    appointment only where the trigger has one."""
     definition = REGISTRY[action_type]
-    available = available_before(earlier)
+    available = available_before(earlier, trigger_type=trigger_type)
     errors: dict[str, list[str]] = {}
+    if config.get("relative_to") and trigger_type not in appointments.APPOINTMENT_TRIGGERS:
+        errors["relative_to"] = [
+            "Only a workflow with an appointment trigger has an appointment to count from."
+        ]
     for name in definition.templated_fields:
         text = config.get(name) or ""
         messages = templating.template_errors(str(text), available=available)
@@ -152,7 +167,9 @@ def validate_workflow(*, status: str, trigger: Any, actions: Any, user) -> Clean
             REGISTRY[action_type].form_class, raw.get("config"), user=user
         )
         if not config_errors:
-            config_errors = template_errors_for(action_type, config, earlier=earlier)
+            config_errors = template_errors_for(
+                action_type, config, earlier=earlier, trigger_type=trigger_type
+            )
         if config_errors:
             item_errors["config"] = config_errors
         action_errors.append(item_errors)

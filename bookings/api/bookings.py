@@ -29,8 +29,10 @@ from bookings.serializers import (
     BookingFilterSerializer,
     BookingInputSerializer,
     BookingSerializer,
+    BookingStatusSerializer,
     StaffBookingSerializer,
 )
+from bookings.services.attendance import AttendanceRefused, booking_attendance_mark
 from bookings.services.bookings import SlotUnavailable, booking_cancel, booking_create
 from calendars.selectors import calendar_get_public, zone
 from config.public_api import PublicAPIView
@@ -179,6 +181,31 @@ class BookingCancelApi(APIView):
         return Response(StaffBookingSerializer(booking).data)
 
 
+class BookingStatusApi(APIView):
+    @extend_schema(
+        operation_id="booking_status",
+        summary="Mark a booking showed or no-show (once it has started)",
+        request=BookingStatusSerializer,
+        responses={
+            200: StaffBookingSerializer,
+            400: OpenApiResponse(description="Field errors, or a booking that cannot be marked"),
+            404: DetailSerializer,
+        },
+        tags=["bookings"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        booking = get_object_or_404(booking_list_for(user=request.user), pk=pk)
+        body = BookingStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            booking = booking_attendance_mark(
+                booking=booking, attendance=body.validated_data["status"]
+            )
+        except AttendanceRefused as exc:
+            return Response({"status": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(StaffBookingSerializer(booking).data)
+
+
 urlpatterns = [
     path(
         "api/public/calendars/<slug:slug>/bookings/",
@@ -188,4 +215,5 @@ urlpatterns = [
     path("api/bookings/", BookingListApi.as_view(), name="api-booking-list"),
     path("api/bookings/<int:pk>/", BookingDetailApi.as_view(), name="api-booking-detail"),
     path("api/bookings/<int:pk>/cancel/", BookingCancelApi.as_view(), name="api-booking-cancel"),
+    path("api/bookings/<int:pk>/status/", BookingStatusApi.as_view(), name="api-booking-status"),
 ]

@@ -19,6 +19,7 @@ from calendars import availability
 from calendars.models import Calendar
 from calendars.selectors import calendar_rules_cached
 from config.signals import send_on_commit
+from contacts.models import Contact
 from contacts.services import contact_upsert, split_name
 
 _DAY = timedelta(days=1)
@@ -131,6 +132,7 @@ def booking_create(
         booking.contact, _ = contact_upsert(
             owner=calendar.owner,
             email=booking.invitee_email,
+            origin=Contact.Origin.BOOKING,
             first_name=first_name,
             last_name=last_name,
             phone=booking.invitee_phone,

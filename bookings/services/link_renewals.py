@@ -22,6 +22,7 @@ from bookings.models import OneTimeLink
 from bookings.services.one_time_links import one_time_link_is_usable, one_time_link_owner
 from bookings.services.outbox import outbox_enqueue
 from config.signals import send_on_commit
+from contacts.models import Contact
 from contacts.services import contact_upsert, normalize_email
 
 RENEWAL_WINDOW_SECONDS = 3600
@@ -78,7 +79,9 @@ def one_time_link_renewal_request(
     owner = one_time_link_owner(link=link)
     calendar = link.calendar
     with transaction.atomic():
-        contact, _ = contact_upsert(owner=calendar.owner, email=email)
+        contact, _ = contact_upsert(
+            owner=calendar.owner, email=email, origin=Contact.Origin.BOOKING
+        )
         if owner["email"]:
             share_url = settings.SITE_URL + reverse(
                 "admin:calendar-share", kwargs={"calendar_id": calendar.pk}

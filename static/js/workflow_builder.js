@@ -40,6 +40,8 @@
       toggleRows(fieldset, "trg", select.value);
       var info = config.triggers[select.value];
       help.textContent = info ? info.help : "";
+      // The appointment's values are offered only under an appointment trigger.
+      if (group()) renumber();
     }
     select.addEventListener("change", update);
     update();
@@ -107,8 +109,16 @@
     return "{{ " + namespace + "." + name + " }}";
   }
 
+  function triggerType() {
+    var select = document.getElementById("id_trigger_type");
+    return select ? select.value : "";
+  }
+
   function availableAt(index, forms, keys) {
     var groups = [{ label: "Contact", namespace: "contact", names: config.contact }];
+    if (config.appointment.triggers.indexOf(triggerType()) !== -1) {
+      groups.push({ label: "Appointment", namespace: "appointment", names: config.appointment.names });
+    }
     for (var i = 0; i < index; i += 1) {
       var type = typeOf(forms[i]);
       var info = config.actions[type];

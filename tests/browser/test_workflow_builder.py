@@ -98,3 +98,85 @@ def test_it_builds_and_publishes_the_link_and_email_workflow(
     workflow.refresh_from_db()
     assert workflow.status == Workflow.Status.PUBLISHED
     assert workflow.created_by == builder
+
+
+def test_it_builds_the_reminder_workflow_with_the_appointment_values(
+    live_server, builder, page, screenshot
+):
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/workflows/workflow/add/")
+    page.fill("#id_username", "robin")
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/workflows/workflow/add/")
+
+    page.fill("#id_name", "Reminder")
+    page.select_option("#id_trigger_type", "appointment_booked")
+
+    # Step 1: Wait until 10 minutes before the appointment starts.
+    page.click("#actions-group .add-row a")
+    page.select_option("#id_actions-0-type", "wait")
+    page.fill("#id_actions-0-cfg_wait__amount", "10")
+    page.select_option("#id_actions-0-cfg_wait__unit", "minutes")
+    page.select_option("#id_actions-0-cfg_wait__relative_to", "appointment_start")
+    page.select_option("#id_actions-0-cfg_wait__direction", "before")
+
+    # Step 2: the reminder, written with the picker.
+    page.click("#actions-group .add-row a")
+    page.select_option("#id_actions-1-type", "send_email")
+    offered = picker_options(page, "actions-1", "cfg_send_email__body")
+    assert "{{ appointment.start_time }}" in offered
+    assert "{{ appointment.reschedule_url }}" in offered
+    body = page.locator("#id_actions-1-cfg_send_email__body")
+    body_picker = page.locator(
+        '#actions-1 select.value-picker[data-target="actions-1-cfg_send_email__body"]'
+    )
+    body.fill("See you ")
+    body_picker.select_option("{{ appointment.start_time }}")
+    page.keyboard.type(". Move it: ")
+    body_picker.select_option("{{ appointment.reschedule_url }}")
+    subject_picker = page.locator(
+        '#actions-1 select.value-picker[data-target="actions-1-cfg_send_email__subject"]'
+    )
+    page.fill("#id_actions-1-cfg_send_email__subject", "Reminder: ")
+    subject_picker.select_option("{{ appointment.calendar_name }}")
+
+    # Only an appointment trigger offers the appointment's values.
+    page.select_option("#id_trigger_type", "manual")
+    assert "{{ appointment.start_time }}" not in picker_options(
+        page, "actions-1", "cfg_send_email__body"
+    )
+    page.select_option("#id_trigger_type", "appointment_booked")
+    assert "{{ appointment.start_time }}" in picker_options(
+        page, "actions-1", "cfg_send_email__body"
+    )
+    screenshot(page, "workflow-builder-reminder")
+
+    page.click("input[name=_continue]")
+    page.wait_for_selector("#publish-button")
+    workflow = Workflow.objects.get()
+    assert workflow.trigger_type == "appointment_booked"
+    assert [a.as_spec() for a in workflow.actions.all()] == [
+        {
+            "key": "wait",
+            "type": "wait",
+            "config": {
+                "amount": 10,
+                "unit": "minutes",
+                "relative_to": "appointment_start",
+                "direction": "before",
+            },
+        },
+        {
+            "key": "email",
+            "type": "send_email",
+            "config": {
+                "subject": "Reminder: {{ appointment.calendar_name }}",
+                "body": "See you {{ appointment.start_time }}. Move it: "
+                "{{ appointment.reschedule_url }}",
+            },
+        },
+    ]
+    page.click("#publish-button")
+    page.wait_for_selector("#unpublish-button")
+    workflow.refresh_from_db()
+    assert workflow.status == Workflow.Status.PUBLISHED

@@ -17,5 +17,6 @@ class ContactFactory(factory.django.DjangoModelFactory):
 
     owner = factory.SubFactory(UserFactory)
     first_name = "Jamie"
+    origin = Contact.Origin.ADMIN
     last_name = factory.Sequence(lambda n: f"Invitee{n}")
     email = factory.Sequence(lambda n: f"invitee{n}@example.com")

@@ -33,7 +33,7 @@ def test_it_creates_a_new_contact_and_tells_the_receivers(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         contact, was_created = contact_upsert(
-            owner=owner, email="Jamie@Example.COM", first_name="Jamie"
+            owner=owner, origin="api", email="Jamie@Example.COM", first_name="Jamie"
         )
 
     assert was_created is True
@@ -53,7 +53,7 @@ def test_it_returns_the_contact_with_the_same_email_in_any_case(
 
     with django_capture_on_commit_callbacks(execute=True):
         contact, was_created = contact_upsert(
-            owner=owner, email="JAMIE@example.com", first_name="Other"
+            owner=owner, origin="api", email="JAMIE@example.com", first_name="Other"
         )
 
     assert was_created is False
@@ -65,7 +65,13 @@ def test_it_returns_the_contact_with_the_same_email_in_any_case(
 def test_it_fills_blank_fields_but_never_overwrites_known_ones(owner):
     existing = ContactFactory(owner=owner, email="jamie@example.com", first_name="Jamie", phone="")
 
-    contact_upsert(owner=owner, email="jamie@example.com", first_name="James", phone="+1 555 0100")
+    contact_upsert(
+        owner=owner,
+        origin="api",
+        email="jamie@example.com",
+        first_name="James",
+        phone="+1 555 0100",
+    )
 
     existing.refresh_from_db()
     assert (existing.first_name, existing.phone) == ("Jamie", "+1 555 0100")
@@ -73,7 +79,7 @@ def test_it_fills_blank_fields_but_never_overwrites_known_ones(owner):
 
 def test_it_refuses_a_bad_email_with_a_field_error(owner):
     with pytest.raises(ValidationError) as caught:
-        contact_upsert(owner=owner, email="not-an-email")
+        contact_upsert(owner=owner, origin="api", email="not-an-email")
 
     assert "email" in caught.value.message_dict
     assert not Contact.objects.exists()
@@ -81,7 +87,7 @@ def test_it_refuses_a_bad_email_with_a_field_error(owner):
 
 def test_it_upserts_a_new_contact_in_a_few_queries(django_assert_max_num_queries, owner):
     with django_assert_max_num_queries(4):  # look up, then INSERT in a savepoint
-        contact_upsert(owner=owner, email="new@example.com", first_name="New")
+        contact_upsert(owner=owner, origin="api", email="new@example.com", first_name="New")
 
     assert Contact.objects.filter(email="new@example.com").exists()
 
@@ -94,6 +100,7 @@ def test_it_makes_one_contact_when_upserts_of_one_email_race():
     def upsert(index: int):
         return contact_upsert(
             owner=owner,
+            origin="api",
             email=f"{'RACE' if index % 2 else 'race'}@example.com",
             first_name=f"R{index}",
         )
@@ -111,7 +118,7 @@ def test_it_finds_a_returning_contact_in_one_query(django_assert_num_queries, ow
 
     with django_assert_num_queries(1):  # nothing to fill in: no write
         contact, was_created = contact_upsert(
-            owner=owner, email="Jamie@EXAMPLE.com", first_name="Jamie"
+            owner=owner, origin="api", email="Jamie@EXAMPLE.com", first_name="Jamie"
         )
 
     assert (contact.pk, was_created) == (existing.pk, False)
@@ -121,7 +128,7 @@ def test_it_finds_a_returning_contact_in_one_query(django_assert_num_queries, ow
 def test_it_keeps_one_contact_per_owner_for_the_same_email(owner):
     theirs = ContactFactory(email="jamie@example.com")
 
-    contact, was_created = contact_upsert(owner=owner, email="JAMIE@example.com")
+    contact, was_created = contact_upsert(owner=owner, origin="api", email="JAMIE@example.com")
 
     assert was_created is True
     assert contact.pk != theirs.pk
@@ -133,7 +140,7 @@ def test_it_keeps_one_contact_per_owner_for_the_same_email(owner):
 def test_it_never_fills_in_another_owners_contact(owner):
     theirs = ContactFactory(email="jamie@example.com", phone="")
 
-    contact_upsert(owner=owner, email="jamie@example.com", phone="+1 555 0100")
+    contact_upsert(owner=owner, origin="api", email="jamie@example.com", phone="+1 555 0100")
 
     theirs.refresh_from_db()
     assert theirs.phone == ""
@@ -143,7 +150,7 @@ def test_it_refuses_a_second_contact_with_the_same_email_for_one_owner(owner):
     ContactFactory(owner=owner, email="jamie@example.com")
 
     with pytest.raises(ValidationError):
-        contact_create(owner=owner, email="Jamie@EXAMPLE.com")
+        contact_create(owner=owner, origin="api", email="Jamie@EXAMPLE.com")
 
     assert Contact.objects.filter(owner=owner).count() == 1
 

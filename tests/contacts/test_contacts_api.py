@@ -41,6 +41,7 @@ def test_it_creates_a_contact_in_the_shape_of_the_issue(api, staff):
         "id": contact.pk,
         **ISSUE_EXAMPLE,
         "owner": staff.pk,
+        "origin": "api",
         "created_at": response.json()["created_at"],
     }
     assert contact.owner == staff

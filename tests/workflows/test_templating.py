@@ -20,7 +20,7 @@ from workflows.templating import (
 
 VALUES = {
     "contact": contact_values(
-        first_name="Ada", last_name="Lovelace", email="ada@example.com", phone=""
+        first_name="Ada", last_name="Lovelace", email="ada@example.com", phone="+1 555 0100"
     ),
     "link": {"url": "https://example.com/l/abc/", "expires_at": "never", "calendar_name": "Intro"},
 }
@@ -50,8 +50,59 @@ def test_it_renders_full_name_from_first_and_last():
     assert render("{{ contact.full_name }}", VALUES) == "Ada Lovelace"
 
 
-def test_it_renders_an_empty_field_of_a_known_value_as_empty():
-    assert render("[{{ contact.phone }}]", VALUES) == "[]"
+def test_it_refuses_an_empty_value_without_a_fallback():
+    with pytest.raises(MissingValue, match=r"contact\.phone \}\} is empty"):
+        render("[{{ contact.phone }}]", {"contact": {"phone": ""}})
+
+
+def test_it_renders_an_empty_value_as_empty_only_with_an_explicit_empty_fallback():
+    assert render('[{{ contact.phone | default: "" }}]', {"contact": {"phone": ""}}) == "[]"
+
+
+def test_it_renders_the_fallback_of_an_empty_value():
+    values = {"contact": {"first_name": ""}}
+    assert render('Hi {{ contact.first_name | default: "there" }}!', values) == "Hi there!"
+
+
+def test_it_renders_the_value_and_not_the_fallback_when_there_is_one():
+    assert render('Hi {{ contact.first_name|default:"there" }}!', VALUES) == "Hi Ada!"
+
+
+def test_it_renders_the_fallback_of_a_missing_value():
+    assert render('{{ link.url | default: "(no link)" }}', {}) == "(no link)"
+
+
+def test_it_escapes_a_fallback_in_html_like_a_value():
+    rendered = render('{{ contact.first_name | default: "<b>&" }}', {}, escape_html=True)
+    assert rendered == "&lt;b&gt;&amp;"
+
+
+def test_it_never_expands_a_placeholder_written_in_a_fallback():
+    template = '{{ contact.first_name | default: "{{ contact.email " }}'
+    values = {"contact": {"first_name": "", "email": "secret@example.com"}}
+    assert render(template, values) == "{{ contact.email "
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ contact.first_name | upper }}",
+        "{{ contact.first_name | default: there }}",
+        "{{ contact.first_name | default: 'there' }}",
+        '{{ contact.first_name | default: "a" | default: "b" }}',
+        '{{ contact.first_name | default: "a" "b" }}',
+        "{{ contact.first_name | default }}",
+        '{{ contact.first_name | default: "say \\"hi\\"" }}',
+    ],
+)
+def test_it_refuses_anything_but_one_default_with_one_quoted_literal(template):
+    errors = template_errors(template, available=AVAILABLE)
+    assert len(errors) == 1 and "is not a custom value" in errors[0]
+
+
+def test_it_checks_the_value_behind_a_fallback_at_save():
+    errors = template_errors('{{ contact.nickname | default: "x" }}', available=AVAILABLE)
+    assert "has no value “nickname”" in errors[0]
 
 
 def test_it_refuses_to_render_an_unknown_namespace():
@@ -163,14 +214,14 @@ def test_it_returns_text_without_placeholders_unchanged(text):
     assert render(text, {}, escape_html=True) == text
 
 
-@given(keys, keys, st.text(max_size=40))
+@given(keys, keys, st.text(min_size=1, max_size=40))
 def test_it_round_trips_any_reference_and_value(namespace, name, value):
     template = placeholder(namespace, name)
     assert parse_references(template) == [Reference(namespace, name)]
     assert render(template, {namespace: {name: value}}) == value
 
 
-@given(st.text(max_size=60))
+@given(st.text(min_size=1, max_size=60))
 def test_it_never_lets_a_value_inject_markup_into_html(value):
     rendered = render(
         "<p>{{ contact.first_name }}</p>", {"contact": {"first_name": value}}, escape_html=True

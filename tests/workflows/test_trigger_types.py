@@ -44,9 +44,11 @@ def no_outbox_delivery(monkeypatch):
 
 
 def workflow_on(trigger_type: str, *, status: str = "published", user=None) -> Workflow:
+    # Contact created: every origin, so that a booker enters too.
+    config = {"origins": ["booking", "api"]} if trigger_type == TriggerType.CONTACT_CREATED else {}
     return make_workflow(
         user=user or UserFactory(),
-        trigger={"type": trigger_type, "config": {}},
+        trigger={"type": trigger_type, "config": config},
         actions=TAG,
         status=status,
     )
@@ -110,7 +112,7 @@ def test_it_enrolls_a_contact_created_after_a_publish_in_the_same_request(
     assert TriggerType.CONTACT_CREATED not in published_trigger_types()
     workflow_set_status(workflow=workflow, status=Workflow.Status.PUBLISHED)
     with django_capture_on_commit_callbacks(execute=True):
-        contact = contact_create(owner=owner, email="new@example.com")
+        contact = contact_create(owner=owner, email="new@example.com", origin="api")
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.workflow, enrollment.contact) == (workflow, contact)

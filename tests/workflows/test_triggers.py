@@ -64,7 +64,7 @@ def book(calendar, email="ana@example.com"):
 def test_it_enrolls_a_new_contact_in_contact_created_workflows(on_commit, owner):
     workflow = workflow_on(TriggerType.CONTACT_CREATED, user=owner)
     with on_commit():
-        contact = contact_create(owner=owner, email="new@example.com")
+        contact = contact_create(owner=owner, origin="api", email="new@example.com")
 
     enrollment = Enrollment.objects.get()
     assert (enrollment.workflow, enrollment.contact) == (workflow, contact)
@@ -74,7 +74,7 @@ def test_it_enrolls_a_new_contact_in_contact_created_workflows(on_commit, owner)
 def test_it_ignores_draft_workflows(on_commit, owner):
     workflow_on(TriggerType.CONTACT_CREATED, user=owner, status="draft")
     with on_commit():
-        contact_create(owner=owner, email="new@example.com")
+        contact_create(owner=owner, origin="api", email="new@example.com")
     assert Enrollment.objects.count() == 0
 
 
@@ -83,7 +83,7 @@ def test_it_enrolls_nothing_before_the_transaction_commits(
 ):
     workflow_on(TriggerType.CONTACT_CREATED, user=owner)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        contact_create(owner=owner, email="new@example.com")
+        contact_create(owner=owner, origin="api", email="new@example.com")
     assert Enrollment.objects.count() == 0
     assert callbacks  # the signal waits for the commit
 
@@ -178,7 +178,7 @@ def test_it_leaves_the_other_trigger_types_alone(on_commit, owner):
     for trigger_type in (TriggerType.MANUAL, TriggerType.INBOUND_WEBHOOK):
         workflow_on(trigger_type, user=owner)
     with on_commit():
-        contact = contact_create(owner=owner, email="x@example.com", tags=["a"])
+        contact = contact_create(owner=owner, origin="api", email="x@example.com", tags=["a"])
         contact_tag_remove(contact=contact, name="a")
     assert Enrollment.objects.count() == 0
 
@@ -187,7 +187,7 @@ def test_it_enrolls_in_every_matching_workflow(on_commit, owner):
     first = workflow_on(TriggerType.CONTACT_CREATED, user=owner)
     second = workflow_on(TriggerType.CONTACT_CREATED, user=owner)
     with on_commit():
-        contact_create(owner=owner, email="x@example.com")
+        contact_create(owner=owner, origin="api", email="x@example.com")
     assert set(Enrollment.objects.values_list("workflow", flat=True)) == {first.pk, second.pk}
 
 
@@ -231,7 +231,7 @@ def test_it_costs_one_query_per_event_when_no_workflow_listens(
 def test_it_does_not_start_my_workflow_for_another_owners_new_contact(on_commit, owner):
     workflow_on(TriggerType.CONTACT_CREATED, user=owner)
     with on_commit():
-        contact_create(owner=UserFactory(), email="theirs@example.com")
+        contact_create(owner=UserFactory(), origin="api", email="theirs@example.com")
     assert Enrollment.objects.count() == 0
 
 
@@ -258,5 +258,5 @@ def test_it_starts_only_the_owners_workflow_for_a_new_invitee(on_commit, owner):
 def test_it_lets_a_superusers_workflow_see_every_owners_new_contacts(on_commit):
     workflow_on(TriggerType.CONTACT_CREATED, user=UserFactory(is_superuser=True))
     with on_commit():
-        contact_create(owner=UserFactory(), email="theirs@example.com")
+        contact_create(owner=UserFactory(), origin="api", email="theirs@example.com")
     assert Enrollment.objects.count() == 1

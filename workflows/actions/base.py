@@ -53,7 +53,7 @@ class ConfigForm(forms.Form):
         """The cleaned data as JSON: model choices become ids, empty optionals vanish."""
         config: dict[str, Any] = {}
         for name, value in self.cleaned_data.items():
-            if value in (None, ""):
+            if value is None or value == "" or value == []:
                 continue
             config[name] = getattr(value, "pk", value)
         return config
@@ -100,6 +100,9 @@ class ActionResult:
     output: dict[str, Any] = field(default_factory=dict)
     # Set by Wait: the step parks until then and the periodic task releases it.
     wait_until: datetime | None = None
+    # Set when the contact's run must end here (the step itself succeeded): the reason
+    # shown in the history, e.g. a reminder whose moment has passed.
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True)

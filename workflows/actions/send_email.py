@@ -13,6 +13,7 @@ from django.db import transaction
 
 from bookings.models import OutboxMessage
 from bookings.services import outbox
+from calendars.models import Calendar
 from config.text import one_line, validate_single_line
 from workflows import templating
 from workflows.actions.base import (
@@ -31,7 +32,10 @@ class SendEmailForm(ConfigForm):
         max_length=254,
         validators=[validate_single_line],
         label="To",
-        help_text="Empty: the contact's email. May hold a custom value.",
+        help_text=(
+            "Empty: the contact's email. “owner”: the calendar's owner (a notification). "
+            "Or an address, which may hold a custom value."
+        ),
     )
     subject = forms.CharField(max_length=300, validators=[validate_single_line])
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), label="Body (plain text)")
@@ -44,6 +48,24 @@ class SendEmailForm(ConfigForm):
 
 
 TEMPLATE = "workflow_email"  # bookings.services.outbox.RENDERERS
+TO_OWNER = "owner"
+
+
+def owner_email(context: ActionContext) -> str:
+    """The calendar owner's address: of the appointment's or the link's calendar, else of
+    whoever built the workflow."""
+    enrollment = context.enrollment
+    if enrollment.booking is not None:
+        return enrollment.booking.calendar.owner.email
+    calendar_id = (enrollment.trigger_data or {}).get("calendar_id")
+    if calendar_id:
+        email = (
+            Calendar.objects.filter(pk=calendar_id).values_list("owner__email", flat=True).first()
+        )
+        if email:
+            return email
+    creator = enrollment.workflow.created_by
+    return creator.email if creator is not None else ""
 
 
 def _render_all(templates: dict[str, str], values) -> dict[str, str]:
@@ -70,7 +92,13 @@ def run(context: ActionContext) -> ActionResult:
     from workflows.actions import values_expand  # the registry imports this module
 
     config = context.config
-    to = context.render(config.get("to") or "").strip() or context.contact.email
+    to = (config.get("to") or "").strip()
+    if to == TO_OWNER:
+        to = owner_email(context)
+        if not to:
+            raise ActionFailed("The calendar's owner has no email address.")
+    else:
+        to = context.render(to).strip() or context.contact.email
     try:
         validate_email(to)
     except ValidationError as exc:
@@ -97,7 +125,8 @@ def run(context: ActionContext) -> ActionResult:
         for spec in context.enrollment.actions or ()
         if spec["key"] in snapshot
     }
-    shown = _render_all(templates, values_expand(snapshot, types=types, redact=True))
+    redacted = values_expand(snapshot, types=types, redact=True, booking=context.enrollment.booking)
+    shown = _render_all(templates, redacted)
     with transaction.atomic():
         # One step run, one outbox row: a re-run finds the row it made before.
         message = outbox.outbox_enqueue(
@@ -141,5 +170,8 @@ DEFINITION = ActionDefinition(
     form_class=SendEmailForm,
     run=run,
     templated_fields=("to", "subject", "body", "body_html"),
-    help_text="An email to the contact, with custom values in the subject and body.",
+    help_text=(
+        "An email to the contact (or the calendar's owner), with custom values in the "
+        "subject and body."
+    ),
 )

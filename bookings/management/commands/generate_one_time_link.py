@@ -18,6 +18,7 @@ from bookings.services.one_time_links import (
     parse_expires_in,
 )
 from calendars.models import Calendar
+from contacts.models import Contact
 from contacts.services import contact_upsert
 
 MAX_COUNT = 1000
@@ -82,7 +83,11 @@ class Command(BaseCommand):
                 contact = None
                 if options["contact"]:
                     # The calendar owner's contact, as a booking on the calendar would file it.
-                    contact, _ = contact_upsert(owner=calendar.owner, email=options["contact"])
+                    contact, _ = contact_upsert(
+                        owner=calendar.owner,
+                        email=options["contact"],
+                        origin=Contact.Origin.COMMAND,
+                    )
                 links = [
                     one_time_link_generate(
                         calendar=calendar,
