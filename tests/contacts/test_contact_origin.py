@@ -60,9 +60,10 @@ def test_it_records_the_command_line_as_origin():
 
 
 def test_it_keeps_the_first_origin_on_a_later_upsert():
-    contact_upsert(email="ana@example.com", origin="booking")
+    owner = UserFactory()
+    contact_upsert(owner=owner, email="ana@example.com", origin="booking")
 
-    contact, created = contact_upsert(email="ANA@example.com", origin="webhook")
+    contact, created = contact_upsert(owner=owner, email="ANA@example.com", origin="webhook")
 
     assert created is False
     assert contact.origin == "booking"

@@ -212,7 +212,7 @@ def test_it_starts_the_no_show_workflow_with_the_fallback(smtp_server, celery_wo
             }
         ],
     )
-    contact = ContactFactory(first_name="", email="sam@example.com")
+    contact = ContactFactory(owner=owner, first_name="", email="sam@example.com")
     booking = BookingFactory(
         calendar=calendar,
         contact=contact,
@@ -263,7 +263,7 @@ def test_it_fires_the_expired_unused_trigger_once(smtp_server, celery_worker, ca
             {"type": "send_email", "config": {"subject": "Your link expired", "body": "Sorry."}}
         ],
     )
-    contact = ContactFactory(email="late@example.com")
+    contact = ContactFactory(owner=calendar.owner, email="late@example.com")
     link = OneTimeLinkFactory(
         calendar=calendar, contact=contact, expires_at=timezone.now() - timedelta(seconds=1)
     )

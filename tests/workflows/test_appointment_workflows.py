@@ -192,7 +192,7 @@ def test_it_keeps_the_plain_wait_working(on_commit, owner):
     from workflows.services import enrollment_start_manual
 
     with on_commit():
-        enrollment_start_manual(workflow=workflow, contact=ContactFactory())
+        enrollment_start_manual(workflow=workflow, contact=ContactFactory(owner=owner))
     run_queued()
 
     assert StepRun.objects.get(position=0).due_at == NOW + timedelta(hours=2)
@@ -439,7 +439,7 @@ def test_it_refuses_an_unknown_source_at_save(owner):
 
 def test_it_enrolls_the_contact_whose_link_renewal_was_requested(on_commit, calendar, owner):
     workflow = workflow_on(TriggerType.ONE_TIME_LINK_RENEWAL_REQUESTED, user=owner)
-    contact = ContactFactory()
+    contact = ContactFactory(owner=owner)
     link = OneTimeLink.objects.create(calendar=calendar, contact=contact)
 
     with on_commit():
@@ -496,7 +496,7 @@ def test_it_enrolls_a_booker_when_the_builder_asks_for_bookings(on_commit, calen
 def test_it_filters_contact_created_by_origin(on_commit, owner):
     workflow_on(TriggerType.CONTACT_CREATED, {"origins": ["webhook"]}, user=owner)
     with on_commit():
-        contact_create(email="api@example.com", origin=Contact.Origin.API)
+        contact_create(owner=owner, email="api@example.com", origin=Contact.Origin.API)
 
     assert not Enrollment.objects.exists()
 

@@ -245,8 +245,9 @@ def test_it_does_not_start_my_workflow_for_a_tag_on_another_owners_contact(on_co
 
 def test_it_starts_only_the_owners_workflow_for_a_new_invitee(on_commit, owner):
     calendar = CalendarFactory(owner=owner)
-    mine = workflow_on(TriggerType.CONTACT_CREATED, user=owner)
-    workflow_on(TriggerType.CONTACT_CREATED)
+    # Bookers enter contact_created workflows only when the builder asks for them.
+    mine = workflow_on(TriggerType.CONTACT_CREATED, {"origins": ["booking"]}, user=owner)
+    workflow_on(TriggerType.CONTACT_CREATED, {"origins": ["booking"]})
     with on_commit():
         booking = book(calendar)
 
