@@ -175,13 +175,15 @@ def _settle(booked: int, *, deadline: float) -> str:
 
 def reminders_row(ctx, *, sink: SmtpSink, env: dict, run_dir: Path) -> list[Row]:
     import redis
-    from rest_framework.authtoken.models import Token
+    from django.contrib.auth import get_user_model
 
+    from accounts.services import api_token_create
     from workflows.models import StepRun
 
     calendar = _calendar(ctx.seeded.owner_id)
-    token, _ = Token.objects.get_or_create(user_id=ctx.seeded.owner_id)
-    headers = {"Authorization": f"Token {token.key}", "Content-Type": "application/json"}
+    owner = get_user_model().objects.get(pk=ctx.seeded.owner_id)
+    _token, key = api_token_create(user=owner, name="bench reminders")
+    headers = {"Authorization": f"Token {key}", "Content-Type": "application/json"}
     start, minutes, due = _times(datetime.now(UTC))
     status, body = ctx.fetch(
         "POST", "/api/workflows/", json.dumps(_spec(calendar.pk, minutes)).encode(), headers
