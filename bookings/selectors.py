@@ -16,7 +16,7 @@ from django.utils import timezone as dj_timezone
 from bookings.models import Booking
 from calendars import availability
 from calendars.models import Calendar
-from calendars.selectors import calendar_rules_cached, zone
+from calendars.selectors import calendar_rules_cached, connected_busy, connected_busy_micros, zone
 from config import rows
 
 # A local day lasts up to 25 hours (DST), and an instant may sit at the end of its day, so
@@ -163,7 +163,12 @@ def calendar_busy_deferred(
     moment = availability.from_epoch_micros
 
     def busy(packed: bytes | str | None) -> list[availability.Busy]:
-        return [availability.Busy(moment(start), moment(end)) for start, end in _unpack(packed)]
+        bookings = [availability.Busy(moment(start), moment(end)) for start, end in _unpack(packed)]
+        # CONNECTED CALENDARS (issue 15): the owner's stored external busy time joins the
+        # bookings (flagged external: it counts toward neither seats nor the daily maximum).
+        return bookings + connected_busy(
+            calendar=calendar, range_start=range_start, range_end=range_end
+        )
 
     return rows.read_deferred(f"({_bookings_sql()})", params).then(busy)
 
@@ -212,7 +217,11 @@ def calendar_free_slot_micros(
         calendar=calendar, range_start=lo, range_end=hi, check_version=check_version
     )
     rules = calendar_rules_cached(calendar=calendar, now=now)
-    return availability.free_slot_micros(rules, busy, now=now, range_start=lo, range_end=hi)
+    # CONNECTED CALENDARS (issue 15): stored external busy time, a separate engine input.
+    external = connected_busy_micros(calendar=calendar, range_start=lo, range_end=hi)
+    return availability.free_slot_micros(
+        rules, busy, now=now, range_start=lo, range_end=hi, external=external
+    )
 
 
 def calendar_free_slots(

@@ -4,7 +4,7 @@ import logging
 import re
 
 # The last segment of these paths is a bearer secret: whoever reads it can book or cancel.
-_SECRET_PATH = re.compile(r"(/(?:l|b|links|hooks)/)[A-Za-z0-9_\-]{8,}")
+_SECRET_PATH = re.compile(r"(/(?:l|b|links|hooks|feeds)/)[A-Za-z0-9_\-]{8,}")
 
 
 def redact(text: str) -> str:
