@@ -58,7 +58,8 @@ def check_url(url: str) -> None:
 
 
 def _policy_resolver():
-    from urllib3_future.contrib.resolver.system import SystemResolver
+    # niquests vendors urllib3-future under its own name: its resolver classes come from there.
+    from niquests.packages.urllib3.contrib.resolver.system import SystemResolver
 
     private_ok = allow_private()
 
