@@ -32,6 +32,7 @@ from bookings.services.one_time_links import (
     parse_expires_in,
 )
 from calendars.models import Calendar
+from calendars.services import calendar_feed_regenerate
 from config.admin import SafeDateHierarchyMixin
 from contacts.models import Contact
 from contacts.services import contact_get_by_email
@@ -203,6 +204,10 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         if request.method == "POST":
             if request.POST.get("action") == "revoke":
                 return self._share_revoke(request, calendar, here)
+            if request.POST.get("action") == "replace-feed":  # the calendar feed (issue 15)
+                calendar_feed_regenerate(calendar=calendar)
+                self.message_user(request, "The feed has a new address.", messages.SUCCESS)
+                return HttpResponseRedirect(f"{here}?tab=feed")
             form = GenerateLinkForm(request.POST)
             if form.is_valid():
                 try:
@@ -276,6 +281,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             "calendar_change_url": _calendar_admin_url(calendar.pk),
             "scheduling_url": site + calendar.scheduling_path(),
             "permanent_url": site + calendar.permanent_path(),
+            "feed_url": site + calendar.feed_path(),
             "embed_code": (
                 f'<iframe src="{embed_url}" title="Book {calendar.name}" '
                 'style="width:100%;min-height:640px;border:0" loading="lazy"></iframe>'
@@ -286,7 +292,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             "form": form,
             "contact_emails": _recent_contact_emails(),
             "active_tab": tab
-            if tab in {"scheduling", "permanent", "embed", "one-time"}
+            if tab in {"scheduling", "permanent", "embed", "one-time", "feed"}
             else ("one-time" if form.errors else "scheduling"),
         }
 

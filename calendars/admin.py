@@ -14,7 +14,10 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from calendars import validation
+from calendars import (
+    admin_connections,  # noqa: F401  (the Connected calendars page)
+    validation,
+)
 from calendars.models import Calendar, DateOverride, WeeklyInterval, _timezone_names
 
 
@@ -156,6 +159,7 @@ class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
                         "max_bookings_per_day",
                         "requires_consent",
                         "consent_text",
+                        "use_connected_calendars",
                     ]
                 },
             ),

@@ -65,7 +65,8 @@ def test_it_confirms_exactly_the_seats_with_busy_time_stored(seats):
 
 def test_it_refuses_every_racer_when_external_time_covers_the_slot():
     calendar = CalendarFactory(seats_per_slot=3)
-    BusyIntervalFactory(owner=calendar.owner, calendar__connection__owner=calendar.owner, start=SLOT)
+    owner = calendar.owner
+    BusyIntervalFactory(owner=owner, calendar__connection__owner=owner, start=SLOT)
 
     results = concurrency.run_together(attempt_on(calendar), THREADS)
 
