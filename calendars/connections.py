@@ -81,7 +81,10 @@ def connection_create(
     """Connect (the server is asked before anything is stored), store the connection and
     its calendars (all busy), then sync them. ValidationError with field errors when the
     address, the credentials or the answer are not usable."""
-    connection = Connection(owner=owner, kind=kind, url=url.strip(), username=username)
+    url = url.strip()
+    if url.lower().startswith("webcal://"):  # how calendar apps label an https feed
+        url = "https://" + url[len("webcal://") :]
+    connection = Connection(owner=owner, kind=kind, url=url, username=username)
     connection.password = password
     connection.full_clean(exclude=["owner"])
     try:
