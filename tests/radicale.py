@@ -21,14 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.smtp import free_port
+
 USERNAME = "alex"
 PASSWORD = "radicale-app-password-7f3k"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Radicale:

@@ -10,17 +10,12 @@ from rest_framework.test import APIClient
 from calendars.models import BusyInterval, ConnectedCalendar, Connection
 from tests.calendars.connected import connect_radicale, vcalendar, vevent
 from tests.calendars.factories import UserFactory
+from tests.calendars.test_calendar_api import client_for
 from tests.db_dump import database_dump
 
 pytestmark = pytest.mark.django_db
 
 LIST_URL = "/api/connections/"
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

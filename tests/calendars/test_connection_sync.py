@@ -382,3 +382,15 @@ def test_it_marks_an_ics_file_that_stops_parsing_as_an_error(ics_server, owner):
     assert connection.status == Connection.Status.ERROR
     assert "iCalendar" in connection.error
     assert BusyInterval.objects.count() == 1  # the last good data stays
+
+
+def test_it_enqueues_each_due_connection_once_across_overlapping_runs(owner):
+    from calendars.tasks import sync_due_connections
+    from tests.calendars.factories import ConnectionFactory
+
+    ConnectionFactory(owner=owner, next_sync_at=None)
+    ConnectionFactory(owner=owner, next_sync_at=NOW - timedelta(seconds=1))
+    ConnectionFactory(owner=owner, next_sync_at=NOW + timedelta(minutes=3))
+
+    assert sync_due_connections() == 2
+    assert sync_due_connections() == 0
