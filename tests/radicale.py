@@ -118,10 +118,13 @@ class Radicale:
     def delete_event(self, calendar_url: str, name: str) -> None:
         assert self._request("DELETE", f"{calendar_url}{name}.ics") in (200, 204)
 
+    def collection_folder(self, calendar_url: str) -> Path:
+        """Where Radicale stores a calendar's events, one file each."""
+        return self.root / "collections" / "collection-root" / calendar_url[len(self.url) :]
+
     def event_files(self, calendar_url: str) -> list[str]:
         """The .ics texts stored in a calendar (read from Radicale's storage folder)."""
-        folder = self.root / "collections" / "collection-root" / calendar_url[len(self.url) :]
-        return sorted(p.read_text() for p in folder.glob("*.ics"))
+        return sorted(p.read_text() for p in self.collection_folder(calendar_url).glob("*.ics"))
 
 
 @pytest.fixture
