@@ -41,6 +41,7 @@ GROUPS = (
     "workflow",
     "engine",
     "connected",
+    "connected-sync",
 )
 
 
@@ -333,7 +334,7 @@ def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
         ),
         ("contention", "one link, 50 concurrent attempts", 4, measure.link_contention),
         ("connected", "slots API with connected calendars", 15, connected.slots_rows),
-        ("connected", "sync of a CalDAV calendar", 15, connected.sync_row),
+        ("connected-sync", "sync of a CalDAV calendar", 15, connected.sync_row),
         ("ceiling", "ceiling again", 2, partial(measure.ceiling, again=True)),
         (
             "workflow",

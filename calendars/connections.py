@@ -237,8 +237,6 @@ def _read_calendar(
         username=connection.username,
         password=connection.password,
         calendar_url=calendar.url,
-        start=start,
-        end=end,
         known_state=known,
     )
 
