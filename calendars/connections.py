@@ -1,8 +1,8 @@
 """Connected calendars: connection writes and the sync that stores external busy time.
 
-The sync reads each busy calendar of a connection for the span its owner's calendars can
-book, and replaces that calendar's stored BusyInterval rows: the slots path reads those rows
-and never waits on an external server. A calendar whose CTag / sync-token is unchanged is
+The sync reads each busy calendar of a connection, keeps the span its owner's calendars
+can book, and replaces that calendar's stored BusyInterval rows: the slots path reads
+those rows and never waits on an external server. A calendar whose CTag / sync-token is unchanged is
 skipped. A failure keeps the last good rows, marks the connection `error` with a readable
 message, and backs off (calendars/tasks.py runs due connections every
 CALENDAR_SYNC_INTERVAL_SECONDS).
