@@ -9,6 +9,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
+from bookings.calendar_sync import booking_calendar_push
 from bookings.services.outbox import (
     OutboxDeliveryFailed,
     OutboxTransientError,
@@ -17,6 +18,7 @@ from bookings.services.outbox import (
     outbox_deliver,
     outbox_sweep,
 )
+from calendars.remote import RemoteError
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +76,19 @@ def sweep_outbox_at_start(**kwargs) -> None:
     # already free, and once more when every lease held at this moment has ended.
     sweep_outbox.delay()
     sweep_outbox.apply_async(countdown=lease_seconds() + 1)
+
+
+# Backs off 30 s, 1 min, 2 min ... up to an hour; about a day of tries in all.
+WRITE_BACK_RETRIES = 30
+
+
+@shared_task(bind=True, acks_late=True, max_retries=WRITE_BACK_RETRIES, ignore_result=True)
+def push_booking_to_calendar(self, booking_id: int) -> str:
+    """Make the owner's write calendar match the booking (idempotent: reads the booking's
+    state at run time, PUTs or deletes one fixed event name)."""
+    try:
+        return booking_calendar_push(booking_id=booking_id)
+    except RemoteError as exc:
+        logger.info("Writing booking %s to its calendar failed: %s", booking_id, exc)
+        countdown = min(30 * 2**self.request.retries, 3600)
+        raise self.retry(exc=exc, countdown=countdown) from exc
