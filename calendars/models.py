@@ -259,7 +259,7 @@ class Connection(models.Model):
     )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     url = models.URLField(max_length=2000)
-    username = models.CharField(max_length=200, blank=True)
+    username = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     # Fernet ciphertext (config/crypto.py), never the password: see `password`.
     password_encrypted = models.TextField(blank=True, editable=False)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)

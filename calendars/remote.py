@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 # Connect within 10 s; a large calendar may take a while to list.
 TIMEOUT_SECONDS = (10, 120)
 ICS_TIMEOUT_SECONDS = 60
+# The whole fetch, however the server drips its answer (config/urlpolicy.py deadline): a
+# sync worker is never held longer than this by one subscription.
+ICS_DEADLINE_SECONDS = 120
 MAX_ICS_BYTES = 20 * 1024 * 1024  # a year of a busy person's calendar is well under 1 MB
 
 
@@ -241,7 +244,10 @@ def ics_fetch(*, url: str) -> bytes:
     if url.startswith("webcal://"):
         url = "https://" + url[len("webcal://") :]
     check_url(url)
-    opener = urllib.request.build_opener(*urlpolicy.public_handlers(allow_private=allow_private()))
+    handlers = urlpolicy.public_handlers(
+        allow_private=allow_private(), deadline=urlpolicy.deadline_in(ICS_DEADLINE_SECONDS)
+    )
+    opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(  # noqa: S310 (check_url allows http and https only)
         url, headers={"User-Agent": "Onceslot calendar sync"}
     )

@@ -123,6 +123,23 @@ def test_it_refuses_a_url_that_is_not_http(api):
     assert "url" in response.json()
 
 
+def test_it_refuses_a_username_of_two_lines(api):
+    response = api.post(
+        LIST_URL,
+        {
+            "kind": "caldav",
+            "url": "https://dav.example.com/",
+            "username": "robin\nInjected: header",
+            "password": "b",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "username" in response.json()
+    assert not Connection.objects.exists()
+
+
 @override_settings(CALENDAR_CONNECTION_ALLOW_PRIVATE=False)
 def test_it_refuses_a_loopback_caldav_address_by_default(api, radicale):
     radicale.make_calendar("work")
