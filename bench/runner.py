@@ -42,6 +42,8 @@ GROUPS = (
     "reminders",
     "engine",
     "sweeps",
+    "connected",
+    "connected-sync",
 )
 
 
@@ -79,6 +81,8 @@ def bench_environment(*, port: int, smtp_port: int, database_url: str, redis_url
         EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
         LOG_LEVEL="WARNING",
         PYTHONDONTWRITEBYTECODE="1",
+        # The connected-calendar sync row reads a Radicale on loopback.
+        CALENDAR_CONNECTION_ALLOW_PRIVATE="on",
     )
     return env
 
@@ -222,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed)
         log("seeding calendars and 2,000 bookings")
         seeded = seed.seed(now=now, rng=rng)
+        if "connected" in args.groups:
+            from bench.connected import seed_connected
+
+            log("seeding the connected-calendar calendar: 2,000 bookings, 2,000 busy intervals")
+            seed_connected(now=now, rng=rng)
         _check_redis(redis_url)
         wrk = None if args.no_wrk else load.ensure_wrk()
         sink.start()
@@ -312,7 +321,7 @@ def _header(meta: dict) -> str:
 
 def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
     """Each row on its own: a crash in one is recorded and the next one runs."""
-    from bench import reminders, sweeps, workflow
+    from bench import connected, reminders, sweeps, workflow
     from bench import rows as measure
 
     plan: list[tuple[str, str, int, Callable]] = [
@@ -326,6 +335,8 @@ def _run_rows(ctx, groups, rows, run_dir, server, sink, env) -> int:
             partial(measure.booking_rows, plain="bookings" in groups, links="links" in groups),
         ),
         ("contention", "one link, 50 concurrent attempts", 4, measure.link_contention),
+        ("connected", "slots API with connected calendars", 15, connected.slots_rows),
+        ("connected-sync", "sync of a CalDAV calendar", 15, connected.sync_row),
         ("ceiling", "ceiling again", 2, partial(measure.ceiling, again=True)),
         (
             "workflow",

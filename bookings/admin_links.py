@@ -35,6 +35,7 @@ from bookings.services.one_time_links import (
 )
 from calendars.models import Calendar
 from calendars.selectors import calendar_embed_code
+from calendars.services import calendar_feed_regenerate
 from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin
 from contacts.models import Contact
 from contacts.services import contact_create, contact_get_by_email, split_name
@@ -288,6 +289,10 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin
         if request.method == "POST":
             if request.POST.get("action") == "revoke":
                 return self._share_revoke(request, calendar, here)
+            if request.POST.get("action") == "replace-feed":  # the calendar feed (issue 15)
+                calendar_feed_regenerate(calendar=calendar)
+                self.message_user(request, "The feed has a new address.", messages.SUCCESS)
+                return HttpResponseRedirect(f"{here}?tab=feed")
             form = GenerateLinkForm(request.POST, calendar=calendar)
             if form.is_valid():
                 try:
@@ -378,6 +383,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin
             "calendar_change_url": _calendar_admin_url(calendar.pk),
             "scheduling_url": site + calendar.scheduling_path(),
             "permanent_url": site + calendar.permanent_path(),
+            "feed_url": site + calendar.feed_path(),
             "embed_code": calendar_embed_code(calendar=calendar),
             "current": current,
             "current_url": one_time_link_url(link=current) if current else "",
@@ -385,7 +391,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin
             "form": form,
             "contact_emails": _recent_contact_emails(owner=calendar.owner),
             "active_tab": tab
-            if tab in {"scheduling", "permanent", "embed", "one-time"}
+            if tab in {"scheduling", "permanent", "embed", "one-time", "feed"}
             else ("one-time" if form.errors else "scheduling"),
         }
 

@@ -11,7 +11,7 @@ from django.utils import timezone as dj_timezone
 from bookings.models import Booking
 from calendars import availability
 from calendars.models import Calendar
-from calendars.selectors import calendar_rules_cached, zone
+from calendars.selectors import calendar_rules_cached, connected_busy, connected_busy_micros, zone
 
 # A local day lasts up to 25 hours (DST), and an instant may sit at the end of its day, so
 # everything on the local dates touching a range lies within this of the range.
@@ -67,7 +67,12 @@ def calendar_busy(
 ) -> list[availability.Busy]:
     """The busy spans as availability.Busy (aware UTC datetimes), for is_free."""
     spans = _busy_spans(calendar=calendar, range_start=range_start, range_end=range_end)
-    return [availability.Busy(start, end) for start, end in spans]
+    bookings = [availability.Busy(start, end) for start, end in spans]
+    # CONNECTED CALENDARS (issue 15): the owner's stored external busy time joins the
+    # bookings (flagged external: it counts toward neither seats nor the daily maximum).
+    return bookings + connected_busy(
+        calendar=calendar, range_start=range_start, range_end=range_end
+    )
 
 
 def bookable_range(
@@ -106,7 +111,11 @@ def calendar_free_slot_micros(
         return []
     busy = calendar_busy_micros(calendar=calendar, range_start=lo, range_end=hi)
     rules = calendar_rules_cached(calendar=calendar, now=now)
-    return availability.free_slot_micros(rules, busy, now=now, range_start=lo, range_end=hi)
+    # CONNECTED CALENDARS (issue 15): stored external busy time, a separate engine input.
+    external = connected_busy_micros(calendar=calendar, range_start=lo, range_end=hi)
+    return availability.free_slot_micros(
+        rules, busy, now=now, range_start=lo, range_end=hi, external=external
+    )
 
 
 def calendar_free_slots(

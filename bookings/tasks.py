@@ -1,5 +1,5 @@
-"""Celery tasks for bookings: email delivery from the outbox and its sweeper, and the
-report of one-time links that expired unused.
+"""Celery tasks for bookings: email delivery from the outbox and its sweeper, the report of
+one-time links that expired unused, and writing bookings to the owner's connected calendar.
 
 Thin on purpose: the outbox service claims, sends and records; the task only decides when
 to try again. Both are safe to run twice (the claim is a conditional UPDATE).
@@ -11,6 +11,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from bookings.services.link_expiry import one_time_links_report_expired
+from bookings.calendar_sync import booking_calendar_push
 from bookings.services.outbox import (
     OutboxDeliveryFailed,
     OutboxTransientError,
@@ -19,6 +20,7 @@ from bookings.services.outbox import (
     outbox_deliver,
     outbox_sweep,
 )
+from calendars.remote import RemoteError
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +84,17 @@ def sweep_outbox_at_start(**kwargs) -> None:
 def report_expired_links() -> int:
     """One-time links whose expiry passed unused: one signal per link (beat, every 30 s)."""
     return one_time_links_report_expired()
+# Backs off 30 s, 1 min, 2 min ... up to an hour; about a day of tries in all.
+WRITE_BACK_RETRIES = 30
+
+
+@shared_task(bind=True, acks_late=True, max_retries=WRITE_BACK_RETRIES, ignore_result=True)
+def push_booking_to_calendar(self, booking_id: int) -> str:
+    """Make the owner's write calendar match the booking (idempotent: reads the booking's
+    state at run time, PUTs or deletes one fixed event name)."""
+    try:
+        return booking_calendar_push(booking_id=booking_id)
+    except RemoteError as exc:
+        logger.info("Writing booking %s to its calendar failed: %s", booking_id, exc)
+        countdown = min(30 * 2**self.request.retries, 3600)
+        raise self.retry(exc=exc, countdown=countdown) from exc

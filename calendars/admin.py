@@ -14,7 +14,10 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from calendars import validation
+from calendars import (
+    admin_connections,  # noqa: F401  (the Connected calendars page)
+    validation,
+)
 from calendars.models import Calendar, DateOverride, WeeklyInterval, _timezone_names
 from calendars.services import EDITABLE_FIELDS, calendar_create, calendar_update
 from config.admin import OwnedAdminMixin
@@ -130,6 +133,7 @@ class CalendarAdmin(OwnedAdminMixin, admin.ModelAdmin):
                         "max_bookings_per_day",
                         "requires_consent",
                         "consent_text",
+                        "use_connected_calendars",
                     ]
                 },
             ),

@@ -23,6 +23,7 @@ INTERFACE (fixed; other modules depend on it):
     class Busy:
         start: datetime   # aware; a confirmed booking's own start and end (no buffers)
         end: datetime
+        external: bool = False  # busy time from a connected calendar (see rule 6)
 
     def free_slots(rules: Rules, busy: Sequence[Busy], *, now: datetime,
                    range_start: datetime, range_end: datetime) -> list[datetime]
@@ -33,7 +34,8 @@ INTERFACE (fixed; other modules depend on it):
         # whether `start` is one of the free slot starts.
 
     def free_slot_micros(rules, busy: Sequence[tuple[int, int]], *, now: datetime,
-                         range_start: datetime, range_end: datetime) -> list[int]
+                         range_start: datetime, range_end: datetime,
+                         external: Sequence[tuple[int, int]] = ()) -> list[int]
         # free_slots with bookings and slot starts as epoch microseconds (UTC): the same
         # computation (free_slots is a wrapper around it) for callers that would otherwise
         # build a datetime per booking and per slot. See `epoch_micros` / `from_epoch_micros`.
@@ -68,7 +70,7 @@ Wall-clock conventions (decided here, tested in tests/calendars/test_availabilit
 import itertools
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 from zoneinfo import ZoneInfo
@@ -105,6 +107,8 @@ class Rules:
 class Busy:
     start: datetime
     end: datetime
+    # Busy time read from a connected calendar (CalDAV, ICS), not a booking: rule 6.
+    external: bool = False
 
 
 def free_slots(
@@ -131,6 +135,9 @@ def free_slots(
        local date `today + window_days` ("today" is `now`'s date in the calendar timezone).
     5. With `max_per_day`, a local date that already holds that many bookings (counted by
        the local date of their start) offers no slot starting on it.
+    6. External busy time (`Busy.external`, from the owner's connected calendars) blocks a
+       candidate as in rule 2, buffers included, whatever the seats, and counts neither
+       toward seats (rule 3) nor toward `max_per_day` (rule 5).
 
     `busy` must hold every confirmed booking that can matter: those within duration +
     both buffers of the range and, with `max_per_day`, all those on the local dates the
@@ -139,8 +146,15 @@ def free_slots(
     Cost: O(days + slots + bookings log bookings): bookings are sorted once and swept
     against the candidates in order, never compared pairwise.
     """
+    bookings = [b for b in busy if not b.external]
+    external = [b for b in busy if b.external]
     micros = free_slot_micros(
-        rules, _micro_spans(busy), now=now, range_start=range_start, range_end=range_end
+        rules,
+        _micro_spans(bookings),
+        now=now,
+        range_start=range_start,
+        range_end=range_end,
+        external=_micro_spans(external),
     )
     return datetimes_from_epoch_micros(micros)
 
@@ -152,9 +166,11 @@ def free_slot_micros(
     now: datetime,
     range_start: datetime,
     range_end: datetime,
+    external: Sequence[tuple[int, int]] = (),
 ) -> list[int]:
-    """`free_slots` in integers: `busy` as (start, end) pairs and the free starts returned
-    as epoch microseconds (UTC), ascending. Same rules, same answers (free_slots calls it).
+    """`free_slots` in integers: `busy` (bookings) and `external` (connected calendars'
+    busy time, rule 6) as (start, end) pairs and the free starts returned as epoch
+    microseconds (UTC), ascending. Same rules, same answers (free_slots calls it).
 
     For callers that read bookings as numbers and write slots as text: no datetime is made
     per booking or per slot.
@@ -196,7 +212,12 @@ def free_slot_micros(
         candidates = sorted(set(candidates))
     if rules.max_per_day is not None:
         candidates = _drop_full_days(rules, busy, candidates, first_day, last_day)
-    return _sweep(rules, busy, candidates)
+    free = _sweep(rules, busy, candidates)
+    if external and free:
+        # One seat's sweep: an external span fills every seat, and it is never counted.
+        buffers = _micros(rules.buffer_before + rules.buffer_after)
+        free = _sweep_one_seat(external, free, _micros(rules.duration) + buffers, buffers)
+    return free
 
 
 def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetime) -> bool:
@@ -211,8 +232,11 @@ def is_free(rules: Rules, busy: Sequence[Busy], *, now: datetime, start: datetim
     if not (_produces(rules, local_day, start) or _produces(rules, local_day - _ONE_DAY, start)):
         return False
     # In datetimes: one start against each booking once, so nothing to gain from integers.
-    spans = _spans(busy)
+    spans = _spans([b for b in busy if not b.external])
     if _day_is_full(rules, spans, local_day):
+        return False
+    external = _spans([b for b in busy if b.external])
+    if external and _blocked(replace(rules, seats=1), external, start):
         return False
     return not _blocked(rules, spans, start)
 

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from config import crypto, tokens
 from config.ownership import OwnedQuerySet
 from config.text import validate_single_line
 from config.timezones import iana_timezone_names
@@ -36,6 +37,10 @@ class CalendarQuerySet(OwnedQuerySet):
 
 class CalendarPartQuerySet(OwnedQuerySet):
     owner_path = "calendar__owner"
+
+
+class ConnectionQuerySet(OwnedQuerySet):
+    owner_path = "owner"
 
 
 class Calendar(models.Model):
@@ -91,6 +96,21 @@ class Calendar(models.Model):
     )
     consent_text = models.CharField(max_length=500, blank=True, validators=[validate_single_line])
     is_active = models.BooleanField(default=True)
+    use_connected_calendars = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="Busy time in the owner's connected calendars blocks slots of this calendar.",
+    )
+    # The private ICS feed of confirmed bookings (/feeds/<token>.ics): the token is derived
+    # from these (config/tokens.py); replacing them makes the old feed URL answer 404.
+    # NULL only for a row written without the model (an older schema's insert); save()
+    # fills them.
+    feed_locator = models.CharField(  # noqa: DJ001
+        max_length=16, null=True, default=tokens.new_locator, editable=False
+    )
+    feed_nonce = models.CharField(  # noqa: DJ001
+        max_length=32, null=True, default=tokens.new_nonce, editable=False
+    )
     # Changes on every save of the calendar and of its hours (calendars/signals.py): the
     # engine's rules are cached under a key holding it (calendar_rules_cached), so a
     # change is seen by the next read. A random token, not updated_at, because frozen or
@@ -99,10 +119,15 @@ class Calendar(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    FEED_TOKEN_PURPOSE = "calendar-feed"  # noqa: S105 (a salt, not a password)
+
     objects = CalendarQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["feed_locator"], name="calendar_feed_locator_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -111,10 +136,21 @@ class Calendar(models.Model):
         if not self.slot_interval_minutes:
             self.slot_interval_minutes = self.duration_minutes
         self.rules_version = new_rules_version()
+        if not self.feed_locator or not self.feed_nonce:
+            self.feed_locator, self.feed_nonce = tokens.new_locator(), tokens.new_nonce()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "rules_version"}
         super().save(*args, **kwargs)
+
+    @property
+    def feed_token(self) -> str:
+        return tokens.make_token(
+            purpose=self.FEED_TOKEN_PURPOSE, locator=self.feed_locator, nonce=self.feed_nonce
+        )
+
+    def feed_path(self) -> str:
+        return reverse("bookings:feed", kwargs={"token": self.feed_token})
 
     @property
     def effective_slot_interval_minutes(self) -> int:
@@ -203,3 +239,122 @@ class DateOverride(models.Model):
             raise ValidationError("Give both a start and an end, or neither to close the day.")
         if self.start is not None and self.end <= self.start:
             raise ValidationError({"end": "The end must be after the start."})
+
+
+class Connection(models.Model):
+    """A staff user's external calendar account: CalDAV (read busy time, write bookings) or
+    an ICS subscription (read-only). Synced in the background (calendars/sync.py)."""
+
+    class Kind(models.TextChoices):
+        CALDAV = "caldav", "CalDAV"
+        ICS = "ics", "ICS subscription"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        OK = "ok"
+        ERROR = "error"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_connections"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    url = models.URLField(max_length=2000)
+    username = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
+    # Fernet ciphertext (config/crypto.py), never the password: see `password`.
+    password_encrypted = models.TextField(blank=True, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last sync that succeeded."
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Consecutive failed syncs: the background sync backs off by them (calendars/sync.py).
+    failures = models.PositiveIntegerField(default=0)
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConnectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "connected calendar account"
+        verbose_name_plural = "connected calendars"
+
+    def __str__(self) -> str:
+        host = self.url.split("://", 1)[-1].split("/", 1)[0]
+        who = f"{self.username} at " if self.username else ""
+        return f"{self.get_kind_display()}: {who}{host}"
+
+    @property
+    def password(self) -> str:
+        return crypto.decrypt(self.password_encrypted) if self.password_encrypted else ""
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.password_encrypted = crypto.encrypt(value) if value else ""
+
+
+class ConnectedCalendar(models.Model):
+    """One calendar of a connection: whether its events count as busy, and whether bookings
+    are written to it (at most one per owner, across all their connections)."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="calendars")
+    # The connection's owner, kept here so the database itself allows one write calendar.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    url = models.CharField(max_length=2000)
+    name = models.CharField(max_length=200, blank=True)
+    busy = models.BooleanField(default=True)
+    write = models.BooleanField(default=False)
+    # The server's CTag or sync-token at the last sync: unchanged means nothing to read.
+    sync_state = models.CharField(max_length=500, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    # The span the stored busy rows cover; a wider span to sync reads again.
+    synced_until = models.DateTimeField(null=True, blank=True)
+    # A hash of the stored busy rows: the same answer again writes nothing.
+    busy_fingerprint = models.CharField(max_length=64, blank=True)
+
+    objects = ConnectionQuerySet.as_manager()  # owner_path "owner": kept on the row
+
+    class Meta:
+        ordering = ["connection_id", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "url"], name="connected_calendar_url_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=models.Q(write=True),
+                name="connected_calendar_one_write_per_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.url
+
+
+class BusyInterval(models.Model):
+    """Busy time read from a connected calendar, stored so that no invitee's request waits
+    on an external server. An all-day event is kept as dates (`all_day`, times at 00:00
+    UTC) and becomes instants in each Onceslot calendar's own timezone when read."""
+
+    calendar = models.ForeignKey(
+        ConnectedCalendar, on_delete=models.CASCADE, related_name="busy_intervals"
+    )
+    # The owner, kept here so the slots read is one indexed query by owner and time.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    all_day = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "start", "end"], name="busy_owner_start_end")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="busy_interval_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M} UTC"

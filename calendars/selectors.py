@@ -1,7 +1,8 @@
 """Calendar reads: the public lookup, the prefetching queryset, and the engine's rules."""
 
+from bisect import bisect_left
 from collections import defaultdict
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,14 @@ from django.utils import timezone as dj_timezone
 from django.utils.html import format_html
 
 from calendars import availability
-from calendars.models import Calendar, DateOverride, WeeklyInterval, validate_timezone
+from calendars.models import (
+    BusyInterval,
+    Calendar,
+    Connection,
+    DateOverride,
+    WeeklyInterval,
+    validate_timezone,
+)
 from config.text import plain
 
 
@@ -164,3 +172,84 @@ def calendar_rules_cached(*, calendar: Calendar, now=None) -> availability.Rules
         rules = calendar_rules(calendar=calendar, first=today - timedelta(days=2))
         cache.set(key, rules, _RULES_TIMEOUT)
     return rules
+
+
+# -- connected calendars ---------------------------------------------------------------------
+
+# All-day rows are stored as dates at 00:00 UTC and read as the calendar's own local dates.
+# In Django's cache under (calendar id, rules_version), like the rules: the sync bumps the
+# version of the owner's calendars in the transaction that changes their busy rows
+# (calendars/connections.py), so a warm slots read makes no query for them.
+
+
+def _external_spans(calendar: Calendar) -> tuple[list[int], list[tuple[int, int]], int]:
+    """(starts, spans sorted by start, longest span) of the owner's stored busy time."""
+    key = f"calendar-external:{calendar.pk}:{calendar.rules_version}"
+    entry = cache.get(key)
+    if entry is None:
+        micros = availability.epoch_micros
+        tz = zone(calendar.timezone)
+        spans = []
+        rows = BusyInterval.objects.filter(owner_id=calendar.owner_id).values_list(
+            "start", "end", "all_day"
+        )
+        for start, end, all_day in rows:
+            if all_day:  # blocks its whole dates in this calendar's timezone
+                start = availability.day_start(tz, start.date())
+                end = availability.day_start(tz, end.date())
+            spans.append((micros(start), micros(end)))
+        spans.sort()
+        longest = max((e - s for s, e in spans), default=0)
+        entry = ([s for s, _e in spans], spans, longest)
+        cache.set(key, entry, _RULES_TIMEOUT)
+    return entry
+
+
+def connected_busy_micros(
+    *, calendar: Calendar, range_start: datetime, range_end: datetime
+) -> list[tuple[int, int]]:
+    """The owner's external busy time that can affect free slots starting in
+    [range_start, range_end), as (start, end) epoch microseconds (the engine's `external`).
+
+    Widened by the duration and both buffers, like the bookings (rule 2); an all-day event
+    blocks its whole date in this calendar's timezone. Empty when the calendar ignores
+    connected calendars. Read from the database once per rules_version (no query when
+    warm); never talks to an external server.
+    """
+    if not calendar.use_connected_calendars:
+        return []
+    starts, spans, longest = _external_spans(calendar)
+    if not spans:
+        return []
+    reach = timedelta(
+        minutes=calendar.duration_minutes
+        + calendar.buffer_before_minutes
+        + calendar.buffer_after_minutes
+    )
+    low = availability.epoch_micros(range_start - reach)
+    high = availability.epoch_micros(range_end + reach)
+    first = bisect_left(starts, low - longest)
+    last = bisect_left(starts, high)
+    return [(s, e) for s, e in spans[first:last] if e > low]
+
+
+def connected_busy(
+    *, calendar: Calendar, range_start: datetime, range_end: datetime
+) -> list[availability.Busy]:
+    """connected_busy_micros as availability.Busy with `external=True` (for is_free)."""
+    moment = availability.from_epoch_micros
+    return [
+        availability.Busy(moment(s), moment(e), external=True)
+        for s, e in connected_busy_micros(
+            calendar=calendar, range_start=range_start, range_end=range_end
+        )
+    ]
+
+
+def connection_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Connection]:
+    """The connections a staff user manages: their own, or every one for a superuser."""
+    return (
+        Connection.objects.prefetch_related("calendars")
+        .order_by("created_at", "pk")
+        .visible_to(user)
+    )

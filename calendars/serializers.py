@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from calendars import validation
-from calendars.models import Calendar
+from calendars.models import Calendar, Connection
 from calendars.selectors import calendar_embed_code
 
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
@@ -108,6 +108,9 @@ LinksSerializer = inline_serializer(
         "scheduling": serializers.URLField(),
         "permanent": serializers.URLField(),
         "embed": serializers.CharField(help_text="An <iframe> snippet for a web page."),
+        "feed": serializers.URLField(
+            help_text="The private ICS feed of the calendar's confirmed bookings."
+        ),
     },
 )
 
@@ -134,6 +137,7 @@ class CalendarSerializer(serializers.ModelSerializer):
             "seats_per_slot",
             "max_bookings_per_day",
             "is_active",
+            "use_connected_calendars",
             "weekly_hours",
             "date_overrides",
             "links",
@@ -146,6 +150,7 @@ class CalendarSerializer(serializers.ModelSerializer):
             "scheduling": settings.SITE_URL + calendar.scheduling_path(),
             "permanent": settings.SITE_URL + calendar.permanent_path(),
             "embed": calendar_embed_code(calendar=calendar),
+            "feed": settings.SITE_URL + calendar.feed_path(),
         }
 
     def validate_weekly_hours(self, value: list[dict]) -> list[dict]:
@@ -189,3 +194,48 @@ class CalendarSerializer(serializers.ModelSerializer):
         if not self.partial and data.get("slot_interval_minutes") is None:
             data["slot_interval_minutes"] = None  # omitted or null: the same as the duration
         return data
+
+
+class ConnectedCalendarSerializer(serializers.Serializer):
+    url = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    busy = serializers.BooleanField(read_only=True)
+    write = serializers.BooleanField(read_only=True)
+
+
+class ConnectionSerializer(serializers.Serializer):
+    """A connection as answered (the password is never part of it)."""
+
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    url = serializers.CharField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=Connection.Status.choices, read_only=True)
+    error = serializers.CharField(read_only=True)
+    last_synced_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    calendars = ConnectedCalendarSerializer(many=True, read_only=True)
+
+
+class ConnectionCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Connection.Kind.choices)
+    url = serializers.CharField(max_length=2000)
+    username = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    password = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Write-only: stored encrypted, never answered.",
+    )
+
+
+class ConnectedCalendarChoiceSerializer(WholeItemSerializer):
+    url = serializers.CharField(max_length=2000)
+    busy = serializers.BooleanField(required=False)
+    write = serializers.BooleanField(required=False)
+
+
+class ConnectionUpdateSerializer(serializers.Serializer):
+    calendars = ConnectedCalendarChoiceSerializer(many=True)

@@ -14,6 +14,7 @@ from django.db.models import ProtectedError
 
 from calendars import validation
 from calendars.models import Calendar, DateOverride, WeeklyInterval
+from config import tokens
 
 WeeklyRow = tuple[int, time, time]
 OverrideRow = tuple[date, time | None, time | None]
@@ -36,6 +37,7 @@ EDITABLE_FIELDS = frozenset(
         "requires_consent",
         "consent_text",
         "is_active",
+        "use_connected_calendars",
     }
 )
 
@@ -167,3 +169,11 @@ def calendar_delete(*, calendar: Calendar) -> None:
         raise CalendarInUse(
             "This calendar has bookings, so it cannot be deleted. Set is_active to false instead."
         ) from exc
+
+
+@transaction.atomic
+def calendar_feed_regenerate(*, calendar: Calendar) -> Calendar:
+    """Replace the feed's token: the old feed URL answers 404 from now on."""
+    calendar.feed_locator, calendar.feed_nonce = tokens.new_locator(), tokens.new_nonce()
+    calendar.save(update_fields=["feed_locator", "feed_nonce", "updated_at"])
+    return calendar

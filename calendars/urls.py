@@ -1,8 +1,9 @@
 from rest_framework.routers import SimpleRouter
 
-from calendars.api import CalendarViewSet
+from calendars.api import CalendarViewSet, ConnectionViewSet
 
 router = SimpleRouter()
 router.register("api/calendars", CalendarViewSet, basename="api-calendar")
+router.register("api/connections", ConnectionViewSet, basename="api-connection")
 
 urlpatterns = router.urls

@@ -6,7 +6,7 @@ from urllib.parse import unquote
 
 # The last segment of these paths is a bearer secret: whoever reads it can book or cancel.
 # A character of the segment may come percent-encoded (%2D for "-").
-_SECRET_PATH = re.compile(r"(/(?:l|b|links|hooks)/)(?:[A-Za-z0-9_\-]|%[0-9A-Fa-f]{2}){8,}")
+_SECRET_PATH = re.compile(r"(/(?:l|b|links|hooks|feeds)/)(?:[A-Za-z0-9_\-]|%[0-9A-Fa-f]{2}){8,}")
 
 
 def redact(text: str) -> str:

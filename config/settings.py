@@ -271,6 +271,22 @@ CELERY_BEAT_SCHEDULE["workflows-sweep-steps"] = {
     "schedule": float(RECOVERY_SWEEP_SECONDS),
 }
 
+# Connected calendars (calendars/connections.py): how often busy time is read again, and
+# whether their URLs may reach loopback and private addresses (default off: public only).
+CALENDAR_SYNC_INTERVAL_SECONDS = _read("CALENDAR_SYNC_INTERVAL_SECONDS", env.int, 300)
+if not 30 <= CALENDAR_SYNC_INTERVAL_SECONDS <= 86400:
+    raise ImproperlyConfigured(
+        "CALENDAR_SYNC_INTERVAL_SECONDS must be between 30 and 86400, "
+        f"got {CALENDAR_SYNC_INTERVAL_SECONDS}"
+    )
+CALENDAR_CONNECTION_ALLOW_PRIVATE = _bool("CALENDAR_CONNECTION_ALLOW_PRIVATE", default=False)
+CELERY_BEAT_SCHEDULE["calendars-sync-connections"] = {
+    "task": "calendars.tasks.sync_due_connections",
+    # Each connection is due CALENDAR_SYNC_INTERVAL_SECONDS after its last sync (or later,
+    # backing off after failures); this run only finds the due ones.
+    "schedule": float(min(60, CALENDAR_SYNC_INTERVAL_SECONDS)),
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.APITokenAuthentication",

@@ -14,6 +14,8 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("SITE_URL", "http://testserver")
 os.environ.setdefault("THROTTLE_PUBLIC_RATE", "none")
+# Connected calendar tests talk to a Radicale and an HTTP server on 127.0.0.1.
+os.environ.setdefault("CALENDAR_CONNECTION_ALLOW_PRIVATE", "on")
 
 from config.settings import *  # noqa: F403
 

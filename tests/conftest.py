@@ -15,7 +15,7 @@ REQUIRE_SERVICES = os.environ.get("ONCESLOT_REQUIRE_SERVICES") == "1"
 
 # smtp_server (a real aiosmtpd server) and celery_worker / celery_worker_factory (a real
 # Celery worker subprocess on Redis that reads the test database).
-pytest_plugins = ["tests.smtp", "tests.celery_worker"]
+pytest_plugins = ["tests.smtp", "tests.celery_worker", "tests.radicale"]
 
 
 def unavailable(reason: str) -> None:

@@ -2,10 +2,19 @@
 URL, as text, for tests that check no usable token is stored (issue 4, "Tokens")."""
 
 from bookings.models import Booking, OneTimeLink, OutboxMessage
+from calendars.models import ConnectedCalendar, Connection
 from config.tokens import LOCATOR_LENGTH
 from workflows.models import Enrollment, StepRun
 
-DUMPED_MODELS = (OutboxMessage, StepRun, Enrollment, OneTimeLink, Booking)
+DUMPED_MODELS = (
+    OutboxMessage,
+    StepRun,
+    Enrollment,
+    OneTimeLink,
+    Booking,
+    Connection,
+    ConnectedCalendar,
+)
 
 
 def database_dump() -> str:

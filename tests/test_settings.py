@@ -199,3 +199,17 @@ def test_it_prepares_a_statement_on_its_third_run():
     (statement,) = new
     assert Contact._meta.db_table in statement
     assert "$1" in statement  # the value travelled apart from the text
+
+
+@pytest.mark.parametrize("value", ["often", "0", "10", "100000"])
+def test_it_refuses_a_malformed_calendar_sync_interval(value):
+    assert_refused(
+        load_settings(CALENDAR_SYNC_INTERVAL_SECONDS=value), "CALENDAR_SYNC_INTERVAL_SECONDS"
+    )
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_it_refuses_a_malformed_calendar_connection_allow_private(value):
+    assert_refused(
+        load_settings(CALENDAR_CONNECTION_ALLOW_PRIVATE=value), "CALENDAR_CONNECTION_ALLOW_PRIVATE"
+    )

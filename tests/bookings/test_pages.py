@@ -417,7 +417,8 @@ def test_it_serves_the_page_with_a_constant_handful_of_queries(
     for start in [SLOT, SLOT.replace(hour=11), SLOT.replace(day=9)]:
         BookingFactory(calendar=calendar, start=start)
 
-    with django_assert_max_num_queries(4):  # calendar with owner, hours, overrides, bookings
+    # calendar with owner, hours, overrides, bookings, connected-calendar busy time (issue 15)
+    with django_assert_max_num_queries(5):
         cold = page(client, calendar, tz="Europe/Berlin")
     with django_assert_max_num_queries(2):  # calendar with owner, bookings (hours cached)
         warm = page(client, calendar, tz="Europe/Berlin", date="2030-01-09")

@@ -263,7 +263,7 @@ def busy_calendar():
     return calendar
 
 
-QUERY_BOUND = 4  # calendar, weekly hours, overrides, bookings
+QUERY_BOUND = 5  # calendar, weekly hours, overrides, bookings, connected-calendar busy time
 
 
 def test_it_answers_one_day_in_a_constant_number_of_queries(client, django_assert_max_num_queries):

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from bookings.models import Booking, OutboxMessage
 from bookings.services.one_time_links import one_time_link_generate
 from contacts.models import Contact
-from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.calendars.factories import CalendarFactory, ConnectedCalendarFactory, UserFactory
 from tests.workflows.support import make_workflow, run_queued
 from workflows.models import Enrollment
 from workflows.services import enrollment_create
@@ -140,6 +140,12 @@ def stage(transactional_db, beacon, settings, live_server):
             },
         ],
     )
+    connected = ConnectedCalendarFactory(
+        connection__owner=owner,
+        connection__username=payloads(beacon.url, "caluser")[:200],
+        connection__error=payloads(beacon.url, "calerror"),
+        name=payloads(beacon.url, "calname2")[:200],
+    )
     enrollment_create(workflow=workflow, contact=contact, trigger_type="manual")
     run_queued()
     assert Enrollment.objects.get().status == "completed"
@@ -152,6 +158,7 @@ def stage(transactional_db, beacon, settings, live_server):
         "link": link,
         "workflow": workflow,
         "week": start.date().isoformat(),
+        "connection": connected.connection,
     }
 
 
@@ -175,6 +182,9 @@ def admin_pages(stage) -> list[str]:
         f"/admin/workflows/workflow/{workflow.pk}/change/",
         "/admin/workflows/enrollment/",
         "/admin/accounts/apitoken/",
+        "/admin/calendars/connection/",
+        f"/admin/calendars/connection/{stage['connection'].pk}/change/",
+        "/admin/calendars/connection/add/",
     ]
     pages += [
         f"/admin/bookings/outboxmessage/{pk}/change/"

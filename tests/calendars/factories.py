@@ -1,9 +1,17 @@
-from datetime import time
+from datetime import time, timedelta
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from calendars.models import Calendar, DateOverride, WeeklyInterval
+from calendars.models import (
+    BusyInterval,
+    Calendar,
+    ConnectedCalendar,
+    Connection,
+    DateOverride,
+    WeeklyInterval,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -70,3 +78,37 @@ class DateOverrideFactory(factory.django.DjangoModelFactory):
     calendar = factory.SubFactory(CalendarFactory)
     start = time(10)
     end = time(12)
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    """A connection row only (no server behind it): for busy-time setups."""
+
+    class Meta:
+        model = Connection
+
+    owner = factory.SubFactory(UserFactory)
+    kind = Connection.Kind.ICS
+    url = "https://calendar.example.com/basic.ics"
+    status = Connection.Status.OK
+
+
+class ConnectedCalendarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConnectedCalendar
+
+    connection = factory.SubFactory(ConnectionFactory)
+    owner = factory.LazyAttribute(lambda c: c.connection.owner)
+    url = factory.Sequence(lambda n: f"https://calendar.example.com/{n}/")
+    name = "Busy"
+
+
+class BusyIntervalFactory(factory.django.DjangoModelFactory):
+    """Stored external busy time, as the sync writes it."""
+
+    class Meta:
+        model = BusyInterval
+
+    calendar = factory.SubFactory(ConnectedCalendarFactory)
+    owner = factory.LazyAttribute(lambda b: b.calendar.owner)
+    start = factory.LazyFunction(timezone.now)
+    end = factory.LazyAttribute(lambda b: b.start + timedelta(hours=1))

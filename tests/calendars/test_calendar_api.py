@@ -72,7 +72,10 @@ def test_it_creates_a_calendar_in_the_issue_shape(api, staff):
     body = response.json()
     calendar = Calendar.objects.get(pk=body["id"])
     assert calendar.owner == staff
-    assert {k: v for k, v in body.items() if k not in ("id", "links")} == ISSUE_EXAMPLE
+    # Issue 15 grew the shape by use_connected_calendars (default true).
+    assert body["use_connected_calendars"] is True
+    grown = ("id", "links", "use_connected_calendars")
+    assert {k: v for k, v in body.items() if k not in grown} == ISSUE_EXAMPLE
     assert list(calendar.date_overrides.values_list("date", "start", "end")) == [
         (date(2027, 3, 15), time(13), time(15)),
         (date(2027, 3, 16), None, None),

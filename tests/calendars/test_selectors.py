@@ -98,8 +98,12 @@ def test_it_reads_busy_time_in_one_query(django_assert_num_queries):
     start = datetime(2027, 3, 15, 9, tzinfo=UTC)
     for hour in range(5):
         BookingFactory(calendar=calendar, start=start + timedelta(hours=hour))
-    with django_assert_num_queries(1):
+    # Issue 15: a cold read also loads the owner's connected-calendar busy time (one query,
+    # then kept in memory per rules_version, as the rules are).
+    with django_assert_num_queries(2):
         busy = calendar_busy(
             calendar=calendar, range_start=start, range_end=start + timedelta(days=1)
         )
     assert len(busy) == 5
+    with django_assert_num_queries(1):
+        calendar_busy(calendar=calendar, range_start=start, range_end=start + timedelta(days=1))
