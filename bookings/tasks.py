@@ -10,8 +10,8 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from bookings.services.link_expiry import one_time_links_report_expired
 from bookings.calendar_sync import booking_calendar_push
+from bookings.services.link_expiry import one_time_links_report_expired
 from bookings.services.outbox import (
     OutboxDeliveryFailed,
     OutboxTransientError,
@@ -84,6 +84,8 @@ def sweep_outbox_at_start(**kwargs) -> None:
 def report_expired_links() -> int:
     """One-time links whose expiry passed unused: one signal per link (beat, every 30 s)."""
     return one_time_links_report_expired()
+
+
 # Backs off 30 s, 1 min, 2 min ... up to an hour; about a day of tries in all.
 WRITE_BACK_RETRIES = 30
 

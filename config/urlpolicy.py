@@ -86,6 +86,11 @@ class _DeadlineSocket:
         self._sock = sock
         self._deadline = deadline
         self._timeout = sock.gettimeout()
+        # As socket.socket does: close() waits for the files made by makefile(). urllib
+        # closes the connection's socket as soon as the headers are in and reads the body
+        # through the response's file afterwards.
+        self._io_refs = 0
+        self._closed = False
 
     def _call(self, method: str, *args, **kwargs):
         self._sock.settimeout(_remaining(self._deadline, self._timeout))
@@ -111,10 +116,19 @@ class _DeadlineSocket:
     def makefile(self, mode: str = "r", buffering=None, **_kwargs):
         # socket.SocketIO calls back recv_into on this object (and _decref_socketios).
         raw = socket.SocketIO(self, "rb" if "r" in mode else "wb")
+        self._io_refs += 1
         return io.BufferedReader(raw) if "r" in mode else io.BufferedWriter(raw)
 
     def _decref_socketios(self) -> None:
-        pass
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._closed and self._io_refs == 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._io_refs == 0:
+            self._sock.close()
 
     def __getattr__(self, name):
         return getattr(self._sock, name)

@@ -119,3 +119,28 @@ def test_it_refuses_to_connect_after_the_deadline():
 
     with pytest.raises(urlpolicy.DeadlinePassed):
         connect(("127.0.0.1", 9))
+
+
+def _serve_headers_then_body(sock: socket.socket, pause: float) -> None:
+    conn, _ = sock.accept()
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        time.sleep(pause)  # the body arrives after urllib has closed the connection's socket
+        conn.sendall(b"hello")
+
+
+def test_it_reads_a_body_that_arrives_after_the_headers_under_a_deadline():
+    server = socket.create_server(("127.0.0.1", 0))
+    thread = threading.Thread(target=_serve_headers_then_body, args=(server, 0.3), daemon=True)
+    thread.start()
+    opener = urllib.request.build_opener(
+        *urlpolicy.public_handlers(allow_private=True, deadline=urlpolicy.deadline_in(10))
+    )
+
+    with opener.open(f"http://127.0.0.1:{server.getsockname()[1]}/", timeout=5) as response:
+        body = response.read()
+
+    thread.join(timeout=5)
+    server.close()
+    assert body == b"hello"
