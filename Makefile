@@ -9,6 +9,9 @@ export UV_PROJECT_ENVIRONMENT := .venv
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make run` makes its links (Share panel, emails, .ics, the demo URLs) for the address it
+# serves on, unless SITE_URL is set. Production (`make serve`) must set SITE_URL itself.
+RUN_SITE_URL := $(or $(SITE_URL),http://$(HOST):$(PORT))
 
 .PHONY: help install run serve worker beat test lint format bench migrate seed
 
@@ -41,13 +44,13 @@ install: .venv/.synced
 # unless the environment or .env says otherwise.
 run: export DEBUG ?= on
 run: install .env
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
 	@mkdir -p var
+	$(PY) manage.py migrate --noinput
+	SITE_URL=$(RUN_SITE_URL) $(PY) manage.py seed_demo
 	@trap 'kill 0' EXIT; \
-	  .venv/bin/celery -A config worker -B --pool=threads --concurrency=4 --loglevel=WARNING \
-	    --schedule var/celerybeat-schedule & \
-	  $(PY) manage.py runserver $(HOST):$(PORT)
+	  SITE_URL=$(RUN_SITE_URL) .venv/bin/celery -A config worker -B --pool=threads \
+	    --concurrency=4 --loglevel=WARNING --schedule var/celerybeat-schedule & \
+	  SITE_URL=$(RUN_SITE_URL) $(PY) manage.py runserver $(HOST):$(PORT)
 
 serve: install
 	$(PY) manage.py collectstatic --noinput

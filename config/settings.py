@@ -13,6 +13,10 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything the running product writes on this machine (SQLite aside: DATABASE_URL) goes
+# under var/: the Celery queue and beat schedule, collected static files, the demo password
+# and the console emails. Nothing else appears in the working directory.
+VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -165,7 +169,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = VAR_DIR / "staticfiles"
 # WhiteNoise serves from the finders too, so a server works before `collectstatic` has run.
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
@@ -177,6 +181,9 @@ STORAGES = {
 # Email: EMAIL_URL like smtp://user:pass@host:587 (add ?tls=1), consolemail://, dummymail://
 EMAIL_CONFIG = _read("EMAIL_URL", env.email_url, "consolemail://")
 vars().update(EMAIL_CONFIG)
+if EMAIL_CONFIG.get("EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend":
+    # Readable blocks on the console, the full messages in var/mail/ (config/mail.py).
+    EMAIL_BACKEND = "config.mail.ConsoleBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Onceslot <noreply@localhost>")
 EMAIL_TIMEOUT = 10
 
@@ -185,14 +192,16 @@ EMAIL_TIMEOUT = 10
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _queue_dir = BASE_DIR / "var" / "celery-queue"
+    _queue_dir = VAR_DIR / "celery-queue"
     # Kombu's filesystem transport does not create its folder; without it the worker dies.
     _queue_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
-        "processed_folder": str(BASE_DIR / "var" / "celery-processed"),
+        "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
+        # Kombu's default is ./control, relative to wherever the worker was started.
+        "control_folder": str(VAR_DIR / "celery-control"),
     }
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True  # a worker crash mid-task redelivers it; tasks are idempotent
@@ -204,6 +213,8 @@ CELERY_TASK_IGNORE_RESULT = True
 # for 1,000 workflow contacts). With it, a connection serves up to 2 x 100 tasks.
 CELERY_DB_REUSE_MAX = 100
 CELERY_TIMEZONE = "UTC"
+# Beat keeps its state file here whatever the working directory (default: ./celerybeat-schedule).
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
 # Outbox rows whose delivery task was lost (broker restart, dead worker) are re-enqueued.
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {"task": "bookings.tasks.sweep_outbox", "schedule": 60.0}
