@@ -28,7 +28,7 @@ from bookings.notifications import outbox_key_prefixes
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_cancel, booking_create
 from bookings.services.outbox import outbox_render, outbox_retry
 from calendars.models import Calendar, _timezone_names
-from config.admin import SafeDateHierarchyMixin
+from config.admin import SafeDateHierarchyMixin, action_confirmation
 
 _WEEK = timedelta(days=7)
 
@@ -191,7 +191,16 @@ class BookingAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         )
 
     @admin.action(description="Cancel selected bookings", permissions=["change"])
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]):
+        page = action_confirmation(
+            self,
+            request,
+            queryset,
+            question="Cancel these bookings? Each invitee is emailed.",
+            button="Yes, cancel them",
+        )
+        if page is not None:
+            return page
         cancelled = skipped = 0
         for booking in queryset.filter(status=Booking.Status.CONFIRMED):
             booking_cancel(booking=booking, reason="Cancelled by staff", by=request.user)

@@ -32,7 +32,7 @@ from bookings.services.one_time_links import (
     parse_expires_in,
 )
 from calendars.models import Calendar
-from config.admin import SafeDateHierarchyMixin
+from config.admin import SafeDateHierarchyMixin, action_confirmation
 from contacts.models import Contact
 from contacts.services import contact_get_by_email
 
@@ -174,6 +174,15 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected one-time links")
     def revoke_links(self, request, queryset):
+        page = action_confirmation(
+            self,
+            request,
+            queryset,
+            question="Revoke these one-time links? Nobody can book through them afterwards.",
+            button="Yes, revoke them",
+        )
+        if page is not None:
+            return page
         revoked = 0
         for link in one_time_links_in_state(queryset, state=OneTimeLink.State.ACTIVE):
             if one_time_link_revoke(link=link).state == OneTimeLink.State.REVOKED:
@@ -224,6 +233,9 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             self._share_context(request, calendar, form),
             status=400 if form.errors else 200,
         )
+        # Its dates and times are the calendar's, each with the zone's abbreviation.
+        with timezone.override(calendar.timezone):
+            response.render()
         # The page holds live one-time URLs (in the page, never in its own URL): keep it out
         # of caches. Not "no-referrer": browsers then send "Origin: null" with the page's
         # forms, which Django's CSRF check rightly refuses.

@@ -9,9 +9,11 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.messages import WARNING
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from calendars import validation
@@ -164,6 +166,17 @@ class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
             fieldsets.append(("Links", {"fields": ["public_id", "links"]}))
         return fieldsets
 
+    def get_form(self, request: HttpRequest, obj: Calendar | None = None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "slug" in form.base_fields:
+            example = settings.SITE_URL + reverse(
+                "bookings:scheduling", kwargs={"slug": obj.slug if obj else "intro-call"}
+            )
+            form.base_fields[
+                "slug"
+            ].help_text = f"The end of the scheduling link: {example}. Letters, digits and hyphens."
+        return form
+
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
         if db_field.name == "timezone":
             # A picker instead of free text; the model validator still refuses junk posts.
@@ -185,6 +198,17 @@ class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
         if obj.owner_id is None:
             obj.owner = request.user
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        calendar = form.instance
+        if not calendar.weekly_hours.exists():
+            self.message_user(
+                request,
+                f"{calendar.name} has no weekly hours: its booking page shows no free times "
+                "(except on date overrides with times). Add hours below to open it.",
+                WARNING,
+            )
 
     @admin.display(description="Links")
     def links(self, calendar: Calendar) -> str:

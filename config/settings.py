@@ -71,6 +71,7 @@ except (ZoneInfoNotFoundError, ValueError) as exc:
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
+FORMAT_MODULE_PATH = ["config.formats"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
