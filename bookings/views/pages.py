@@ -333,6 +333,8 @@ class BookingPageView(View):
             picker.window_end,
             picker.free_counts,
             picker.day_slots,
+            picker.next_open_day,
+            picker.looked_ahead,
         )
 
 

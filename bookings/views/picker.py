@@ -203,6 +203,10 @@ class Picker:
     base_path: str
     day_url_prefix: str = ""
     extra_params: Mapping[str, str] = field(default_factory=dict)
+    # Set when neither this month nor the next has a free time: the first day with one
+    # later in the booking window (None: none at all), and whether that was looked for.
+    next_open_day: date | None = None
+    looked_ahead: bool = False
 
     @cached_property
     def weeks(self) -> list[list[DayCell]]:
@@ -264,6 +268,18 @@ class Picker:
     @property
     def has_free_days(self) -> bool:
         return any(self.free_counts)
+
+    @property
+    def next_open_label(self) -> str:
+        return format_day(self.next_open_day) if self.next_open_day else ""
+
+    @property
+    def next_open_url(self) -> str:
+        day = self.next_open_day
+        if day is None:
+            return ""
+        tz = self.tz.key if self.tz_explicit else None
+        return self.url(tz=tz, month=f"{day:%Y-%m}", date=day.isoformat())
 
     # The grid and the time list are built here rather than in template loops: on the
     # benchmarked page GET they are most of the markup, and plain string building is an
@@ -342,10 +358,22 @@ def build_picker(
     month = min(max(month, first_month), last_month)
 
     day_starts, slots = _month_slots(month, tz, free_slots)
-    if not slots and not explicit_month and month < last_month:
-        # Late in the month nothing may be left: show the next month rather than an empty one.
-        month = _add_months(month, 1)
-        day_starts, slots = _month_slots(month, tz, free_slots)
+    next_open_day = None
+    looked_ahead = False
+    if not slots and not explicit_month:
+        # Late in the month nothing may be left: show the next month rather than an empty
+        # one. When that is empty too (a calendar with no hours, a fully booked season), stay
+        # on this month and say when the next free day is, rather than open an empty future.
+        if month < last_month:
+            next_starts, next_slots = _month_slots(_add_months(month, 1), tz, free_slots)
+            if next_slots:
+                month, day_starts, slots = _add_months(month, 1), next_starts, next_slots
+            else:
+                looked_ahead = True
+                later = free_slots(range_start=next_starts[-1], range_end=window_end)
+                next_open_day = later[0].astimezone(tz).date() if later else None
+        else:
+            looked_ahead = True
 
     # Index of the first slot of each day of the month (plus the end), found by bisect.
     bounds = [bisect_left(slots, start) for start in day_starts]
@@ -389,6 +417,8 @@ def build_picker(
         window_end=window_end.replace(second=0, microsecond=0),
         base_path=base_path,
         extra_params=extra_params or {},
+        next_open_day=next_open_day,
+        looked_ahead=looked_ahead,
     )
     # Every day link differs only in its date: encode the rest once (date comes last).
     picker.day_url_prefix = picker.url(tz=tz_param, month=picker.month_param, date="_")[:-1]

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from bookings.models import Booking, BookingSource
 from tests.bookings.factories import BookingFactory
-from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.calendars.factories import CalendarFactory, DateOverrideFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -456,3 +456,28 @@ def test_it_shows_a_new_booking_at_once(client, calendar):
     response = page(client, calendar, date="2030-01-08")
 
     assert "10:00" not in times_on_page(response)
+
+
+def test_it_opens_a_calendar_without_hours_on_this_month_saying_nothing_is_open(client):
+    calendar = CalendarFactory(hours=[], owner=UserFactory(first_name="Ada", last_name="Lo"))
+
+    response = page(client, calendar)
+
+    assert response.status_code == 200
+    assert "January 2030" in response.text  # not an empty month in the future
+    assert "No times are open for booking right now" in response.text
+    assert "Ada Lo" in response.text
+    assert free_days_on_page(response) == []
+
+
+def test_it_names_the_next_open_day_when_this_month_and_the_next_are_empty(client):
+    calendar = CalendarFactory(hours=[], booking_window_days=90)
+    DateOverrideFactory(calendar=calendar, date=datetime(2030, 3, 12).date())
+
+    response = page(client, calendar)
+
+    assert "January 2030" in response.text
+    assert "No times are open until Tuesday, 12 March 2030" in response.text
+    assert "month=2030-03&amp;date=2030-03-12" in response.text
+    follow = page(client, calendar, month="2030-03", date="2030-03-12")
+    assert times_on_page(follow)[0] == "10:00"
