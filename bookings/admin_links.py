@@ -11,6 +11,8 @@ link (the current active one, Generate new link, the recent links with Revoke). 
 their own calendars; another staff member's calendar is a 404. Superusers see all.
 """
 
+import html
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -19,6 +21,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -278,7 +281,6 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
                 }
             )
         site = settings.SITE_URL
-        embed_url = site + calendar.embed_path()
         tab = request.GET.get("tab", "")
         return {
             **self.admin_site.each_context(request),
@@ -288,10 +290,7 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             "calendar_change_url": _calendar_admin_url(calendar.pk),
             "scheduling_url": site + calendar.scheduling_path(),
             "permanent_url": site + calendar.permanent_path(),
-            "embed_code": (
-                f'<iframe src="{embed_url}" title="Book {calendar.name}" '
-                'style="width:100%;min-height:640px;border:0" loading="lazy"></iframe>'
-            ),
+            "embed_code": embed_code(calendar),
             "current": current,
             "current_url": one_time_link_url(link=current) if current else "",
             "recent": recent,
@@ -301,6 +300,20 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
             if tab in {"scheduling", "permanent", "embed", "one-time"}
             else ("one-time" if form.errors else "scheduling"),
         }
+
+
+def embed_code(calendar: Calendar) -> str:
+    """The HTML a site pastes to embed the booking page: the iframe (it scrolls inside by
+    itself) and the script that grows it to its content (static/js/embed.js). Plain text:
+    the Share panel escapes it into its textarea."""
+    site = settings.SITE_URL
+    src = html.escape(site + calendar.embed_path())
+    script = html.escape(site + static("js/embed.js"))
+    return (
+        f'<iframe src="{src}" title="Book {html.escape(calendar.name)}" '
+        'style="width:100%;min-height:640px;border:0" loading="lazy"></iframe>\n'
+        f'<script src="{script}" async></script>'
+    )
 
 
 def copy_field(element_id: str, value: str) -> str:

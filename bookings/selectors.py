@@ -17,7 +17,7 @@ from bookings.models import Booking
 from calendars import availability
 from calendars.models import Calendar
 from calendars.selectors import calendar_rules_cached, zone
-from config import rows
+from config import rows, tokens
 
 # A local day lasts up to 25 hours (DST), and an instant may sit at the end of its day, so
 # everything on the local dates touching a range lies within this of the range.
@@ -232,3 +232,22 @@ def calendar_free_slots(
         check_version=check_version,
     )
     return availability.datetimes_from_epoch_micros(micros)
+
+
+def booking_get_by_token(*, token: str) -> Booking | None:
+    """The booking a secret token (Booking.token) names, with its calendar and owner; None
+    for anything malformed, unknown or forged (the caller cannot tell which)."""
+    parts = tokens.split_token(token)
+    if parts is None:
+        return None
+    locator, mac = parts
+    booking = (
+        Booking.objects.select_related("calendar", "calendar__owner")
+        .filter(locator=locator)
+        .first()
+    )
+    if booking is None or not tokens.check_mac(
+        purpose=Booking.TOKEN_PURPOSE, locator=locator, nonce=booking.nonce, mac=mac
+    ):
+        return None
+    return booking

@@ -8,9 +8,6 @@ no-store` (no shared cache or back button keeps them); and rely on config/loggin
 redact /b/<token> in log lines.
 """
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -18,7 +15,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from bookings.forms import RescheduleForm
+from bookings.forms import RescheduleForm, parse_start
 from bookings.ics import (
     METHOD_CANCEL,
     METHOD_REQUEST,
@@ -27,25 +24,15 @@ from bookings.ics import (
     google_calendar_url,
 )
 from bookings.models import Booking
+from bookings.selectors import booking_get_by_token
 from bookings.services.bookings import BookingError, booking_cancel, booking_reschedule
 from bookings.views.pages import BookingPageView, HttpResponseSeeOther, booking_url, owner_name
-from bookings.views.picker import format_day, format_duration, format_time, timezone_label
-from config import tokens
+from bookings.views.picker import format_duration, timezone_label, when_label
 
 
 def booking_from_token(token: str) -> Booking:
-    parts = tokens.split_token(token)
-    if parts is None:
-        raise Http404("No such booking.")
-    locator, mac = parts
-    booking = (
-        Booking.objects.select_related("calendar", "calendar__owner")
-        .filter(locator=locator)
-        .first()
-    )
-    if booking is None or not tokens.check_mac(
-        purpose=Booking.TOKEN_PURPOSE, locator=locator, nonce=booking.nonce, mac=mac
-    ):
+    booking = booking_get_by_token(token=token)
+    if booking is None:
         raise Http404("No such booking.")
     return booking
 
@@ -54,15 +41,6 @@ def secret(response: HttpResponse) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "no-store"
     return response
-
-
-def when_label(*, start: datetime, end: datetime, tz_name: str) -> str:
-    tz = ZoneInfo(tz_name)
-    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
-    label = f"{format_day(local_start.date())}, {format_time(local_start)} \u2013 "
-    if local_end.date() != local_start.date():
-        label += f"{format_day(local_end.date())}, "
-    return label + format_time(local_end)
 
 
 def booking_context(booking: Booking) -> dict:
@@ -136,6 +114,13 @@ class RescheduleView(BookingPageView):
     def default_timezone(self) -> str:
         return self.booking.timezone
 
+    def make_picker(self, params):
+        # The zone the invitee booked in counts as chosen: the page does not swap it for the
+        # browser's, so the picker, the confirmation and the emails name the same zone.
+        if not params.get("tz"):
+            params = {**{key: params.get(key) for key in params}, "tz": self.booking.timezone}
+        return super().make_picker(params)
+
     def make_form(self, **kwargs) -> RescheduleForm:
         kwargs.pop("initial", None)
         return RescheduleForm(**kwargs)
@@ -156,6 +141,17 @@ class RescheduleView(BookingPageView):
 
     def get_context_data(self, **kwargs) -> dict:
         return {**booking_context(self.booking), **kwargs}
+
+    def returning_booking(self) -> Booking | None:
+        # Back after moving: the page asks for the time the booking now has.
+        start = parse_start(self.request.GET.get("time", ""))
+        booking = self.booking
+        if booking.status == Booking.Status.CONFIRMED and start == booking.start:
+            return booking
+        return None
+
+    def remember_booking(self, response: HttpResponse, booking: Booking) -> None:
+        pass  # the page's own URL names the booking already
 
 
 def ics_download(request: HttpRequest, token: str) -> HttpResponse:

@@ -27,6 +27,13 @@ HOOKS for subclasses (the one-time link page, /l/<token>/, is one):
     handle_booking_error(exc, form) -> HttpResponse
                                     any other BookingError (e.g. a used link -> 410 page)
     get_success_url(booking) -> str where the 303 goes (the booking's confirmation page)
+    remember_booking(response, booking)
+                                    after booking: let this browser find it again (a cookie
+                                    scoped to the page's path)
+    returning_booking() -> Booking | None
+                                    the booking this visitor already made here, if any: the
+                                    page then says "you are booked" (Back after booking)
+                                    instead of "that time is no longer free"
     slots_api_url() -> str          the JSON slots endpoint the script reads
     free_slots(range_start=, range_end=) -> list[datetime]
                                     the free starts the server draws (default: the
@@ -60,12 +67,25 @@ from django.views.decorators.csrf import csrf_exempt
 from bookings.forms import BookingForm, TimeFields, add_service_errors, parse_start
 from bookings.ics import booking_paths
 from bookings.models import Booking, BookingSource
-from bookings.selectors import StaleCalendar, calendar_free_slots
+from bookings.selectors import StaleCalendar, booking_get_by_token, calendar_free_slots
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_create
-from bookings.views.picker import Picker, build_picker, format_duration, parse_tz
+from bookings.views.picker import (
+    Picker,
+    build_picker,
+    format_duration,
+    parse_tz,
+    timezone_label,
+    when_label,
+)
 from calendars.models import Calendar
 from calendars.selectors import calendar_forget_public, calendar_get_public_cached
 from config.api import PublicRateThrottle
+
+# Holds the last booking's token (Booking.token) for the page it was made on: Back after
+# booking then finds "you are booked, here is your booking" rather than a lost race. It
+# names the invitee's own booking to the browser that made it, and only on that path.
+BOOKED_COOKIE = "onceslot_booked"
+BOOKED_COOKIE_AGE = 7 * 24 * 3600
 
 TAKEN_MESSAGE = "That time was just taken. Please pick another one below."
 THROTTLED_MESSAGE = "Too many attempts from your connection. Please wait a minute and try again."
@@ -148,6 +168,31 @@ class BookingPageView(View):
     def get_success_url(self, booking: Booking) -> str:
         return booking_url(booking, embed=self.compact)
 
+    def remember_booking(self, response: HttpResponse, booking: Booking) -> None:
+        response.set_cookie(
+            BOOKED_COOKIE,
+            booking.token,
+            max_age=BOOKED_COOKIE_AGE,
+            path=self.request.path,
+            secure=self.request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+
+    def returning_booking(self) -> Booking | None:
+        token = self.request.COOKIES.get(BOOKED_COOKIE)
+        if not token:
+            return None
+        booking = booking_get_by_token(token=token)
+        if (
+            booking is None
+            or booking.calendar_id != self.calendar.pk
+            or booking.status != Booking.Status.CONFIRMED
+            or booking.end <= self.now
+        ):
+            return None
+        return booking
+
     def slots_api_url(self) -> str:
         return reverse("bookings:api-calendar-slots", kwargs={"slug": self.calendar.slug})
 
@@ -203,7 +248,9 @@ class BookingPageView(View):
             return self.render_page(form=form, status=400)
         except BookingError as exc:
             return self.handle_booking_error(exc, form)
-        return HttpResponseSeeOther(self.get_success_url(booking))
+        response = HttpResponseSeeOther(self.get_success_url(booking))
+        self.remember_booking(response, booking)
+        return response
 
     def make_form(self, **kwargs) -> TimeFields:
         return BookingForm(
@@ -255,7 +302,8 @@ class BookingPageView(View):
             self.calendar_from_cache = False
             self.calendar = public_calendar_or_404(slug=self.kwargs["slug"])
             picker = self.make_picker(params)
-        if picker.requested_time_unavailable and not notice:
+        booked = self.returning_booking() if form is None or not form.is_bound else None
+        if picker.requested_time_unavailable and not notice and booked is None:
             notice = "That time is no longer free. Please pick another one."
         name = owner_name(self.calendar)
         api_url = self.slots_api_url()
@@ -263,7 +311,7 @@ class BookingPageView(View):
         initial = self.initial() if form is None else form.initial
         key = None
         unbound = form is None or not form.is_bound
-        if status == 200 and not notice and unbound and self._renders_purely():
+        if status == 200 and not notice and unbound and booked is None and self._renders_purely():
             key = self._render_key(picker=picker, initial=initial, owner=name, api_url=api_url)
         content = _rendered.get(key) if key is not None else None
         if content is not None:
@@ -281,6 +329,11 @@ class BookingPageView(View):
                 compact=self.compact,
                 slots_api_url=api_url,
                 form_action=self.request.path,
+                booked=booked,
+                booked_when=booked
+                and when_label(start=booked.start, end=booked.end, tz_name=booked.timezone),
+                booked_tz=booked and timezone_label(booked.timezone),
+                booked_url=booked and booking_url(booked, embed=self.compact),
             )
             response = render(self.request, self.template_name, context, status=status)
             if key is not None:

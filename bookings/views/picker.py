@@ -158,6 +158,15 @@ def format_day(day: date) -> str:
     return f"{_WEEKDAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def when_label(*, start: datetime, end: datetime, tz_name: str) -> str:
+    tz = ZoneInfo(tz_name)
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    label = f"{format_day(local_start.date())}, {format_time(local_start)} \u2013 "
+    if local_end.date() != local_start.date():
+        label += f"{format_day(local_end.date())}, "
+    return label + format_time(local_end)
+
+
 @dataclass(frozen=True, slots=True)
 class DayCell:
     date: date

@@ -339,12 +339,37 @@
     }
   });
 
+  // On a phone the details form sits below the month and the times: bring it into view
+  // once a time is picked (and "Change time" goes back up).
+  function reduceMotion() {
+    return !!(window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches);
+  }
+
+  function revealDetails() {
+    if (!el.details || el.details.hidden) return;
+    var box = el.details.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight - 160) {
+      el.details.scrollIntoView({ block: "start", behavior: reduceMotion() ? "auto" : "smooth" });
+    }
+  }
+
+  root.addEventListener("click", function (event) {
+    var back = event.target.closest("[data-back-to-times]");
+    if (!back) return;
+    event.preventDefault();
+    var times = root.querySelector("[data-times]");
+    times.scrollIntoView({ block: "start", behavior: reduceMotion() ? "auto" : "smooth" });
+    var target = root.querySelector("input[name=start]:checked") || root.querySelector("input[name=start]");
+    if (target) target.focus({ preventScroll: true });
+  });
+
   el.timeList.addEventListener("change", function (event) {
     if (event.target.name !== "start") return;
     state.time = event.target.value;
     showNotice("");
     drawDetails();
     syncUrl();
+    revealDetails();
     announce("Selected " + state.time.slice(11, 16) + ". " + (el.details ? "Your details are below." : ""));
   });
 
@@ -370,7 +395,13 @@
 
   // Back/forward cache: a restored page must not keep a disabled button.
   var submitLabel = el.submit ? el.submit.textContent : "";
-  window.addEventListener("pageshow", function () {
+  window.addEventListener("pageshow", function (event) {
+    // Back to a page that sent its booking: ask the server again, which knows it is this
+    // visitor's booking now (not a time someone else took).
+    if (event.persisted && el.form && el.form.getAttribute("data-sent")) {
+      window.location.reload();
+      return;
+    }
     if (el.form) el.form.removeAttribute("data-sent");
     if (el.submit) { el.submit.disabled = false; el.submit.textContent = submitLabel; }
   });

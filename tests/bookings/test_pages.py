@@ -12,6 +12,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from bookings.models import Booking, BookingSource
+from bookings.views.pages import booking_url
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory, DateOverrideFactory, UserFactory
 
@@ -481,3 +482,36 @@ def test_it_names_the_next_open_day_when_this_month_and_the_next_are_empty(clien
     assert "month=2030-03&amp;date=2030-03-12" in response.text
     follow = page(client, calendar, month="2030-03", date="2030-03-12")
     assert times_on_page(follow)[0] == "10:00"
+
+
+def test_it_tells_an_invitee_back_on_the_page_that_they_are_booked(client, calendar):
+    url = calendar.scheduling_path()
+    response = post_booking(client, url)
+    assert response.status_code == 303
+    booking = Booking.objects.get()
+
+    back = page(client, calendar, tz="UTC", date="2030-01-08", time=SLOT.isoformat())
+
+    assert back.status_code == 200
+    assert "You are booked for Tuesday, 8 January 2030, 10:00" in back.text
+    assert f'href="{booking_url(booking)}"' in back.text
+    assert "no longer free" not in back.text
+
+
+def test_it_still_says_a_time_was_taken_to_someone_who_did_not_book_it(client, calendar):
+    BookingFactory(calendar=calendar, start=SLOT)
+
+    response = page(client, calendar, tz="UTC", date="2030-01-08", time=SLOT.isoformat())
+
+    assert "That time is no longer free" in response.text
+    assert "You are booked" not in response.text
+
+
+def test_it_ignores_a_booked_cookie_of_another_calendar(client, calendar):
+    other = CalendarFactory(slug="other")
+    booking = BookingFactory(calendar=other, start=SLOT)
+    client.cookies["onceslot_booked"] = booking.token
+
+    response = page(client, calendar)
+
+    assert "You are booked" not in response.text
