@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from calendars.models import validate_timezone
 
@@ -35,20 +36,20 @@ def parse_start(value: str) -> datetime | None:
     return parsed
 
 
-DEFAULT_CONSENT_TEXT = "I agree to be contacted about this booking."
+DEFAULT_CONSENT_TEXT = _("I agree to be contacted about this booking.")
 
 
 class TimeFields(forms.Form):
     start = forms.CharField(
         widget=forms.HiddenInput,
-        error_messages={"required": "Pick a time first."},
+        error_messages={"required": _("Pick a time first.")},
     )
     tz = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def clean_start(self) -> datetime:
         parsed = parse_start(self.cleaned_data["start"])
         if parsed is None:
-            raise ValidationError("Pick a time from the list.", code="invalid")
+            raise ValidationError(_("Pick a time from the list."), code="invalid")
         return parsed
 
     def clean_tz(self) -> str:
@@ -60,11 +61,11 @@ class TimeFields(forms.Form):
 class BookingForm(TimeFields):
     name = forms.CharField(
         max_length=200,
-        error_messages={"required": "Please enter your name."},
+        error_messages={"required": _("Please enter your name.")},
     )
     email = forms.EmailField(
         max_length=254,
-        error_messages={"required": "Please enter your email address."},
+        error_messages={"required": _("Please enter your email address.")},
     )
     phone = forms.CharField(
         max_length=40,
@@ -73,7 +74,7 @@ class BookingForm(TimeFields):
     notes = forms.CharField(
         max_length=5000,
         required=False,
-        label="Anything to share before the meeting?",
+        label=_("Anything to share before the meeting?"),
     )
     consent = forms.BooleanField(required=False)
 
@@ -83,14 +84,14 @@ class BookingForm(TimeFields):
         if requires_consent:
             self.fields["consent"].required = True
             self.fields["consent"].label = consent_text or DEFAULT_CONSENT_TEXT
-            self.fields["consent"].error_messages["required"] = "Please tick this box to book."
+            self.fields["consent"].error_messages["required"] = _("Please tick this box to book.")
         else:
             del self.fields["consent"]
 
     def clean_name(self) -> str:
         value = self.cleaned_data["name"].strip()
         if not value:
-            raise ValidationError("Please enter your name.", code="required")
+            raise ValidationError(_("Please enter your name."), code="required")
         return value
 
     def booking_kwargs(self) -> dict:

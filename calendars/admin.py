@@ -132,7 +132,7 @@ class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
         return qs.filter(owner=request.user)
 
     def get_fieldsets(self, request: HttpRequest, obj: Calendar | None = None):
-        main = ["name", "slug", "description", "is_active"]
+        main = ["name", "slug", "description", "language", "is_active"]
         if request.user.is_superuser:
             main.insert(2, "owner")
         fieldsets = [

@@ -30,7 +30,7 @@ from bookings.services.one_time_links import (
     one_time_link_owner,
     one_time_link_prefill,
 )
-from bookings.views.pages import BookingPageView
+from bookings.views.pages import BookingPageView, page_language
 from calendars.models import Calendar
 from config.views import not_found
 
@@ -62,6 +62,7 @@ class OneTimeLinkPageView(BookingPageView):
         if link is None:
             return _private(not_found(request))
         self.link = link
+        page_language(request, link.calendar.language)
         if not one_time_link_is_usable(link=link):
             return _private(expired_page(request, link))
         try:

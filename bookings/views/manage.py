@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
@@ -26,8 +27,15 @@ from bookings.ics import (
 from bookings.models import Booking
 from bookings.selectors import booking_get_by_token
 from bookings.services.bookings import BookingError, booking_cancel, booking_reschedule
-from bookings.views.pages import BookingPageView, HttpResponseSeeOther, booking_url, owner_name
+from bookings.views.pages import (
+    BookingPageView,
+    HttpResponseSeeOther,
+    booking_url,
+    owner_name,
+    page_language,
+)
 from bookings.views.picker import format_duration, timezone_label, when_label
+from config import i18n
 
 
 def booking_from_token(token: str) -> Booking:
@@ -43,7 +51,7 @@ def secret(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def booking_context(booking: Booking) -> dict:
+def booking_context(booking: Booking, *, clock: int = 24) -> dict:
     paths = booking_paths(booking=booking)
     calendar = booking.calendar
     return {
@@ -51,7 +59,9 @@ def booking_context(booking: Booking) -> dict:
         "calendar": calendar,
         "owner_name": owner_name(calendar),
         "duration": format_duration(calendar.duration_minutes),
-        "when": when_label(start=booking.start, end=booking.end, tz_name=booking.timezone),
+        "when": when_label(
+            start=booking.start, end=booking.end, tz_name=booking.timezone, clock=clock
+        ),
         "tz_label": timezone_label(booking.timezone),
         "is_cancelled": booking.status == Booking.Status.CANCELLED,
         "urls": {
@@ -64,9 +74,10 @@ def booking_context(booking: Booking) -> dict:
 
 def booking_page(request: HttpRequest, token: str) -> HttpResponse:
     booking = booking_from_token(token)
+    page_language(request, booking.language)
     compact = request.GET.get("embed") == "1"
     context = {
-        **booking_context(booking),
+        **booking_context(booking, clock=i18n.clock_from_request(request)),
         "compact": compact,
         "rescheduled": request.GET.get("rescheduled") == "1",
     }
@@ -85,10 +96,12 @@ def booking_page(request: HttpRequest, token: str) -> HttpResponse:
 class CancelView(View):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.booking = booking_from_token(kwargs["token"])
+        page_language(request, self.booking.language)
         return secret(super().dispatch(request, *args, **kwargs))
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        return render(request, "bookings/cancel.html", booking_context(self.booking))
+        context = booking_context(self.booking, clock=i18n.clock_from_request(request))
+        return render(request, "bookings/cancel.html", context)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         reason = request.POST.get("reason", "")[:500]
@@ -134,13 +147,16 @@ class RescheduleView(BookingPageView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if self.booking.status != Booking.Status.CONFIRMED:
             return self.handle_booking_error(
-                BookingError("This booking was cancelled, so it cannot be rescheduled."),
+                BookingError(gettext("This booking was cancelled, so it cannot be rescheduled.")),
                 self.make_form(data=request.POST),
             )
         return super().post(request, *args, **kwargs)
 
+    def page_language(self) -> str:
+        return self.booking.language
+
     def get_context_data(self, **kwargs) -> dict:
-        return {**booking_context(self.booking), **kwargs}
+        return {**booking_context(self.booking, clock=self.clock), **kwargs}
 
     def returning_booking(self) -> Booking | None:
         # Back after moving: the page asks for the time the booking now has.

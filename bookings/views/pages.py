@@ -59,7 +59,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone as dj_timezone
+from django.utils import translation
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
@@ -79,6 +82,7 @@ from bookings.views.picker import (
 )
 from calendars.models import Calendar
 from calendars.selectors import calendar_forget_public, calendar_get_public_cached
+from config import i18n
 from config.api import PublicRateThrottle
 
 # Holds the last booking's token (Booking.token) for the page it was made on: Back after
@@ -87,8 +91,34 @@ from config.api import PublicRateThrottle
 BOOKED_COOKIE = "onceslot_booked"
 BOOKED_COOKIE_AGE = 7 * 24 * 3600
 
-TAKEN_MESSAGE = "That time was just taken. Please pick another one below."
-THROTTLED_MESSAGE = "Too many attempts from your connection. Please wait a minute and try again."
+TAKEN_MESSAGE = _("That time was just taken. Please pick another one below.")
+THROTTLED_MESSAGE = _("Too many attempts from your connection. Please wait a minute and try again.")
+GONE_MESSAGE = _("That time is no longer free. Please pick another one.")
+
+
+def script_strings() -> dict[str, str]:
+    """The words static/js/booking.js writes, in the active language."""
+    return {
+        "pick_day": gettext("Pick a day"),
+        "no_times_day": gettext("No free times on this day."),
+        "choose_day": gettext("Choose a highlighted day to see its free times."),
+        "prev_month": gettext("Previous month"),
+        "next_month": gettext("Next month"),
+        # %(count)s, %(day)s, %(month)s, %(tz)s, %(time)s are filled in by the script.
+        "free_one": gettext("%(count)s free time"),
+        "free_many": gettext("%(count)s free times"),
+        "no_times": gettext("no times"),
+        "empty_month": gettext("No free times in %(month)s."),
+        "on_day": gettext("%(count)s on %(day)s, in %(tz)s."),
+        "on_day_short": gettext("%(count)s on %(day)s."),
+        "no_times_month": gettext("No free times this month."),
+        "day_at": gettext("%(day)s at %(time)s"),
+        "selected": gettext("Selected %(time)s."),
+        "details_below": gettext("Your details are below."),
+        "load_failed": gettext("Could not load free times. Check your connection and try again."),
+        "pick_first": gettext("Pick a time first."),
+        "sending": gettext("Sending…"),
+    }
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
@@ -218,7 +248,13 @@ class BookingPageView(View):
         self.now = dj_timezone.now()
         self.calendar_from_cache = False
         self.calendar = self.get_calendar()
+        self.clock = i18n.clock_from_request(request)
+        page_language(request, self.page_language())
         return super().dispatch(request, *args, **kwargs)
+
+    def page_language(self) -> str:
+        """The language for visitors who chose none (the calendar's, if it fixes one)."""
+        return self.calendar.language
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if self._renders_purely() and type(self).make_form is BookingPageView.make_form:
@@ -280,7 +316,15 @@ class BookingPageView(View):
             now=self.now,
             base_path=self.request.path,
             default_tz=self.default_timezone(),
+            clock=self.clock,
+            extra_params=self.carried_params(),
         )
+
+    def carried_params(self) -> dict[str, str]:
+        # An explicit 12h/24h choice rides along in the picker's links (the cookie that
+        # keeps it is not sent inside a third-party frame).
+        clock = self.request.GET.get(i18n.CLOCK_PARAM)
+        return {i18n.CLOCK_PARAM: clock} if clock in ("12", "24") else {}
 
     def render_page(
         self,
@@ -301,10 +345,11 @@ class BookingPageView(View):
             calendar_forget_public(slug=self.calendar.slug)
             self.calendar_from_cache = False
             self.calendar = public_calendar_or_404(slug=self.kwargs["slug"])
+            page_language(self.request, self.page_language())
             picker = self.make_picker(params)
         booked = self.returning_booking() if form is None or not form.is_bound else None
         if picker.requested_time_unavailable and not notice and booked is None:
-            notice = "That time is no longer free. Please pick another one."
+            notice = GONE_MESSAGE
         name = owner_name(self.calendar)
         api_url = self.slots_api_url()
         # form None: an unbound BookingForm with self.initial(), made only when needed.
@@ -331,7 +376,16 @@ class BookingPageView(View):
                 form_action=self.request.path,
                 booked=booked,
                 booked_when=booked
-                and when_label(start=booked.start, end=booked.end, tz_name=booked.timezone),
+                and when_label(
+                    start=booked.start, end=booked.end, tz_name=booked.timezone, clock=self.clock
+                ),
+                script_formats={
+                    **i18n.script_formats(i18n.current(), self.clock),
+                    "strings": script_strings(),
+                    "carried": self.carried_params(),
+                },
+                clock=self.clock,
+                clock_urls=clock_urls(picker),
                 booked_tz=booked and timezone_label(booked.timezone),
                 booked_url=booked and booking_url(booked, embed=self.compact),
             )
@@ -364,6 +418,9 @@ class BookingPageView(View):
             type(self),
             self.template_name,
             self.request.path,
+            translation.get_language(),
+            self.clock,
+            tuple(self.carried_params().items()),
             api_url,
             owner,
             calendar.name,
@@ -396,6 +453,26 @@ class BookingPageView(View):
 # and a page is only reused for inputs that render to exactly the same bytes.
 _RENDERED_LIMIT = 128  # pages of ~45 kB: a few MB per process at most
 _rendered: dict[tuple, bytes] = {}
+
+
+def page_language(request: HttpRequest, default: str) -> None:
+    """Switch to `default` (a calendar's or a booking's language) unless the visitor chose
+    one (config.middleware.LanguageMiddleware)."""
+    language = getattr(request, "visitor_language", None) or translation.get_language()
+    if default and not getattr(request, "language_chosen", False):
+        language = default
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+
+
+def clock_urls(picker: Picker) -> dict[int, str]:
+    """The booking page as it is, with 12- or 24-hour times."""
+    day = picker.selected_date_iso or None
+    tz = picker.tz.key if picker.tz_explicit else None
+    return {
+        clock: picker.url(tz=tz, month=picker.month_param, date=day, clock=str(clock))
+        for clock in (12, 24)
+    }
 
 
 class PermanentLinkView(BookingPageView):

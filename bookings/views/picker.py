@@ -24,9 +24,11 @@ from zoneinfo import ZoneInfo
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
 
 from bookings.forms import parse_start
 from calendars.models import Calendar
+from config import i18n
 
 FreeSlots = Callable[..., list[datetime]]
 
@@ -132,39 +134,21 @@ def format_duration(minutes: int) -> str:
     return f"{mins} min"
 
 
-# English names from tables: strftime("%A %B") goes through the C locale on every call.
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def format_time(moment: datetime) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"
+def format_time(moment: datetime, clock: int = 24) -> str:
+    return i18n.format_time(moment, clock)
 
 
 def format_day(day: date) -> str:
-    return f"{_WEEKDAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return i18n.format_day(day)
 
 
-def when_label(*, start: datetime, end: datetime, tz_name: str) -> str:
+def when_label(*, start: datetime, end: datetime, tz_name: str, clock: int = 24) -> str:
     tz = ZoneInfo(tz_name)
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
-    label = f"{format_day(local_start.date())}, {format_time(local_start)} \u2013 "
+    label = f"{format_day(local_start.date())}, {format_time(local_start, clock)} \u2013 "
     if local_end.date() != local_start.date():
         label += f"{format_day(local_end.date())}, "
-    return label + format_time(local_end)
+    return label + format_time(local_end, clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +161,12 @@ class DayCell:
 
     @property
     def label(self) -> str:
-        count = f"{self.free} free time{'s' if self.free != 1 else ''}" if self.free else "no times"
+        count = (
+            ngettext("%(count)d free time", "%(count)d free times", self.free)
+            % {"count": self.free}
+            if self.free
+            else gettext("no times")
+        )
         return f"{format_day(self.date)}, {count}"
 
 
@@ -185,7 +174,7 @@ class DayCell:
 class TimeChoice:
     start: datetime  # in the invitee's timezone
     iso: str  # start.isoformat(), with the UTC offset: what the form posts back
-    label: str  # HH:MM
+    label: str  # HH:MM, or h:MM AM on a 12-hour clock
     selected: bool
 
 
@@ -216,6 +205,7 @@ class Picker:
     # later in the booking window (None: none at all), and whether that was looked for.
     next_open_day: date | None = None
     looked_ahead: bool = False
+    clock: int = 24  # 12 or 24: how times read
 
     @cached_property
     def weeks(self) -> list[list[DayCell]]:
@@ -238,7 +228,7 @@ class Picker:
         for slot in self.day_slots:
             local = slot.astimezone(tz)
             iso = local.isoformat()
-            choices.append(TimeChoice(local, iso, iso[11:16], slot == chosen))
+            choices.append(TimeChoice(local, iso, format_time(local, self.clock), slot == chosen))
         return choices
 
     @property
@@ -252,11 +242,22 @@ class Picker:
     @property
     def selected_time_label(self) -> str:
         moment = self.selected_time
-        return f"{format_day(moment.date())} at {format_time(moment)}" if moment else ""
+        if not moment:
+            return ""
+        return gettext("%(day)s at %(time)s") % {
+            "day": format_day(moment.date()),
+            "time": format_time(moment, self.clock),
+        }
 
     @property
     def month_label(self) -> str:
-        return f"{_MONTHS[self.month.month - 1]} {self.month.year}"
+        return i18n.format_month(self.month)
+
+    @property
+    def weekday_headers(self) -> list[tuple[str, str]]:
+        """(short, full) weekday names, Monday first, for the month grid's header."""
+        weekdays, _, short = i18n.names(i18n.current())
+        return list(zip(short, weekdays, strict=True))
 
     @property
     def month_param(self) -> str:
@@ -325,7 +326,8 @@ class Picker:
                 f'value="{choice.iso}"{checked}>'
                 f'<label class="time-btn" for="time-{index}">{choice.label}</label>'
             )
-        # Only digits, "-", ":", "+" and "T" (isoformat, strftime): nothing to escape.
+        # isoformat values and clock labels (digits, ":", AM/PM from config.i18n): nothing
+        # to escape.
         return mark_safe("".join(parts))  # noqa: S308
 
     def url(self, **params: str | None) -> str:
@@ -342,6 +344,7 @@ def build_picker(
     base_path: str,
     default_tz: str | None = None,
     extra_params: Mapping[str, str] | None = None,
+    clock: int = 24,
 ) -> Picker:
     """Everything the picker templates need, from the request's query parameters.
 
@@ -428,6 +431,7 @@ def build_picker(
         extra_params=extra_params or {},
         next_open_day=next_open_day,
         looked_ahead=looked_ahead,
+        clock=clock,
     )
     # Every day link differs only in its date: encode the rest once (date comes last).
     picker.day_url_prefix = picker.url(tz=tz_param, month=picker.month_param, date="_")[:-1]
