@@ -10,6 +10,7 @@ import pytest
 
 from bookings.admin_links import embed_code
 from bookings.models import Booking, OutboxMessage
+from config.i18n import format_time
 from tests.browser.conftest import PHONE, assert_png
 from tests.calendars.factories import CalendarFactory, UserFactory
 
@@ -187,6 +188,6 @@ def test_it_reschedules_in_the_timezone_the_invitee_booked_in(live_server, calen
     local = booking.start.astimezone(ZoneInfo("America/New_York"))
     body = other.locator("main").inner_text()
     assert "(America/New York)" in body
-    assert f"{local:%H:%M}" == label or local.strftime("%-I:%M %p") == label
+    assert format_time(local, 12) == label  # en-US reads 12-hour times
     moved = OutboxMessage.objects.filter(key__contains=":rescheduled:", to=booking.invitee_email)
     assert "(America/New_York)" in moved.get().subject
