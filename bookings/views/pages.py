@@ -118,6 +118,8 @@ def script_strings() -> dict[str, str]:
         "load_failed": gettext("Could not load free times. Check your connection and try again."),
         "pick_first": gettext("Pick a time first."),
         "sending": gettext("Sending…"),
+        "your_zone": gettext("Your time zone"),
+        "search_zones": gettext("Search time zones"),
     }
 
 
@@ -445,6 +447,7 @@ class BookingPageView(View):
             picker.day_slots,
             picker.next_open_day,
             picker.looked_ahead,
+            picker.now_minute,
         )
 
 

@@ -66,29 +66,58 @@ def timezone_label(name: str) -> str:
     return name.replace("_", " ")
 
 
+def _offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "\u2212"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{mins:02d}"
+
+
+@lru_cache(maxsize=4)
+def _zone_rows(
+    minute: datetime, clock: int
+) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+    """(group, its label, ((zone, option text), ...)) for every offered zone, as of `minute`:
+    "Berlin · UTC+01:00 · 14:05". Worked out once a minute (per clock), for every page."""
+
+    def text(name: str) -> str:
+        local = minute.astimezone(ZoneInfo(name))
+        city = timezone_label(name.partition("/")[2] or name).replace("/", " / ")
+        return f"{city} \u00b7 {_offset_text(local.utcoffset())} \u00b7 {format_time(local, clock)}"
+
+    utc = f"UTC \u00b7 {format_time(minute, clock)}"
+    rows = [("UTC", "UTC", (("UTC", utc),))]
+    for area, names in _offered_timezones():
+        rows.append((area, area, tuple((name, text(name)) for name in names)))
+    return tuple(rows)
+
+
 @lru_cache(maxsize=256)
-def timezone_options(selected: str) -> SafeString:
-    """The <option>s of the timezone <select>, grouped by area, `selected` marked.
+def timezone_options(selected: str, minute: datetime | None = None, clock: int = 24) -> SafeString:
+    """The <option>s of the timezone <select>, grouped by region, each with its current UTC
+    offset and local time, `selected` marked.
 
     Rendering ~420 options through the template engine would dominate the page's cost, so
-    the markup is built once per selected zone and cached.
+    the markup is built once per selected zone (and minute) and cached.
     """
+    minute = minute or datetime.now(UTC).replace(second=0, microsecond=0)
     parts = []
     offered = {name for _, names in _offered_timezones() for name in names} | {"UTC"}
     if selected not in offered:
         parts.append(format_html('<option value="{}" selected>{}</option>', selected, selected))
-    utc_selected = mark_safe(" selected") if selected == "UTC" else ""
-    parts.append(format_html('<option value="UTC"{}>UTC</option>', utc_selected))
-    for area, names in _offered_timezones():
-        options = format_html_join(
+    for group, label, options in _zone_rows(minute, clock):
+        markup = format_html_join(
             "",
             '<option value="{}"{}>{}</option>',
             (
-                (name, mark_safe(" selected") if name == selected else "", timezone_label(name))
-                for name in names
+                (name, mark_safe(" selected") if name == selected else "", text)
+                for name, text in options
             ),
         )
-        parts.append(format_html('<optgroup label="{}">{}</optgroup>', area, options))
+        if group == "UTC":
+            parts.append(markup)
+        else:
+            parts.append(format_html('<optgroup label="{}">{}</optgroup>', label, markup))
     return mark_safe("".join(parts))  # noqa: S308 (every piece above is escaped)
 
 
@@ -206,6 +235,8 @@ class Picker:
     next_open_day: date | None = None
     looked_ahead: bool = False
     clock: int = 24  # 12 or 24: how times read
+    # The page's "now" to the minute: the timezone list shows each zone's local time.
+    now_minute: datetime | None = None
 
     @cached_property
     def weeks(self) -> list[list[DayCell]]:
@@ -273,7 +304,7 @@ class Picker:
 
     @property
     def timezone_options(self) -> SafeString:
-        return timezone_options(self.tz.key)
+        return timezone_options(self.tz.key, self.now_minute, self.clock)
 
     @property
     def has_free_days(self) -> bool:
@@ -432,6 +463,7 @@ def build_picker(
         next_open_day=next_open_day,
         looked_ahead=looked_ahead,
         clock=clock,
+        now_minute=now.astimezone(UTC).replace(second=0, microsecond=0),
     )
     # Every day link differs only in its date: encode the rest once (date comes last).
     picker.day_url_prefix = picker.url(tz=tz_param, month=picker.month_param, date="_")[:-1]

@@ -515,3 +515,46 @@ def test_it_ignores_a_booked_cookie_of_another_calendar(client, calendar):
     response = page(client, calendar)
 
     assert "You are booked" not in response.text
+
+
+def timezone_options(response) -> dict[str, str]:
+    return dict(
+        re.findall(r'<option value="([^"]+)"(?: selected)?>([^<]+)</option>', response.text)
+    )
+
+
+def test_it_lists_each_timezone_with_its_offset_and_local_time(client, calendar):
+    # 2030-01-07 08:00 UTC: 17:00 in Tokyo, 03:00 in New York, 13:30 in Kolkata.
+    options = timezone_options(page(client, calendar))
+
+    assert options["Asia/Tokyo"] == "Tokyo · UTC+09:00 · 17:00"
+    assert options["America/New_York"] == "New York · UTC\u221205:00 · 03:00"
+    assert options["Asia/Kolkata"] == "Kolkata · UTC+05:30 · 13:30"
+    assert options["America/Argentina/Buenos_Aires"].startswith("Argentina / Buenos Aires · ")
+    assert options["UTC"] == "UTC · 08:00"
+
+
+def test_it_groups_the_timezones_by_region(client, calendar):
+    response = page(client, calendar)
+
+    groups = re.findall(r'<optgroup label="([^"]+)">', response.text)
+    assert groups == [
+        "Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe",
+        "Indian", "Pacific",
+    ]  # fmt: skip
+    europe = response.text.split('<optgroup label="Europe">')[1].split("</optgroup>")[0]
+    assert 'value="Europe/Berlin"' in europe and 'value="Asia/Tokyo"' not in europe
+
+
+def test_it_shows_the_local_times_of_the_timezone_list_as_time_passes(client, calendar):
+    with time_machine.travel(datetime(2030, 1, 7, 9, 15, tzinfo=UTC), tick=False):
+        options = timezone_options(page(client, calendar))
+
+    assert options["Asia/Tokyo"] == "Tokyo · UTC+09:00 · 18:15"
+
+
+def test_it_uses_the_chosen_timezone_without_javascript(client, calendar):
+    response = page(client, calendar, tz="Asia/Tokyo")
+
+    assert '<option value="Asia/Tokyo" selected>' in response.text
+    assert 'name="tz" value="Asia/Tokyo"' in response.text

@@ -191,3 +191,27 @@ def test_it_reschedules_in_the_timezone_the_invitee_booked_in(live_server, calen
     assert format_time(local, 12) == label  # en-US reads 12-hour times
     moved = OutboxMessage.objects.filter(key__contains=":rescheduled:", to=booking.invitee_email)
     assert "(America/New_York)" in moved.get().subject
+
+
+def test_it_finds_a_timezone_by_typing_and_lists_the_browsers_first(
+    live_server, calendar, new_page, screenshot
+):
+    page = new_page(timezone_id="Europe/Berlin")
+    with page.expect_response(slots_response):
+        page.goto(f"{live_server.url}{calendar.scheduling_path()}")
+    page.wait_for_function("document.querySelector('[data-tz-select]').value === 'Europe/Berlin'")
+    first = page.locator("[data-tz-select] optgroup").first
+    assert first.get_attribute("label") == "Your time zone"
+    assert first.locator("option").get_attribute("value") == "Europe/Berlin"
+
+    page.locator("[data-tz-search]").fill("tokyo")
+    visible = page.evaluate(
+        "Array.from(document.querySelectorAll('[data-tz-select] option'))"
+        ".filter(o => !o.hidden).map(o => o.value)"
+    )
+    assert visible == ["Asia/Tokyo"]
+    with page.expect_response(slots_response):
+        page.locator("[data-tz-search]").press("Enter")
+    page.wait_for_url("**tz=Asia%2FTokyo**")
+    assert "Asia/Tokyo" in page.locator("[data-tz-label]").inner_text().replace(" ", "_")
+    assert_png(screenshot(page, "timezone-picker"))
