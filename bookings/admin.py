@@ -436,3 +436,6 @@ class OutboxMessageAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         if len(selected) > queued:
             text += f" {len(selected) - queued} sent or being sent, left alone."
         self.message_user(request, text, messages.SUCCESS if queued else messages.WARNING)
+
+
+from bookings import admin_home  # noqa: E402, F401  (registers the staff home boxes)

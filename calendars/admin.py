@@ -220,3 +220,6 @@ class CalendarAdmin(OwnCalendarsPermissions, admin.ModelAdmin):
             calendar.scheduling_path(),
             calendar.permanent_path(),
         )
+
+
+from calendars import admin_home  # noqa: E402, F401  (registers the staff home box)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import staff_home
 from config.api import ping
 from config.views import home
 
@@ -12,6 +13,8 @@ admin.site.site_title = "Onceslot admin"
 admin.site.index_title = "Home"
 # "View site" leads to the product's small home page (config.views.home).
 admin.site.site_url = "/"
+# The index page shows the boxes the apps register (config/staff_home.py).
+staff_home.install(admin.site)
 
 urlpatterns = [
     path("", home, name="home"),

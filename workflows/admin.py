@@ -420,3 +420,6 @@ class EnrollmentAdmin(OwnWorkflowsPermissions, admin.ModelAdmin):
                 f"{refused} could not be retried: the contact is active in a newer run.",
                 messages.WARNING,
             )
+
+
+from workflows import admin_home  # noqa: E402, F401  (registers the staff home box)

@@ -2,7 +2,7 @@
 the embed's height, the reschedule page's timezone."""
 
 import threading
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ import pytest
 from bookings.admin_links import embed_code
 from bookings.models import Booking, OutboxMessage
 from config.i18n import format_time
+from tests.bookings.factories import BookingFactory
 from tests.browser.conftest import PHONE, assert_png
 from tests.calendars.factories import CalendarFactory, UserFactory
 
@@ -215,3 +216,21 @@ def test_it_finds_a_timezone_by_typing_and_lists_the_browsers_first(
     page.wait_for_url("**tz=Asia%2FTokyo**")
     assert "Asia/Tokyo" in page.locator("[data-tz-label]").inner_text().replace(" ", "_")
     assert_png(screenshot(page, "timezone-picker"))
+
+
+def test_it_saves_a_screenshot_of_the_staff_home(live_server, calendar, new_page, screenshot):
+    owner = calendar.owner
+    owner.set_password("a-good-long-password")
+    owner.save()
+    soon = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    BookingFactory(calendar=calendar, start=soon, invitee_name="Jamie Rivera")
+    page = new_page()
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill(owner.username)
+    page.get_by_label("Password").fill("a-good-long-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("#staff-home")
+
+    assert "Jamie Rivera" in page.locator("#staff-home").inner_text()
+    assert page.get_by_role("link", name="Share panel").count() == 1
+    assert_png(screenshot(page, "staff-home"))
