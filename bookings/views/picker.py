@@ -92,7 +92,7 @@ def _zone_rows(
     return tuple(rows)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)  # ~40 kB each; entries of past minutes fall out first
 def timezone_options(selected: str, minute: datetime | None = None, clock: int = 24) -> SafeString:
     """The <option>s of the timezone <select>, grouped by region, each with its current UTC
     offset and local time, `selected` marked.
