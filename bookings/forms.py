@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from calendars.models import validate_timezone
@@ -118,11 +119,32 @@ class RescheduleForm(TimeFields):
 SERVICE_TO_FORM_FIELD = {"timezone": "tz"}
 
 
+# What the booking services may tell an invitee. The services speak English to every
+# interface (API, CLI, admin); the public pages translate these when they show them, and
+# listing them here puts them in the catalogues.
+SERVICE_MESSAGES = (
+    gettext_noop("That time is not available (it may just have been taken). Pick another time."),
+    gettext_noop("Please give your consent to book this calendar."),
+    gettext_noop("This booking was cancelled, so it cannot be rescheduled."),
+    gettext_noop("Give the start as a date and time."),
+    gettext_noop("The start needs a UTC offset or timezone."),
+    gettext_noop("The start is out of range."),
+    gettext_noop("This calendar is not taking bookings."),
+    gettext_noop("This link has expired."),
+)
+
+
+def service_message(message: str) -> str:
+    """A service's message in the active language (as it is, if the catalogues lack it)."""
+    return gettext(message) if message else message
+
+
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
     """Attach a service's ValidationError to the form, field by field where possible."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
             name = SERVICE_TO_FORM_FIELD.get(field, field)
-            form.add_error(name if name in form.fields else None, errors)
+            messages = [service_message(m) for m in ValidationError(errors).messages]
+            form.add_error(name if name in form.fields else None, messages)
     else:
-        form.add_error(None, exc.messages)
+        form.add_error(None, [service_message(m) for m in exc.messages])

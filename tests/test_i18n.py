@@ -15,9 +15,11 @@ from pathlib import Path
 import polib
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from bookings.forms import BookingForm, add_service_errors
 from bookings.models import Booking, OutboxMessage
 from bookings.notifications import booking_message_render, booking_notify
 from config import i18n
@@ -332,3 +334,29 @@ def test_it_switches_between_12_and_24_hour_times(world):
         labels = re.findall(r'class="time-btn" for="time-\d+">([^<]+)<', response.text)
         assert labels[0] == "09:00"
     assert timezone.now() == NOW
+
+
+def test_it_shows_a_services_message_in_the_pages_language(world):
+    form = BookingForm(data={})
+
+    with translation.override("fr"):
+        add_service_errors(
+            form, ValidationError({"start": "The start needs a UTC offset or timezone."})
+        )
+
+    assert (
+        form.errors["start"][-1] == "Le début doit indiquer un décalage UTC ou un fuseau horaire."
+    )
+
+
+def test_it_refuses_to_move_a_cancelled_booking_in_the_invitees_language(world):
+    cancelled = world["cancelled"]
+    cancelled.language = "es"
+    cancelled.save()
+
+    response = Client().post(
+        f"/b/{cancelled.token}/reschedule/", {"start": SLOT.isoformat(), "tz": "UTC"}
+    )
+
+    assert response.status_code == 409
+    assert "Esta reserva fue cancelada, así que no se puede cambiar de hora." in response.text

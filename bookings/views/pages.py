@@ -67,7 +67,13 @@ from django.views import View
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
-from bookings.forms import BookingForm, TimeFields, add_service_errors, parse_start
+from bookings.forms import (
+    BookingForm,
+    TimeFields,
+    add_service_errors,
+    parse_start,
+    service_message,
+)
 from bookings.ics import booking_paths
 from bookings.models import Booking, BookingSource
 from bookings.selectors import StaleCalendar, booking_get_by_token, calendar_free_slots
@@ -195,7 +201,9 @@ class BookingPageView(View):
         return booking_create(calendar=self.calendar, source=self.source, now=self.now, **data)
 
     def handle_booking_error(self, exc: BookingError, form: BookingForm) -> HttpResponse:
-        return self.render_page(form=form, status=409, notice=str(exc) or TAKEN_MESSAGE)
+        return self.render_page(
+            form=form, status=409, notice=service_message(str(exc)) or TAKEN_MESSAGE
+        )
 
     def get_success_url(self, booking: Booking) -> str:
         return booking_url(booking, embed=self.compact)
