@@ -134,6 +134,7 @@ class CalendarSerializer(serializers.ModelSerializer):
             "seats_per_slot",
             "max_bookings_per_day",
             "is_active",
+            "language",
             "weekly_hours",
             "date_overrides",
             "links",

@@ -24,6 +24,7 @@ EDITABLE_FIELDS = frozenset(
         "name",
         "slug",
         "description",
+        "language",
         "timezone",
         "duration_minutes",
         "slot_interval_minutes",

@@ -72,7 +72,8 @@ def test_it_creates_a_calendar_in_the_issue_shape(api, staff):
     body = response.json()
     calendar = Calendar.objects.get(pk=body["id"])
     assert calendar.owner == staff
-    assert {k: v for k, v in body.items() if k not in ("id", "links")} == ISSUE_EXAMPLE
+    assert {k: v for k, v in body.items() if k not in ("id", "links", "language")} == ISSUE_EXAMPLE
+    assert body["language"] == ""  # added later: the invitee's browser language
     assert list(calendar.date_overrides.values_list("date", "start", "end")) == [
         (date(2027, 3, 15), time(13), time(15)),
         (date(2027, 3, 16), None, None),
@@ -378,3 +379,19 @@ def test_it_asks_an_anonymous_client_to_authenticate(method, data):
     response = call(APIClient(), method, calendar, data)
     assert response.status_code == 401
     assert Calendar.objects.count() == 1
+
+
+def test_it_sets_a_calendars_language(api):
+    response = api.post(LIST_URL, payload(language="de"), format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["language"] == "de"
+    assert Calendar.objects.get(pk=response.json()["id"]).language == "de"
+
+
+def test_it_refuses_a_language_it_does_not_offer(api):
+    response = api.post(LIST_URL, payload(language="xx"), format="json")
+
+    assert response.status_code == 400
+    assert "language" in response.json()
+    assert not Calendar.objects.exists()
