@@ -1,9 +1,11 @@
-"""Staff home boxes from bookings: the coming days' bookings, one-time links lately, and
-shortcuts to each calendar's Share panel (config/staff_home.py)."""
+"""Staff home boxes from bookings: the coming days' bookings, one-time links opened or used
+lately, and shortcuts to each calendar's Share panel (config/staff_home.py)."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -17,12 +19,6 @@ LATELY = timedelta(days=7)
 LIMIT = 25
 
 
-def _own(request: HttpRequest, queryset, path: str):
-    if request.user.is_superuser:
-        return queryset
-    return queryset.filter(**{path: request.user})
-
-
 def _local(value, tz_name: str) -> str:
     local = value.astimezone(ZoneInfo(tz_name))
     return f"{local:%a %d %b, %H:%M} {local.tzname()}"
@@ -33,7 +29,8 @@ def upcoming_bookings(request: HttpRequest) -> Panel:
     now = timezone.now()
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     bookings = (
-        _own(request, Booking.objects.select_related("calendar"), "calendar__owner")
+        Booking.objects.visible_to(request.user)
+        .select_related("calendar")
         .filter(
             status=Booking.Status.CONFIRMED,
             start__gte=start,
@@ -61,32 +58,41 @@ def upcoming_bookings(request: HttpRequest) -> Panel:
 
 @register
 def recent_links(request: HttpRequest) -> Panel:
-    now = timezone.now()
+    """Links someone booked through or first opened (showed its times) in the last days."""
+    since = timezone.now() - LATELY
     links = (
-        _own(request, OneTimeLink.objects.select_related("calendar"), "calendar__owner")
-        .filter(used_at__gte=now - LATELY)
-        .order_by("-used_at")[:10]
+        OneTimeLink.objects.visible_to(request.user)
+        .select_related("calendar")
+        .filter(Q(used_at__gte=since) | Q(first_opened_at__gte=since))
+        # The later of its last use and first open (a link with uses left has no used_at).
+        .annotate(
+            lately=Greatest(
+                Coalesce("used_at", "first_opened_at"), Coalesce("first_opened_at", "used_at")
+            )
+        )
+        .order_by(F("lately").desc(nulls_last=True), "-pk")[:10]
     )
     rows = [
         {
             "link": link,
-            "when": _local(link.used_at, link.calendar.timezone),
+            "opened": link.first_opened_at and _local(link.first_opened_at, link.calendar.timezone),
+            "used": link.used_at and _local(link.used_at, link.calendar.timezone),
             "url": reverse("admin:bookings_onetimelink_change", args=[link.pk]),
         }
         for link in links
     ]
     return Panel(
         order=20,
-        title="One-time links used lately",
+        title="One-time links opened or used lately",
         template="admin/home/links.html",
         context={"rows": rows},
-        empty="No one-time link was used in the last 7 days.",
+        empty="No one-time link was opened or used in the last 7 days.",
     )
 
 
 @register
 def shortcuts(request: HttpRequest) -> Panel:
-    calendars = _own(request, Calendar.objects.order_by("name"), "owner")[:LIMIT]
+    calendars = Calendar.objects.visible_to(request.user).order_by("name")[:LIMIT]
     rows = [
         {
             "calendar": calendar,

@@ -26,6 +26,7 @@ from config import i18n
 from config.locale_build import ROOT, problems
 from tests.bookings.factories import BookingFactory, OneTimeLinkFactory
 from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.contacts.factories import ContactFactory
 
 LANGUAGES = ("de", "es", "fr")
 NOW = datetime(2030, 1, 7, 8, 0, tzinfo=UTC)  # a Monday
@@ -144,6 +145,18 @@ def world(db, frozen):
     )
     link = OneTimeLinkFactory(calendar=calendar)
     used = OneTimeLinkFactory(calendar=calendar, used_at=NOW - timedelta(hours=1))
+    spent = {
+        "revoked": OneTimeLinkFactory(calendar=calendar, revoked_at=NOW - timedelta(hours=1)),
+        "expired": OneTimeLinkFactory(calendar=calendar, expires_at=NOW - timedelta(hours=1)),
+        "inactive": OneTimeLinkFactory(
+            calendar=CalendarFactory(owner=owner, name="Onceslot Demo", is_active=False)
+        ),
+    }
+    locked = OneTimeLinkFactory(
+        calendar=calendar,
+        contact=ContactFactory(owner=owner, email="jamie@example.com"),
+        lock_to_contact=True,
+    )
     data = {
         "Onceslot Demo",
         "Onceslot Leer",
@@ -155,7 +168,8 @@ def world(db, frozen):
         "<jamie@example.com>",
     }
     return {"calendar": calendar, "empty": empty, "booking": booking, "cancelled": cancelled,
-            "link": link, "used": used, "data": data}  # fmt: skip
+            "link": link, "used": used, "spent": spent, "locked": locked,
+            "data": data}  # fmt: skip
 
 
 def pages(world) -> dict[str, tuple[str, str, dict]]:
@@ -172,6 +186,11 @@ def pages(world) -> dict[str, tuple[str, str, dict]]:
         "embed": ("get", "/embed/demo/", {}),
         "one-time link": ("get", f"/l/{world['link'].token}/", {}),
         "expired link": ("get", f"/l/{world['used'].token}/", {}),
+        **{f"{reason} link": ("get", f"/l/{link.token}/", {})
+           for reason, link in world["spent"].items()},
+        "renewal form errors": ("post", f"/l/{world['used'].token}/", {"action": "renew"}),
+        "renewal requested": ("get", f"/l/{world['used'].token}/?requested=1", {}),
+        "one-time link for a contact": ("get", f"/l/{world['locked'].token}/?date={day}", {}),
         "confirmation": ("get", f"/b/{booking.token}/", {}),
         "moved": ("get", f"/b/{booking.token}/?rescheduled=1", {}),
         "cancel": ("get", f"/b/{booking.token}/cancel/", {}),

@@ -76,6 +76,26 @@ def test_it_shows_one_time_links_used_lately(staff_client, staff, other):
     assert "Long ago" not in html and "Theirs" not in html
 
 
+def test_it_shows_one_time_links_opened_lately_with_their_opens_and_uses(staff_client, staff):
+    mine = CalendarFactory(owner=staff, timezone="Europe/Berlin")
+    OneTimeLinkFactory(
+        calendar=mine, label="Opened only", max_uses=3, uses=1,
+        first_opened_at=NOW - timedelta(hours=3), open_count=4,
+    )  # fmt: skip
+    OneTimeLinkFactory(
+        calendar=mine, label="Opened long ago", first_opened_at=NOW - timedelta(days=30)
+    )
+    OneTimeLinkFactory(calendar=mine, label="Never opened")
+
+    html = staff_client.get(HOME).content.decode()
+
+    assert "One-time links opened or used lately" in html
+    assert "Opened only" in html
+    assert "Mon 07 Jan, 06:00 CET" in html  # first open, in the calendar's zone
+    assert "<td>4</td>" in html and "1 of 3" in html
+    assert "Opened long ago" not in html and "Never opened" not in html
+
+
 def test_it_lists_failed_steps_with_a_retry_that_queues_them_again(staff_client, staff, other):
     mine = StepRunFactory(
         enrollment=EnrollmentFactory(workflow=WorkflowFactory(created_by=staff, name="Onboard")),
