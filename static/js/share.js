@@ -93,16 +93,3 @@
     init();
   }
 })();
-
-/* Revoking a one-time link cannot be undone: ask first. (Without JavaScript the button
- * revokes at once; the admin list's Revoke action has its own confirmation page.) */
-(function () {
-  "use strict";
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.querySelector || !form.querySelector("input[name=action][value=revoke]")) { return; }
-    if (!window.confirm("Revoke this one-time link? Nobody can book through it afterwards.")) {
-      event.preventDefault();
-    }
-  });
-})();
