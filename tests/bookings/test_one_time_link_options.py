@@ -9,9 +9,9 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import api_token_create
 from bookings.models import Booking, OneTimeLink
 from bookings.services.bookings import booking_cancel
 from bookings.services.one_time_links import one_time_link_generate, one_time_link_url
@@ -36,8 +36,8 @@ def frozen_time():
 
 def staff_api(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = api_token_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
