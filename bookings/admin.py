@@ -30,7 +30,7 @@ from bookings.services.attendance import AttendanceRefused, booking_attendance_m
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_cancel, booking_create
 from bookings.services.outbox import outbox_render, outbox_retry
 from calendars.models import Calendar, _timezone_names
-from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin
+from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin, action_confirmation
 
 _WEEK = timedelta(days=7)
 
@@ -180,7 +180,16 @@ class BookingAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin):
         )
 
     @admin.action(description="Cancel selected bookings", permissions=["change"])
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]):
+        page = action_confirmation(
+            self,
+            request,
+            queryset,
+            question="Cancel these bookings? Each invitee is emailed.",
+            button="Yes, cancel them",
+        )
+        if page is not None:
+            return page
         cancelled = skipped = 0
         for booking in queryset.filter(status=Booking.Status.CONFIRMED):
             booking_cancel(booking=booking, reason="Cancelled by staff", by=request.user)
@@ -471,3 +480,6 @@ class OutboxMessageAdmin(SafeDateHierarchyMixin, admin.ModelAdmin):
         if len(selected) > queued:
             text += f" {len(selected) - queued} sent or being sent, left alone."
         self.message_user(request, text, messages.SUCCESS if queued else messages.WARNING)
+
+
+from bookings import admin_home  # noqa: E402, F401  (registers the staff home boxes)

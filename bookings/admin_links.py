@@ -36,7 +36,7 @@ from bookings.services.one_time_links import (
 from calendars.models import Calendar
 from calendars.selectors import calendar_embed_code
 from calendars.services import calendar_feed_regenerate
-from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin
+from config.admin import OwnedAdminMixin, SafeDateHierarchyMixin, action_confirmation
 from contacts.models import Contact
 from contacts.services import contact_create, contact_get_by_email, split_name
 
@@ -258,6 +258,15 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin
 
     @admin.action(description="Revoke selected one-time links")
     def revoke_links(self, request, queryset):
+        page = action_confirmation(
+            self,
+            request,
+            queryset,
+            question="Revoke these one-time links? Nobody can book through them afterwards.",
+            button="Yes, revoke them",
+        )
+        if page is not None:
+            return page
         revoked = 0
         for link in one_time_links_in_state(queryset, state=OneTimeLink.State.ACTIVE):
             if one_time_link_revoke(link=link).state == OneTimeLink.State.REVOKED:
@@ -324,6 +333,9 @@ class OneTimeLinkAdmin(SafeDateHierarchyMixin, OwnedAdminMixin, admin.ModelAdmin
             self._share_context(request, calendar, form),
             status=400 if form.errors else 200,
         )
+        # Its dates and times are the calendar's, each with the zone's abbreviation.
+        with timezone.override(calendar.timezone):
+            response.render()
         # The page holds live one-time URLs (in the page, never in its own URL): keep it out
         # of caches. Not "no-referrer": browsers then send "Origin: null" with the page's
         # forms, which Django's CSRF check rightly refuses.

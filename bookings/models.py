@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone as dj_timezone
 
 from calendars.models import Calendar, CalendarPartQuerySet, validate_timezone
-from config import tokens
+from config import i18n, tokens
 from config.text import validate_single_line
 
 
@@ -46,6 +46,11 @@ class Booking(models.Model):
     invitee_phone = models.CharField(max_length=40, blank=True, validators=[validate_single_line])
     notes = models.TextField(blank=True, max_length=5000)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    # The language the invitee booked in (the page's, active when the booking is made), for
+    # the emails they get about it and its own pages.
+    language = models.CharField(
+        max_length=8, default=i18n.current, db_default="en", choices=settings.LANGUAGES
+    )
     contact = models.ForeignKey(
         "contacts.Contact",
         null=True,

@@ -11,8 +11,11 @@ always with the zone's name.
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.template import Context
 from django.template.loader import get_template, render_to_string
+from django.utils import translation
+from django.utils.translation import gettext
 
 from bookings.ics import (
     METHOD_CANCEL,
@@ -25,6 +28,7 @@ from bookings.ics import (
 )
 from bookings.models import Booking, OutboxMessage
 from bookings.services.outbox import outbox_enqueue_many
+from config import i18n
 from config.text import one_line, plain
 
 EVENTS = ("confirmed", "cancelled", "rescheduled")
@@ -37,16 +41,27 @@ def _local(value: datetime, tz_name: str) -> datetime:
 
 
 def format_when(*, start: datetime, end: datetime, tz_name: str) -> str:
-    """'Tuesday, 3 March 2026, 09:00-09:30 (Europe/Berlin)' in the given zone."""
+    """'Tuesday, 3 March 2026, 09:00-09:30 (Europe/Berlin)' in the given zone, in the active
+    language (config.i18n)."""
     start, end = _local(start, tz_name), _local(end, tz_name)
-    day = f"{start:%A}, {start.day} {start:%B %Y}"
-    end_text = f"{end:%H:%M}" if end.date() == start.date() else f"{end.day} {end:%B} {end:%H:%M}"
-    return f"{day}, {start:%H:%M}\N{EN DASH}{end_text} ({tz_name})"
+    day = i18n.format_day(start.date())
+    end_text = i18n.format_time(end)
+    if end.date() != start.date():
+        end_text = f"{i18n.format_day(end.date())}, {end_text}"
+    return f"{day}, {i18n.format_time(start)}\N{EN DASH}{end_text} ({tz_name})"
 
 
 def _short_when(*, start: datetime, tz_name: str) -> str:
     start = _local(start, tz_name)
-    return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M} ({tz_name})"
+    return f"{i18n.format_day(start.date())}, {i18n.format_time(start)} ({tz_name})"
+
+
+def recipient_language(*, booking: Booking, recipient: str) -> str:
+    """The invitee reads their emails in the language they booked in; the owner (staff) in
+    the site's."""
+    if recipient == "invitee":
+        return i18n.normalize(booking.language) or settings.LANGUAGE_CODE
+    return settings.LANGUAGE_CODE
 
 
 def outbox_key_prefixes(*, booking: Booking) -> tuple[str, ...]:
@@ -69,17 +84,20 @@ def _key(booking: Booking, event: str, sequence: int, recipient: str) -> str:
 
 
 def _subject(*, booking: Booking, event: str, recipient: str, tz_name: str) -> str:
-    when = _short_when(start=booking.start, tz_name=tz_name)
-    if recipient == "invitee":
-        what = booking.calendar.name
-        prefix = {"confirmed": "Confirmed", "cancelled": "Cancelled", "rescheduled": "Moved"}
-        joiner = " now on " if event == "rescheduled" else " on "
-    else:
-        what = booking.invitee_name
-        prefix = {"confirmed": "New booking", "cancelled": "Cancelled", "rescheduled": "Moved"}
-        joiner = ", now " if event == "rescheduled" else ", "
+    with translation.override(recipient_language(booking=booking, recipient=recipient)):
+        when = _short_when(start=booking.start, tz_name=tz_name)
+        if recipient == "invitee":
+            text = {
+                "confirmed": gettext("Confirmed: %(what)s on %(when)s"),
+                "cancelled": gettext("Cancelled: %(what)s on %(when)s"),
+                "rescheduled": gettext("Moved: %(what)s now on %(when)s"),
+            }[event] % {"what": booking.calendar.name, "when": when}
+        else:
+            prefix = {"confirmed": "New booking", "cancelled": "Cancelled", "rescheduled": "Moved"}
+            joiner = ", now " if event == "rescheduled" else ", "
+            text = f"{prefix[event]}: {booking.invitee_name}{joiner}{when}"
     # one_line: a header cannot hold a line break (rows from before names refused them).
-    return one_line(f"{prefix[event]}: {what}{joiner}{when}")[:300]
+    return one_line(text)[:300]
 
 
 def _render_text(template_name: str, context: dict) -> str:
@@ -164,23 +182,24 @@ def booking_message_render(message: OutboxMessage) -> dict[str, str]:
         "owner": owner,
         "owner_name": owner.get_full_name() or owner.get_username(),
     }
-    if for_owner:
-        name = "booking_owner"
-        context["when"] = format_when(
-            start=booking.start, end=booking.end, tz_name=calendar.timezone
-        )
-        context["invitee_when"] = format_when(
-            start=booking.start, end=booking.end, tz_name=booking.timezone
-        )
-        context["admin_url"] = booking_admin_url(booking=booking)
-    else:
-        name = "booking_invitee"
-        context["when"] = format_when(
-            start=booking.start, end=booking.end, tz_name=booking.timezone
-        )
-        context["links"] = booking_links(booking=booking)
-        context["google_url"] = google_calendar_url(booking=booking)
-    text, html = _render(name, context)
+    with translation.override(recipient_language(booking=booking, recipient=data["recipient"])):
+        if for_owner:
+            name = "booking_owner"
+            context["when"] = format_when(
+                start=booking.start, end=booking.end, tz_name=calendar.timezone
+            )
+            context["invitee_when"] = format_when(
+                start=booking.start, end=booking.end, tz_name=booking.timezone
+            )
+            context["admin_url"] = booking_admin_url(booking=booking)
+        else:
+            name = "booking_invitee"
+            context["when"] = format_when(
+                start=booking.start, end=booking.end, tz_name=booking.timezone
+            )
+            context["links"] = booking_links(booking=booking)
+            context["google_url"] = google_calendar_url(booking=booking)
+        text, html = _render(name, context)
     ics = booking_ics(
         booking=booking,
         method=method,

@@ -12,6 +12,7 @@ from bookings.models import Booking
 from calendars import availability
 from calendars.models import Calendar
 from calendars.selectors import calendar_rules_cached, connected_busy, connected_busy_micros, zone
+from config import tokens
 
 # A local day lasts up to 25 hours (DST), and an instant may sit at the end of its day, so
 # everything on the local dates touching a range lies within this of the range.
@@ -133,3 +134,13 @@ def calendar_free_slots(
         now=now,
     )
     return availability.datetimes_from_epoch_micros(micros)
+
+
+def booking_get_by_token(*, token: str) -> Booking | None:
+    """The booking a secret token (Booking.token) names, with its calendar and owner; None
+    for anything malformed, unknown or forged (the caller cannot tell which)."""
+    return tokens.lookup(
+        Booking.objects.select_related("calendar", "calendar__owner"),
+        token,
+        purpose=Booking.TOKEN_PURPOSE,
+    )

@@ -10,8 +10,10 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.messages import WARNING
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from calendars import (
@@ -107,7 +109,7 @@ class CalendarAdmin(OwnedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["public_id", "links"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Calendar | None = None):
-        main = ["name", "slug", "description", "is_active"]
+        main = ["name", "slug", "description", "language", "is_active"]
         if request.user.is_superuser:
             main.insert(2, "owner")
         fieldsets = [
@@ -141,6 +143,17 @@ class CalendarAdmin(OwnedAdminMixin, admin.ModelAdmin):
         if obj is not None:
             fieldsets.append(("Links", {"fields": ["public_id", "links"]}))
         return fieldsets
+
+    def get_form(self, request: HttpRequest, obj: Calendar | None = None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "slug" in form.base_fields:
+            example = settings.SITE_URL + reverse(
+                "bookings:scheduling", kwargs={"slug": obj.slug if obj else "intro-call"}
+            )
+            form.base_fields[
+                "slug"
+            ].help_text = f"The end of the scheduling link: {example}. Letters, digits and hyphens."
+        return form
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
         if db_field.name == "timezone":
@@ -182,6 +195,13 @@ class CalendarAdmin(OwnedAdminMixin, admin.ModelAdmin):
             for field in Calendar._meta.concrete_fields:
                 setattr(calendar, field.attname, getattr(saved, field.attname))
             calendar._state.adding = False
+        if not calendar.weekly_hours.exists():
+            self.message_user(
+                request,
+                f"{calendar.name} has no weekly hours: its booking page shows no free times "
+                "(except on date overrides with times). Add hours below to open it.",
+                WARNING,
+            )
 
     @admin.display(description="Links")
     def links(self, calendar: Calendar) -> str:
@@ -193,3 +213,6 @@ class CalendarAdmin(OwnedAdminMixin, admin.ModelAdmin):
             calendar.scheduling_path(),
             calendar.permanent_path(),
         )
+
+
+from calendars import admin_home  # noqa: E402, F401  (registers the staff home box)

@@ -59,6 +59,15 @@ class Calendar(models.Model):
         help_text="Never changes: the permanent link survives a slug rename.",
     )
     description = models.TextField(blank=True)
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        db_default="",
+        choices=settings.LANGUAGES,
+        help_text="The language of its booking pages and invitee emails. Empty: each "
+        "invitee's browser language. Invitees may still switch on the page.",
+    )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     duration_minutes = models.PositiveIntegerField(
         default=30, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]

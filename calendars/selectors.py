@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import Http404
+from django.templatetags.static import static
 from django.utils import timezone as dj_timezone
 from django.utils.html import format_html
 
@@ -33,14 +34,16 @@ def zone(name: str) -> ZoneInfo:
 
 
 def calendar_embed_code(*, calendar: Calendar) -> str:
-    """The <iframe> snippet a site owner pastes to embed the booking page (the API's
-    `links.embed` and the Share panel): the calendar's name is escaped for the attribute."""
+    """The HTML a site owner pastes to embed the booking page (the API's `links.embed` and
+    the Share panel): the iframe (it scrolls inside by itself) and the script that grows it
+    to its content (static/js/embed.js). The calendar's name is escaped for the attribute."""
     return plain(
         format_html(
-            '<iframe src="{}" title="{}" width="100%" height="720" style="border:0" '
-            'loading="lazy"></iframe>',
+            '<iframe src="{}" title="{}" style="width:100%;min-height:640px;border:0" '
+            'loading="lazy"></iframe>\n<script src="{}" async></script>',
             settings.SITE_URL + calendar.embed_path(),
             f"Book: {calendar.name}",
+            settings.SITE_URL + static("js/embed.js"),
         )
     )
 

@@ -138,6 +138,7 @@ class CalendarSerializer(serializers.ModelSerializer):
             "max_bookings_per_day",
             "is_active",
             "use_connected_calendars",
+            "language",
             "weekly_hours",
             "date_overrides",
             "links",

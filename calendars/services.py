@@ -25,6 +25,7 @@ EDITABLE_FIELDS = frozenset(
         "name",
         "slug",
         "description",
+        "language",
         "timezone",
         "duration_minutes",
         "slot_interval_minutes",

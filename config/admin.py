@@ -1,9 +1,11 @@
 """Admin pieces every app's ModelAdmin can share: the ownership mixin, a safe date drill-down."""
 
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from config.ownership import is_visible_to, owner_path
 
@@ -83,3 +85,34 @@ def _own_choices(db_field, request: HttpRequest, kwargs: dict) -> None:
     its own choices)."""
     if "queryset" not in kwargs and owner_path(db_field.related_model):
         kwargs["queryset"] = db_field.related_model._default_manager.visible_to(request.user)
+
+
+CONFIRM_FIELD = "confirm"
+
+
+def action_confirmation(
+    modeladmin, request: HttpRequest, queryset: QuerySet, *, question: str, button: str
+) -> TemplateResponse | None:
+    """For an admin action that cannot be undone (cancel, revoke): None once confirmed, else
+    a page listing the selected objects that posts the same action again with confirm=yes.
+    A plain form, so it asks without JavaScript too (as Django's delete action does)."""
+    if request.POST.get(CONFIRM_FIELD) == "yes":
+        return None
+    opts = modeladmin.model._meta
+    return TemplateResponse(
+        request,
+        "admin/confirm_action.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": question,
+            "opts": opts,
+            "objects": list(queryset[:100]),
+            "count": queryset.count(),
+            "action": request.POST.get("action", ""),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "button": button,
+            "confirm_field": CONFIRM_FIELD,
+        },
+    )

@@ -2,8 +2,12 @@
 
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from csp.middleware import PolicyParts
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
+from config import i18n
 from config.views import bad_request, not_found
 
 NUL = "\x00"
@@ -45,3 +49,47 @@ class CSPMiddleware(BaseCSPMiddleware):
         if getattr(response, "xframe_options_exempt", False):
             parts.replace = {**(parts.replace or {}), "frame-ancestors": ["*"]}
         return parts
+
+
+STAFF_PREFIXES = ("/admin/", "/api/")
+YEAR = 365 * 24 * 3600
+
+
+class LanguageMiddleware:
+    """The language of each request (Django's LocaleMiddleware, minus URL prefixes, plus a
+    ?lang= choice and English staff pages).
+
+    Public pages: ?lang=xx (kept in Django's language cookie), else that cookie, else
+    Accept-Language; `request.language_chosen` tells views whether the visitor chose, so a
+    calendar's fixed language applies only to those who did not. ?clock=12|24 is kept the
+    same way. The admin and the API are English whatever the browser says.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        public = not request.path.startswith(STAFF_PREFIXES)
+        param = i18n.normalize(request.GET.get(i18n.LANG_PARAM)) if public else None
+        chosen = param or (
+            i18n.normalize(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)) if public else None
+        )
+        if chosen:
+            language = chosen
+        elif public:
+            language = translation.get_language_from_request(request)
+        else:
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = request.visitor_language = language
+        request.language_chosen = bool(chosen)
+        response = self.get_response(request)
+        if param:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, param, max_age=YEAR, samesite="Lax")
+        clock = request.GET.get(i18n.CLOCK_PARAM) if public else None
+        if clock in ("12", "24"):
+            response.set_cookie(i18n.CLOCK_COOKIE, clock, max_age=YEAR, samesite="Lax")
+        if public:
+            patch_vary_headers(response, ("Accept-Language", "Cookie"))
+            response.headers.setdefault("Content-Language", translation.get_language())
+        return response

@@ -14,6 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 from config.timezones import is_iana_timezone
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything the running product writes on this machine (SQLite aside: DATABASE_URL) goes
+# under var/: the Celery queue and beat schedule, collected static files, the demo password
+# and the console emails. Nothing else appears in the working directory.
+VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -66,8 +70,12 @@ if not is_iana_timezone(TIME_ZONE):
     # anything else a distribution put in its zoneinfo folder.
     raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not an IANA timezone")
 USE_TZ = True
-LANGUAGE_CODE = "en-us"
+# Public pages and invitee emails in these (config/i18n.py); staff pages stay English.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("es", "Español"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
+FORMAT_MODULE_PATH = ["config.formats"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -91,6 +99,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -171,7 +180,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = VAR_DIR / "staticfiles"
 # WhiteNoise serves from the finders too, so a server works before `collectstatic` has run.
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
@@ -183,6 +192,9 @@ STORAGES = {
 # Email: EMAIL_URL like smtp://user:pass@host:587 (add ?tls=1), consolemail://, dummymail://
 EMAIL_CONFIG = _read("EMAIL_URL", env.email_url, "consolemail://")
 vars().update(EMAIL_CONFIG)
+if EMAIL_CONFIG.get("EMAIL_BACKEND") == "django.core.mail.backends.console.EmailBackend":
+    # Readable blocks on the console, the full messages in var/mail/ (config/mail.py).
+    EMAIL_BACKEND = "config.mail.ConsoleBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Onceslot <noreply@localhost>")
 EMAIL_TIMEOUT = 10
 
@@ -209,7 +221,7 @@ def filesystem_broker_options(folder: Path) -> dict:
 
 
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BASE_DIR / "var")
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR)
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True  # a worker crash mid-task redelivers it; tasks are idempotent
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -247,6 +259,8 @@ RECOVERY_LOST_AFTER_SECONDS = _seconds(
 )
 RECOVERY_SWEEP_SECONDS = _seconds("RECOVERY_SWEEP_SECONDS", default=15, minimum=1, maximum=300)
 
+# Beat keeps its state file here whatever the working directory (default: ./celerybeat-schedule).
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
 # Outbox rows whose delivery task was lost (broker restart, dead worker) are re-enqueued.
 CELERY_BEAT_SCHEDULE["sweep-outbox"] = {

@@ -5,6 +5,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
+from django.utils.translation import gettext_lazy
 
 # C0 and C1 control characters (tab and line breaks included) and the Unicode line and
 # paragraph separators: in a name, a phone number or a label they can only break something
@@ -20,7 +21,8 @@ def has_control_characters(value: str) -> bool:
 class SingleLineValidator:
     """For fields that hold one line of text: refuses control characters."""
 
-    message = "Use one line of text, without line breaks or control characters."
+    # Lazy: public pages show it in their language; the admin and the API are English.
+    message = gettext_lazy("Use one line of text, without line breaks or control characters.")
     code = "control_characters"
 
     def __call__(self, value) -> None:

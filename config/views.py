@@ -12,6 +12,11 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def home(request: HttpRequest):
+    """The site's root: the product's name and the staff sign-in, nothing about calendars."""
+    return render(request, "home.html")
+
+
 def bad_request(request, exception=None):
     if _is_api(request):
         return JsonResponse({"detail": "Bad request."}, status=400)

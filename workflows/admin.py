@@ -392,3 +392,6 @@ class EnrollmentAdmin(OwnedAdminMixin, admin.ModelAdmin):
                 f"{refused} could not be retried: the contact is active in a newer run.",
                 messages.WARNING,
             )
+
+
+from workflows import admin_home  # noqa: E402, F401  (registers the staff home box)

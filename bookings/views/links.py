@@ -23,7 +23,7 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
-from bookings.forms import RenewalRequestForm, TimeFields
+from bookings.forms import RenewalRequestForm, TimeFields, service_message
 from bookings.models import Booking, BookingSource, OneTimeLink
 from bookings.services.bookings import BookingError
 from bookings.services.link_renewals import (
@@ -44,7 +44,12 @@ from bookings.services.one_time_links import (
     one_time_link_prefill,
     one_time_link_record_open,
 )
-from bookings.views.pages import THROTTLED_MESSAGE, BookingPageView, HttpResponseSeeOther
+from bookings.views.pages import (
+    THROTTLED_MESSAGE,
+    BookingPageView,
+    HttpResponseSeeOther,
+    page_language,
+)
 from calendars.models import Calendar
 from config.api import PublicRateThrottle
 from config.views import not_found
@@ -79,7 +84,7 @@ def expired_page(
             "reason": one_time_link_spent_reason(link=link),
             "form": form,
             "sent": sent,
-            "sent_message": RENEWAL_ANSWER,
+            "sent_message": service_message(RENEWAL_ANSWER),
             "notice": notice,
         },
         status=status,
@@ -117,6 +122,7 @@ class OneTimeLinkPageView(BookingPageView):
         if link is None:
             return _private(not_found(request))
         self.link = link
+        page_language(request, link.calendar.language)
         if not one_time_link_is_usable(link=link):
             if request.method == "POST" and request.POST.get("action") == "renew":
                 return _private(renewal_request(request, link))

@@ -8,17 +8,15 @@ no-store` (no shared cache or back button keeps them); and rely on config/loggin
 redact /b/<token> in log lines.
 """
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from bookings.forms import RescheduleForm
+from bookings.forms import RescheduleForm, parse_start
 from bookings.ics import (
     METHOD_CANCEL,
     METHOD_REQUEST,
@@ -27,18 +25,21 @@ from bookings.ics import (
     google_calendar_url,
 )
 from bookings.models import Booking
+from bookings.selectors import booking_get_by_token
 from bookings.services.bookings import BookingError, booking_cancel, booking_reschedule
-from bookings.views.pages import BookingPageView, HttpResponseSeeOther, booking_url, owner_name
-from bookings.views.picker import format_day, format_duration, format_time, timezone_label
-from config import tokens
+from bookings.views.pages import (
+    BookingPageView,
+    HttpResponseSeeOther,
+    booking_url,
+    owner_name,
+    page_language,
+)
+from bookings.views.picker import format_duration, timezone_label, when_label
+from config import i18n
 
 
 def booking_from_token(token: str) -> Booking:
-    booking = tokens.lookup(
-        Booking.objects.select_related("calendar", "calendar__owner"),
-        token,
-        purpose=Booking.TOKEN_PURPOSE,
-    )
+    booking = booking_get_by_token(token=token)
     if booking is None:
         raise Http404("No such booking.")
     return booking
@@ -50,16 +51,7 @@ def secret(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def when_label(*, start: datetime, end: datetime, tz_name: str) -> str:
-    tz = ZoneInfo(tz_name)
-    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
-    label = f"{format_day(local_start.date())}, {format_time(local_start)} \u2013 "
-    if local_end.date() != local_start.date():
-        label += f"{format_day(local_end.date())}, "
-    return label + format_time(local_end)
-
-
-def booking_context(booking: Booking) -> dict:
+def booking_context(booking: Booking, *, clock: int = 24) -> dict:
     paths = booking_paths(booking=booking)
     calendar = booking.calendar
     return {
@@ -67,7 +59,9 @@ def booking_context(booking: Booking) -> dict:
         "calendar": calendar,
         "owner_name": owner_name(calendar),
         "duration": format_duration(calendar.duration_minutes),
-        "when": when_label(start=booking.start, end=booking.end, tz_name=booking.timezone),
+        "when": when_label(
+            start=booking.start, end=booking.end, tz_name=booking.timezone, clock=clock
+        ),
         "tz_label": timezone_label(booking.timezone),
         "is_cancelled": booking.status == Booking.Status.CANCELLED,
         "urls": {
@@ -80,9 +74,10 @@ def booking_context(booking: Booking) -> dict:
 
 def booking_page(request: HttpRequest, token: str) -> HttpResponse:
     booking = booking_from_token(token)
+    page_language(request, booking.language)
     compact = request.GET.get("embed") == "1"
     context = {
-        **booking_context(booking),
+        **booking_context(booking, clock=i18n.clock_from_request(request)),
         "compact": compact,
         "rescheduled": request.GET.get("rescheduled") == "1",
     }
@@ -101,10 +96,12 @@ def booking_page(request: HttpRequest, token: str) -> HttpResponse:
 class CancelView(View):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.booking = booking_from_token(kwargs["token"])
+        page_language(request, self.booking.language)
         return secret(super().dispatch(request, *args, **kwargs))
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        return render(request, "bookings/cancel.html", booking_context(self.booking))
+        context = booking_context(self.booking, clock=i18n.clock_from_request(request))
+        return render(request, "bookings/cancel.html", context)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         reason = request.POST.get("reason", "")[:500]
@@ -130,6 +127,13 @@ class RescheduleView(BookingPageView):
     def default_timezone(self) -> str:
         return self.booking.timezone
 
+    def make_picker(self, params):
+        # The zone the invitee booked in counts as chosen: the page does not swap it for the
+        # browser's, so the picker, the confirmation and the emails name the same zone.
+        if not params.get("tz"):
+            params = {**{key: params.get(key) for key in params}, "tz": self.booking.timezone}
+        return super().make_picker(params)
+
     def make_form(self, **kwargs) -> RescheduleForm:
         kwargs.pop("initial", None)
         return RescheduleForm(**kwargs)
@@ -143,13 +147,27 @@ class RescheduleView(BookingPageView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if self.booking.status != Booking.Status.CONFIRMED:
             return self.handle_booking_error(
-                BookingError("This booking was cancelled, so it cannot be rescheduled."),
+                BookingError(gettext("This booking was cancelled, so it cannot be rescheduled.")),
                 self.make_form(data=request.POST),
             )
         return super().post(request, *args, **kwargs)
 
+    def page_language(self) -> str:
+        return self.booking.language
+
     def get_context_data(self, **kwargs) -> dict:
-        return {**booking_context(self.booking), **kwargs}
+        return {**booking_context(self.booking, clock=self.clock), **kwargs}
+
+    def returning_booking(self) -> Booking | None:
+        # Back after moving: the page asks for the time the booking now has.
+        start = parse_start(self.request.GET.get("time", ""))
+        booking = self.booking
+        if booking.status == Booking.Status.CONFIRMED and start == booking.start:
+            return booking
+        return None
+
+    def remember_booking(self, response: HttpResponse, booking: Booking) -> None:
+        pass  # the page's own URL names the booking already
 
 
 def ics_download(request: HttpRequest, token: str) -> HttpResponse:

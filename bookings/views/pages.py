@@ -27,6 +27,13 @@ HOOKS for subclasses (the one-time link page, /l/<token>/, is one):
     handle_booking_error(exc, form) -> HttpResponse
                                     any other BookingError (e.g. a used link -> 410 page)
     get_success_url(booking) -> str where the 303 goes (the booking's confirmation page)
+    remember_booking(response, booking)
+                                    after booking: let this browser find it again (a cookie
+                                    scoped to the page's path)
+    returning_booking() -> Booking | None
+                                    the booking this visitor already made here, if any: the
+                                    page then says "you are booked" (Back after booking)
+                                    instead of "that time is no longer free"
     slots_api_url() -> str          the JSON slots endpoint the script reads
     free_slots(range_start=, range_end=) -> list[datetime]
                                     the free starts the server draws (default: the
@@ -50,22 +57,73 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone as dj_timezone
+from django.utils import translation
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
-from bookings.forms import BookingForm, TimeFields, add_service_errors, parse_start
+from bookings.forms import (
+    BookingForm,
+    TimeFields,
+    add_service_errors,
+    parse_start,
+    service_message,
+)
 from bookings.ics import booking_paths
 from bookings.models import Booking, BookingSource
-from bookings.selectors import calendar_free_slots
+from bookings.selectors import booking_get_by_token, calendar_free_slots
 from bookings.services.bookings import BookingError, SlotUnavailable, booking_create
-from bookings.views.picker import Picker, build_picker, format_duration, parse_tz
+from bookings.views.picker import (
+    Picker,
+    build_picker,
+    format_duration,
+    parse_tz,
+    timezone_label,
+    when_label,
+)
 from calendars.models import Calendar
+from config import i18n
 from config.api import PublicRateThrottle
 
-TAKEN_MESSAGE = "That time was just taken. Please pick another one below."
-THROTTLED_MESSAGE = "Too many attempts from your connection. Please wait a minute and try again."
+# Holds the last booking's token (Booking.token) for the page it was made on: Back after
+# booking then finds "you are booked, here is your booking" rather than a lost race. It
+# names the invitee's own booking to the browser that made it, and only on that path.
+BOOKED_COOKIE = "onceslot_booked"
+BOOKED_COOKIE_AGE = 7 * 24 * 3600
+
+TAKEN_MESSAGE = _("That time was just taken. Please pick another one below.")
+THROTTLED_MESSAGE = _("Too many attempts from your connection. Please wait a minute and try again.")
+GONE_MESSAGE = _("That time is no longer free. Please pick another one.")
+
+
+def script_strings() -> dict[str, str]:
+    """The words static/js/booking.js writes, in the active language."""
+    return {
+        "pick_day": gettext("Pick a day"),
+        "no_times_day": gettext("No free times on this day."),
+        "choose_day": gettext("Choose a highlighted day to see its free times."),
+        "prev_month": gettext("Previous month"),
+        "next_month": gettext("Next month"),
+        # %(count)s, %(day)s, %(month)s, %(tz)s, %(time)s are filled in by the script.
+        "free_one": gettext("%(count)s free time"),
+        "free_many": gettext("%(count)s free times"),
+        "no_times": gettext("no times"),
+        "empty_month": gettext("No free times in %(month)s."),
+        "on_day": gettext("%(count)s on %(day)s, in %(tz)s."),
+        "on_day_short": gettext("%(count)s on %(day)s."),
+        "no_times_month": gettext("No free times this month."),
+        "day_at": gettext("%(day)s at %(time)s"),
+        "selected": gettext("Selected %(time)s."),
+        "details_below": gettext("Your details are below."),
+        "load_failed": gettext("Could not load free times. Check your connection and try again."),
+        "pick_first": gettext("Pick a time first."),
+        "sending": gettext("Sending…"),
+        "your_zone": gettext("Your time zone"),
+        "search_zones": gettext("Search time zones"),
+    }
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
@@ -123,10 +181,37 @@ class BookingPageView(View):
         return booking_create(calendar=self.calendar, source=self.source, now=self.now, **data)
 
     def handle_booking_error(self, exc: BookingError, form: BookingForm) -> HttpResponse:
-        return self.render_page(form=form, status=409, notice=str(exc) or TAKEN_MESSAGE)
+        return self.render_page(
+            form=form, status=409, notice=service_message(str(exc)) or TAKEN_MESSAGE
+        )
 
     def get_success_url(self, booking: Booking) -> str:
         return booking_url(booking, embed=self.compact)
+
+    def remember_booking(self, response: HttpResponse, booking: Booking) -> None:
+        response.set_cookie(
+            BOOKED_COOKIE,
+            booking.token,
+            max_age=BOOKED_COOKIE_AGE,
+            path=self.request.path,
+            secure=self.request.is_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+
+    def returning_booking(self) -> Booking | None:
+        token = self.request.COOKIES.get(BOOKED_COOKIE)
+        if not token:
+            return None
+        booking = booking_get_by_token(token=token)
+        if (
+            booking is None
+            or booking.calendar_id != self.calendar.pk
+            or booking.status != Booking.Status.CONFIRMED
+            or booking.end <= self.now
+        ):
+            return None
+        return booking
 
     def slots_api_url(self) -> str:
         return reverse("bookings:api-calendar-slots", kwargs={"slug": self.calendar.slug})
@@ -151,7 +236,13 @@ class BookingPageView(View):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.now = dj_timezone.now()
         self.calendar = self.get_calendar()
+        self.clock = i18n.clock_from_request(request)
+        page_language(request, self.page_language())
         return super().dispatch(request, *args, **kwargs)
+
+    def page_language(self) -> str:
+        """The language for visitors who chose none (the calendar's, if it fixes one)."""
+        return self.calendar.language
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         form = self.make_form(initial=self.initial())
@@ -177,7 +268,9 @@ class BookingPageView(View):
             return self.render_page(form=form, status=400)
         except BookingError as exc:
             return self.handle_booking_error(exc, form)
-        return HttpResponseSeeOther(self.get_success_url(booking))
+        response = HttpResponseSeeOther(self.get_success_url(booking))
+        self.remember_booking(response, booking)
+        return response
 
     def make_form(self, **kwargs) -> TimeFields:
         return BookingForm(
@@ -207,7 +300,15 @@ class BookingPageView(View):
             now=self.now,
             base_path=self.request.path,
             default_tz=self.default_timezone(),
+            clock=self.clock,
+            extra_params=self.carried_params(),
         )
+
+    def carried_params(self) -> dict[str, str]:
+        # An explicit 12h/24h choice rides along in the picker's links (the cookie that
+        # keeps it is not sent inside a third-party frame).
+        clock = self.request.GET.get(i18n.CLOCK_PARAM)
+        return {i18n.CLOCK_PARAM: clock} if clock in ("12", "24") else {}
 
     def render_page(
         self,
@@ -221,8 +322,11 @@ class BookingPageView(View):
         if params is None:
             params = self.picker_params_from_post(taken=taken)
         picker = self.make_picker(params)
-        if picker.requested_time_unavailable and not notice:
-            notice = "That time is no longer free. Please pick another one."
+        booked = self.returning_booking() if form is None or not form.is_bound else None
+        if picker.requested_time_unavailable and not notice and booked is None:
+            notice = GONE_MESSAGE
+        if form is None:
+            form = self.make_form(initial=self.initial())
         context = self.get_context_data(
             calendar=self.calendar,
             owner_name=owner_name(self.calendar),
@@ -233,11 +337,45 @@ class BookingPageView(View):
             compact=self.compact,
             slots_api_url=self.slots_api_url(),
             form_action=self.request.path,
+            booked=booked,
+            booked_when=booked
+            and when_label(
+                start=booked.start, end=booked.end, tz_name=booked.timezone, clock=self.clock
+            ),
+            script_formats={
+                **i18n.script_formats(i18n.current(), self.clock),
+                "strings": script_strings(),
+                "carried": self.carried_params(),
+            },
+            clock=self.clock,
+            clock_urls=clock_urls(picker),
+            booked_tz=booked and timezone_label(booked.timezone),
+            booked_url=booked and booking_url(booked, embed=self.compact),
         )
         response = render(self.request, self.template_name, context, status=status)
         if self.compact:
             response.xframe_options_exempt = True
         return response
+
+
+def page_language(request: HttpRequest, default: str) -> None:
+    """Switch to `default` (a calendar's or a booking's language) unless the visitor chose
+    one (config.middleware.LanguageMiddleware)."""
+    language = getattr(request, "visitor_language", None) or translation.get_language()
+    if default and not getattr(request, "language_chosen", False):
+        language = default
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+
+
+def clock_urls(picker: Picker) -> dict[int, str]:
+    """The booking page as it is, with 12- or 24-hour times."""
+    day = picker.selected_date_iso or None
+    tz = picker.tz.key if picker.tz_explicit else None
+    return {
+        clock: picker.url(tz=tz, month=picker.month_param, date=day, clock=str(clock))
+        for clock in (12, 24)
+    }
 
 
 class PermanentLinkView(BookingPageView):

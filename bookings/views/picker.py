@@ -23,9 +23,11 @@ from zoneinfo import ZoneInfo
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
 
 from bookings.forms import parse_start
 from calendars.models import Calendar
+from config import i18n
 from config.timezones import iana_timezone_names
 
 FreeSlots = Callable[..., list[datetime]]
@@ -63,29 +65,58 @@ def timezone_label(name: str) -> str:
     return name.replace("_", " ")
 
 
-@lru_cache(maxsize=256)
-def timezone_options(selected: str) -> SafeString:
-    """The <option>s of the timezone <select>, grouped by area, `selected` marked.
+def _offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "\u2212"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{mins:02d}"
+
+
+@lru_cache(maxsize=4)
+def _zone_rows(
+    minute: datetime, clock: int
+) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+    """(group, its label, ((zone, option text), ...)) for every offered zone, as of `minute`:
+    "Berlin · UTC+01:00 · 14:05". Worked out once a minute (per clock), for every page."""
+
+    def text(name: str) -> str:
+        local = minute.astimezone(ZoneInfo(name))
+        city = timezone_label(name.partition("/")[2] or name).replace("/", " / ")
+        return f"{city} \u00b7 {_offset_text(local.utcoffset())} \u00b7 {format_time(local, clock)}"
+
+    utc = f"UTC \u00b7 {format_time(minute, clock)}"
+    rows = [("UTC", "UTC", (("UTC", utc),))]
+    for area, names in _offered_timezones():
+        rows.append((area, area, tuple((name, text(name)) for name in names)))
+    return tuple(rows)
+
+
+@lru_cache(maxsize=64)  # ~40 kB each; entries of past minutes fall out first
+def timezone_options(selected: str, minute: datetime | None = None, clock: int = 24) -> SafeString:
+    """The <option>s of the timezone <select>, grouped by region, each with its current UTC
+    offset and local time, `selected` marked.
 
     Rendering ~420 options through the template engine would dominate the page's cost, so
-    the markup is built once per selected zone and cached.
+    the markup is built once per selected zone (and minute) and cached.
     """
+    minute = minute or datetime.now(UTC).replace(second=0, microsecond=0)
     parts = []
     offered = {name for _, names in _offered_timezones() for name in names} | {"UTC"}
     if selected not in offered:
         parts.append(format_html('<option value="{}" selected>{}</option>', selected, selected))
-    utc_selected = mark_safe(" selected") if selected == "UTC" else ""
-    parts.append(format_html('<option value="UTC"{}>UTC</option>', utc_selected))
-    for area, names in _offered_timezones():
-        options = format_html_join(
+    for group, label, options in _zone_rows(minute, clock):
+        markup = format_html_join(
             "",
             '<option value="{}"{}>{}</option>',
             (
-                (name, mark_safe(" selected") if name == selected else "", timezone_label(name))
-                for name in names
+                (name, mark_safe(" selected") if name == selected else "", text)
+                for name, text in options
             ),
         )
-        parts.append(format_html('<optgroup label="{}">{}</optgroup>', area, options))
+        if group == "UTC":
+            parts.append(markup)
+        else:
+            parts.append(format_html('<optgroup label="{}">{}</optgroup>', label, markup))
     return mark_safe("".join(parts))  # noqa: S308 (every piece above is escaped)
 
 
@@ -131,30 +162,21 @@ def format_duration(minutes: int) -> str:
     return f"{mins} min"
 
 
-# English names from tables: strftime("%A %B") goes through the C locale on every call.
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def format_time(moment: datetime) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"
+def format_time(moment: datetime, clock: int = 24) -> str:
+    return i18n.format_time(moment, clock)
 
 
 def format_day(day: date) -> str:
-    return f"{_WEEKDAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return i18n.format_day(day)
+
+
+def when_label(*, start: datetime, end: datetime, tz_name: str, clock: int = 24) -> str:
+    tz = ZoneInfo(tz_name)
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    label = f"{format_day(local_start.date())}, {format_time(local_start, clock)} \u2013 "
+    if local_end.date() != local_start.date():
+        label += f"{format_day(local_end.date())}, "
+    return label + format_time(local_end, clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +189,12 @@ class DayCell:
 
     @property
     def label(self) -> str:
-        count = f"{self.free} free time{'s' if self.free != 1 else ''}" if self.free else "no times"
+        count = (
+            ngettext("%(count)d free time", "%(count)d free times", self.free)
+            % {"count": self.free}
+            if self.free
+            else gettext("no times")
+        )
         return f"{format_day(self.date)}, {count}"
 
 
@@ -175,7 +202,7 @@ class DayCell:
 class TimeChoice:
     start: datetime  # in the invitee's timezone
     iso: str  # start.isoformat(), with the UTC offset: what the form posts back
-    label: str  # HH:MM
+    label: str  # HH:MM, or h:MM AM on a 12-hour clock
     selected: bool
 
 
@@ -201,6 +228,13 @@ class Picker:
     base_path: str
     day_url_prefix: str = ""
     extra_params: Mapping[str, str] = field(default_factory=dict)
+    # Set when neither this month nor the next has a free time: the first day with one
+    # later in the booking window (None: none at all), and whether that was looked for.
+    next_open_day: date | None = None
+    looked_ahead: bool = False
+    clock: int = 24  # 12 or 24: how times read
+    # The page's "now" to the minute: the timezone list shows each zone's local time.
+    now_minute: datetime | None = None
 
     @cached_property
     def weeks(self) -> list[list[DayCell]]:
@@ -223,7 +257,7 @@ class Picker:
         for slot in self.day_slots:
             local = slot.astimezone(tz)
             iso = local.isoformat()
-            choices.append(TimeChoice(local, iso, iso[11:16], slot == chosen))
+            choices.append(TimeChoice(local, iso, format_time(local, self.clock), slot == chosen))
         return choices
 
     @property
@@ -237,11 +271,22 @@ class Picker:
     @property
     def selected_time_label(self) -> str:
         moment = self.selected_time
-        return f"{format_day(moment.date())} at {format_time(moment)}" if moment else ""
+        if not moment:
+            return ""
+        return gettext("%(day)s at %(time)s") % {
+            "day": format_day(moment.date()),
+            "time": format_time(moment, self.clock),
+        }
 
     @property
     def month_label(self) -> str:
-        return f"{_MONTHS[self.month.month - 1]} {self.month.year}"
+        return i18n.format_month(self.month)
+
+    @property
+    def weekday_headers(self) -> list[tuple[str, str]]:
+        """(short, full) weekday names, Monday first, for the month grid's header."""
+        weekdays, _, short = i18n.names(i18n.current())
+        return list(zip(short, weekdays, strict=True))
 
     @property
     def month_param(self) -> str:
@@ -257,11 +302,23 @@ class Picker:
 
     @property
     def timezone_options(self) -> SafeString:
-        return timezone_options(self.tz.key)
+        return timezone_options(self.tz.key, self.now_minute, self.clock)
 
     @property
     def has_free_days(self) -> bool:
         return any(self.free_counts)
+
+    @property
+    def next_open_label(self) -> str:
+        return format_day(self.next_open_day) if self.next_open_day else ""
+
+    @property
+    def next_open_url(self) -> str:
+        day = self.next_open_day
+        if day is None:
+            return ""
+        tz = self.tz.key if self.tz_explicit else None
+        return self.url(tz=tz, month=f"{day:%Y-%m}", date=day.isoformat())
 
     # The grid and the time list are built here rather than in template loops: on the
     # benchmarked page GET they are most of the markup, and plain string building is an
@@ -298,7 +355,8 @@ class Picker:
                 f'value="{choice.iso}"{checked}>'
                 f'<label class="time-btn" for="time-{index}">{choice.label}</label>'
             )
-        # Only digits, "-", ":", "+" and "T" (isoformat, strftime): nothing to escape.
+        # isoformat values and clock labels (digits, ":", AM/PM from config.i18n): nothing
+        # to escape.
         return mark_safe("".join(parts))  # noqa: S308
 
     def url(self, **params: str | None) -> str:
@@ -315,6 +373,7 @@ def build_picker(
     base_path: str,
     default_tz: str | None = None,
     extra_params: Mapping[str, str] | None = None,
+    clock: int = 24,
 ) -> Picker:
     """Everything the picker templates need, from the request's query parameters.
 
@@ -340,10 +399,22 @@ def build_picker(
     month = min(max(month, first_month), last_month)
 
     day_starts, slots = _month_slots(month, tz, free_slots)
-    if not slots and not explicit_month and month < last_month:
-        # Late in the month nothing may be left: show the next month rather than an empty one.
-        month = _add_months(month, 1)
-        day_starts, slots = _month_slots(month, tz, free_slots)
+    next_open_day = None
+    looked_ahead = False
+    if not slots and not explicit_month:
+        # Late in the month nothing may be left: show the next month rather than an empty
+        # one. When that is empty too (a calendar with no hours, a fully booked season), stay
+        # on this month and say when the next free day is, rather than open an empty future.
+        if month < last_month:
+            next_starts, next_slots = _month_slots(_add_months(month, 1), tz, free_slots)
+            if next_slots:
+                month, day_starts, slots = _add_months(month, 1), next_starts, next_slots
+            else:
+                looked_ahead = True
+                later = free_slots(range_start=next_starts[-1], range_end=window_end)
+                next_open_day = later[0].astimezone(tz).date() if later else None
+        else:
+            looked_ahead = True
 
     # Index of the first slot of each day of the month (plus the end), found by bisect.
     bounds = [bisect_left(slots, start) for start in day_starts]
@@ -387,6 +458,10 @@ def build_picker(
         window_end=window_end.replace(second=0, microsecond=0),
         base_path=base_path,
         extra_params=extra_params or {},
+        next_open_day=next_open_day,
+        looked_ahead=looked_ahead,
+        clock=clock,
+        now_minute=now.astimezone(UTC).replace(second=0, microsecond=0),
     )
     # Every day link differs only in its date: encode the rest once (date comes last).
     picker.day_url_prefix = picker.url(tz=tz_param, month=picker.month_param, date="_")[:-1]

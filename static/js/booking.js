@@ -13,9 +13,36 @@
   if (!root || !window.fetch || !window.URLSearchParams) return;
   document.documentElement.classList.add("js");
 
-  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-    "September", "October", "November", "December"];
-  var WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+  // Names, patterns and words in the page's language, from the server (config/i18n.py).
+  var formatsNode = document.getElementById("booking-formats");
+  var F = formatsNode ? JSON.parse(formatsNode.textContent) : {};
+  var MONTHS = F.months || ["January", "February", "March", "April", "May", "June", "July",
+    "August", "September", "October", "November", "December"];
+  var WEEKDAYS = F.weekdays || ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
+    "Friday", "Saturday"];
+  var S = F.strings || {};
+  var CARRIED = F.carried || {};
+
+  function fill(template, values) {
+    return String(template).replace(/%\((\w+)\)s/g, function (all, key) {
+      return key in values ? values[key] : all;
+    });
+  }
+
+  function t(key, fallback, values) { return fill(S[key] || fallback, values || {}); }
+
+  function freeCount(n) {
+    return t(n === 1 ? "free_one" : "free_many", n === 1 ? "%(count)s free time" : "%(count)s free times", { count: n });
+  }
+
+  // HH:MM, or h:MM AM on a 12-hour clock, from an ISO string in the zone of its offset.
+  function timeLabel(iso) {
+    var hour = +iso.slice(11, 13);
+    var minute = iso.slice(14, 16);
+    if (F.clock !== 12) return iso.slice(11, 16);
+    var marks = F.am_pm || ["AM", "PM"];
+    return ((hour % 12) || 12) + ":" + minute + "\u00a0" + (hour < 12 ? marks[0] : marks[1]);
+  }
 
   var el = {
     notice: root.querySelector("[data-notice]"),
@@ -56,12 +83,15 @@
   function dayLabel(isoDate) {
     var p = parts(isoDate);
     var weekday = new Date(Date.UTC(p.y, p.m - 1, p.d)).getUTCDay();
-    return WEEKDAYS[weekday] + ", " + p.d + " " + MONTHS[p.m - 1] + " " + p.y;
+    return fill(F.day_pattern || "{weekday}, {day} {month} {year}",
+      {}).replace("{weekday}", WEEKDAYS[weekday]).replace("{day}", p.d)
+      .replace("{month}", MONTHS[p.m - 1]).replace("{year}", p.y);
   }
 
   function monthLabel(month) {
     var p = parts(month + "-01");
-    return MONTHS[p.m - 1] + " " + p.y;
+    return (F.month_pattern || "{month} {year}").replace("{month}", MONTHS[p.m - 1])
+      .replace("{year}", p.y);
   }
 
   function addMonths(month, n) {
@@ -98,6 +128,7 @@
 
   function pageUrl(params) {
     var query = new URLSearchParams();
+    params = Object.assign({}, CARRIED, params);
     Object.keys(params).forEach(function (key) { if (params[key]) query.set(key, params[key]); });
     var text = query.toString();
     return basePath + (text ? "?" + text : "");
@@ -149,7 +180,7 @@
       "data-nav": direction,
       "data-month-target": target,
       rel: "nofollow",
-      "aria-label": direction === "prev" ? "Previous month" : "Next month"
+      "aria-label": direction === "prev" ? t("prev_month", "Previous month") : t("next_month", "Next month")
     }, arrow);
   }
 
@@ -186,7 +217,7 @@
             href: pageUrl({ tz: state.tz, month: month, date: iso }),
             rel: "nofollow",
             "data-date": iso,
-            "aria-label": dayLabel(iso) + ", " + free + " free time" + (free === 1 ? "" : "s")
+            "aria-label": dayLabel(iso) + ", " + freeCount(free)
           }, String(day));
           if (selected) link.setAttribute("aria-current", "true");
           td.appendChild(link);
@@ -201,14 +232,14 @@
     if (empty) empty.parentNode.removeChild(empty);
     if (!anyFree) {
       empty = make("p", { "class": "muted empty-month", "data-empty-month": "" },
-        "No free times in " + monthLabel(month) + ".");
+        t("empty_month", "No free times in %(month)s.", { month: monthLabel(month) }));
       el.monthView.appendChild(empty);
     }
   }
 
   function drawTimes() {
     var times = state.date ? (state.slots[state.date] || []) : [];
-    el.legend.textContent = state.date ? dayLabel(state.date) : "Pick a day";
+    el.legend.textContent = state.date ? dayLabel(state.date) : t("pick_day", "Pick a day");
     el.timeList.textContent = "";
     var stillFree = false;
     times.forEach(function (iso, i) {
@@ -216,11 +247,12 @@
       var input = make("input", { "class": "time-input", type: "radio", name: "start", id: id, value: iso });
       if (sameInstant(iso, state.time)) { input.checked = true; stillFree = true; }
       el.timeList.appendChild(input);
-      el.timeList.appendChild(make("label", { "class": "time-btn", "for": id }, iso.slice(11, 16)));
+      el.timeList.appendChild(make("label", { "class": "time-btn", "for": id }, timeLabel(iso)));
     });
     if (!times.length) {
       el.timeList.appendChild(make("p", { "class": "muted" },
-        state.date ? "No free times on this day." : "Choose a highlighted day to see its free times."));
+        state.date ? t("no_times_day", "No free times on this day.")
+          : t("choose_day", "Choose a highlighted day to see its free times.")));
     }
     if (!stillFree) state.time = "";
     drawDetails();
@@ -231,8 +263,9 @@
     var chosen = root.querySelector("input[name=start]:checked");
     el.details.hidden = !chosen;
     if (chosen) {
-      el.summary.textContent = dayLabel(chosen.value.slice(0, 10)) + " at " +
-        chosen.value.slice(11, 16) + " (" + tzLabel(state.tz) + ")" +
+      el.summary.textContent = t("day_at", "%(day)s at %(time)s", {
+        day: dayLabel(chosen.value.slice(0, 10)), time: timeLabel(chosen.value)
+      }) + " (" + tzLabel(state.tz) + ")" +
         (state.duration ? " \u00b7 " + state.duration : "");
     }
   }
@@ -270,12 +303,12 @@
       tzLabels.forEach(function (node) { node.textContent = tzLabel(tz); });
       var count = state.date ? slots[state.date].length : 0;
       announce(monthLabel(month) + ". " + (state.date
-        ? count + " free time" + (count === 1 ? "" : "s") + " on " + dayLabel(state.date) + ", in " + tzLabel(tz) + "."
-        : "No free times this month."));
+        ? t("on_day", "%(count)s on %(day)s, in %(tz)s.", { count: freeCount(count), day: dayLabel(state.date), tz: tzLabel(tz) })
+        : t("no_times_month", "No free times this month.")));
     }).catch(function () {
       if (ticket !== state.loading) return;
       if (fallbackUrl) { window.location.assign(fallbackUrl); return; }
-      showNotice("Could not load free times. Check your connection and try again.");
+      showNotice(t("load_failed", "Could not load free times. Check your connection and try again."));
     }).then(function () {
       if (ticket === state.loading) {
         root.classList.remove("is-loading");
@@ -303,7 +336,7 @@
       drawTimes();
       syncUrl();
       var count = (state.slots[state.date] || []).length;
-      announce(count + " free time" + (count === 1 ? "" : "s") + " on " + dayLabel(state.date) + ".");
+      announce(t("on_day_short", "%(count)s on %(day)s.", { count: freeCount(count), day: dayLabel(state.date) }));
     }).catch(function () { window.location.assign(fallbackUrl); });
   }
 
@@ -339,13 +372,39 @@
     }
   });
 
+  // On a phone the details form sits below the month and the times: bring it into view
+  // once a time is picked (and "Change time" goes back up).
+  function reduceMotion() {
+    return !!(window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches);
+  }
+
+  function revealDetails() {
+    if (!el.details || el.details.hidden) return;
+    var box = el.details.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight - 160) {
+      el.details.scrollIntoView({ block: "start", behavior: reduceMotion() ? "auto" : "smooth" });
+    }
+  }
+
+  root.addEventListener("click", function (event) {
+    var back = event.target.closest("[data-back-to-times]");
+    if (!back) return;
+    event.preventDefault();
+    var times = root.querySelector("[data-times]");
+    times.scrollIntoView({ block: "start", behavior: reduceMotion() ? "auto" : "smooth" });
+    var target = root.querySelector("input[name=start]:checked") || root.querySelector("input[name=start]");
+    if (target) target.focus({ preventScroll: true });
+  });
+
   el.timeList.addEventListener("change", function (event) {
     if (event.target.name !== "start") return;
     state.time = event.target.value;
     showNotice("");
     drawDetails();
     syncUrl();
-    announce("Selected " + state.time.slice(11, 16) + ". " + (el.details ? "Your details are below." : ""));
+    revealDetails();
+    announce(t("selected", "Selected %(time)s.", { time: timeLabel(state.time) }) + " " +
+      (el.details ? t("details_below", "Your details are below.") : ""));
   });
 
   if (el.tzSelect) {
@@ -360,17 +419,23 @@
   if (el.form) el.form.addEventListener("submit", function (event) {
     if (!root.querySelector("input[name=start]:checked")) {
       event.preventDefault();
-      showNotice("Pick a time first.");
+      showNotice(t("pick_first", "Pick a time first."));
       return;
     }
     if (el.form.getAttribute("data-sent")) { event.preventDefault(); return; }
     el.form.setAttribute("data-sent", "1");
-    if (el.submit) { el.submit.disabled = true; el.submit.textContent = "Sending\u2026"; }
+    if (el.submit) { el.submit.disabled = true; el.submit.textContent = t("sending", "Sending\u2026"); }
   });
 
   // Back/forward cache: a restored page must not keep a disabled button.
   var submitLabel = el.submit ? el.submit.textContent : "";
-  window.addEventListener("pageshow", function () {
+  window.addEventListener("pageshow", function (event) {
+    // Back to a page that sent its booking: ask the server again, which knows it is this
+    // visitor's booking now (not a time someone else took).
+    if (event.persisted && el.form && el.form.getAttribute("data-sent")) {
+      window.location.reload();
+      return;
+    }
     if (el.form) el.form.removeAttribute("data-sent");
     if (el.submit) { el.submit.disabled = false; el.submit.textContent = submitLabel; }
   });

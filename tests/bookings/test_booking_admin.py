@@ -197,7 +197,11 @@ def test_it_cancels_the_selected_bookings(owner_client, calendar, other_calendar
 
     response = owner_client.post(
         LIST_URL,
-        {"action": "cancel_selected", "_selected_action": [b.pk for b in [*mine, theirs]]},
+        {
+            "action": "cancel_selected",
+            "confirm": "yes",
+            "_selected_action": [b.pk for b in [*mine, theirs]],
+        },
         follow=True,
     )
 
@@ -216,7 +220,9 @@ def test_it_counts_already_cancelled_bookings_apart(owner_client, calendar):
     done = BookingFactory(calendar=calendar, status="cancelled")
 
     response = owner_client.post(
-        LIST_URL, {"action": "cancel_selected", "_selected_action": [done.pk]}, follow=True
+        LIST_URL,
+        {"action": "cancel_selected", "confirm": "yes", "_selected_action": [done.pk]},
+        follow=True,
     )
 
     assert "Cancelled 0 bookings. 1 already cancelled" in response.content.decode()
@@ -498,3 +504,20 @@ def test_it_redirects_an_out_of_range_date_drill_down_in_the_outbox(client, fail
 
     assert response.status_code == 302
     assert response["Location"] == f"{OUTBOX_URL}?e=1"
+
+
+def test_it_asks_to_confirm_before_cancelling(owner_client, calendar):
+    booking = BookingFactory(calendar=calendar, start=SLOT)
+
+    response = owner_client.post(
+        LIST_URL, {"action": "cancel_selected", "_selected_action": [booking.pk]}
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Cancel these bookings?" in html
+    assert 'name="confirm" value="yes"' in html
+    assert f'name="_selected_action" value="{booking.pk}"' in html
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+    assert OutboxMessage.objects.count() == 0

@@ -67,7 +67,9 @@ def test_it_shows_the_invitee_their_own_timezone(booking):
     message = rows()["invitee"]
     assert "Monday, 15 March 2027, 15:00\N{EN DASH}15:30 (Europe/Berlin)" in message.body_text
     assert "Monday, 15 March 2027, 15:00\N{EN DASH}15:30 (Europe/Berlin)" in message.body_html
-    assert message.subject == "Confirmed: Roof consult on Mon 15 Mar 2027, 15:00 (Europe/Berlin)"
+    assert (
+        message.subject == "Confirmed: Roof consult on Monday, 15 March 2027, 15:00 (Europe/Berlin)"
+    )
 
 
 def test_it_shows_the_owner_the_calendar_timezone(booking):
@@ -77,7 +79,7 @@ def test_it_shows_the_owner_the_calendar_timezone(booking):
     assert "When: Monday, 15 March 2027, 10:00\N{EN DASH}10:30 (America/New_York)" in text
     assert "Their time: Monday, 15 March 2027, 15:00\N{EN DASH}15:30 (Europe/Berlin)" in text
     message = rows()["owner"]
-    assert message.subject.startswith("New booking: Jamie Rivera, Mon 15 Mar 2027, 10:00")
+    assert message.subject.startswith("New booking: Jamie Rivera, Monday, 15 March 2027, 10:00")
 
 
 def test_it_puts_absolute_manage_links_in_text_and_html(booking):
@@ -246,7 +248,9 @@ def test_it_records_the_rows_for_the_worker_to_render(booking):
     booking_notify(booking=booking, event="confirmed")
 
     invitee = OutboxMessage.objects.get(key__endswith=":invitee")
-    assert invitee.subject == "Confirmed: Roof consult on Mon 15 Mar 2027, 15:00 (Europe/Berlin)"
+    assert (
+        invitee.subject == "Confirmed: Roof consult on Monday, 15 March 2027, 15:00 (Europe/Berlin)"
+    )
     assert (invitee.body_text, invitee.body_html, invitee.ics) == ("", "", "")
     assert invitee.ics_method == "REQUEST"
     assert invitee.needs_rendering

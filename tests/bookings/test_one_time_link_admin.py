@@ -250,7 +250,11 @@ def test_it_revokes_selected_links_with_the_admin_action(owner_client, calendar)
 
     response = owner_client.post(
         LIST_URL,
-        {"action": "revoke_links", "_selected_action": [link.pk for link in [*active, used]]},
+        {
+            "action": "revoke_links",
+            "confirm": "yes",
+            "_selected_action": [link.pk for link in [*active, used]],
+        },
         follow=True,
     )
 
@@ -266,7 +270,9 @@ def test_it_revokes_selected_links_with_the_admin_action(owner_client, calendar)
 def test_it_does_not_revoke_another_staffs_links_through_the_action(owner_client):
     other = OneTimeLinkFactory()
 
-    owner_client.post(LIST_URL, {"action": "revoke_links", "_selected_action": [other.pk]})
+    owner_client.post(
+        LIST_URL, {"action": "revoke_links", "confirm": "yes", "_selected_action": [other.pk]}
+    )
 
     other.refresh_from_db()
     assert other.revoked_at is None
@@ -495,3 +501,40 @@ def test_it_offers_only_the_calendar_owners_contacts_to_pick(owner_client, calen
 
     assert "mine@example.com" in html
     assert "theirs@example.com" not in html
+
+
+def test_it_asks_to_confirm_before_revoking(owner_client, calendar):
+    link = OneTimeLinkFactory(calendar=calendar)
+
+    response = owner_client.post(
+        LIST_URL, {"action": "revoke_links", "_selected_action": [link.pk]}
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Revoke these one-time links?" in html
+    assert 'name="confirm" value="yes"' in html
+    link.refresh_from_db()
+    assert link.revoked_at is None
+
+
+def test_it_shows_link_times_with_their_timezone(owner_client, calendar):
+    link = OneTimeLinkFactory(calendar=calendar)
+
+    response = owner_client.get(f"{LIST_URL}{link.pk}/change/")
+
+    assert response.status_code == 200
+    created = timezone.localtime(link.created_at)
+    assert f"{created:%Y}" in response.content.decode()
+    assert re.search(r"\d (a\.m\.|p\.m\.|noon|midnight) UTC", response.content.decode())
+
+
+def test_it_shows_share_panel_times_in_the_calendars_timezone(owner_client, calendar):
+    calendar.timezone = "Europe/Berlin"
+    calendar.save()
+    OneTimeLinkFactory(calendar=calendar)
+
+    response = owner_client.get(f"/admin/bookings/onetimelink/share/{calendar.pk}/")
+
+    assert response.status_code == 200
+    assert re.search(r"(a\.m\.|p\.m\.|noon|midnight) CES?T", response.content.decode())

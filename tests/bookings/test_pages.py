@@ -12,8 +12,9 @@ from django.test import override_settings
 from django.urls import reverse
 
 from bookings.models import Booking, BookingSource
+from bookings.views.pages import booking_url
 from tests.bookings.factories import BookingFactory
-from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.calendars.factories import CalendarFactory, DateOverrideFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -457,3 +458,104 @@ def test_it_shows_a_new_booking_at_once(client, calendar):
     response = page(client, calendar, date="2030-01-08")
 
     assert "10:00" not in times_on_page(response)
+
+
+def test_it_opens_a_calendar_without_hours_on_this_month_saying_nothing_is_open(client):
+    calendar = CalendarFactory(hours=[], owner=UserFactory(first_name="Ada", last_name="Lo"))
+
+    response = page(client, calendar)
+
+    assert response.status_code == 200
+    assert "January 2030" in response.text  # not an empty month in the future
+    assert "No times are open for booking right now" in response.text
+    assert "Ada Lo" in response.text
+    assert free_days_on_page(response) == []
+
+
+def test_it_names_the_next_open_day_when_this_month_and_the_next_are_empty(client):
+    calendar = CalendarFactory(hours=[], booking_window_days=90)
+    DateOverrideFactory(calendar=calendar, date=datetime(2030, 3, 12).date())
+
+    response = page(client, calendar)
+
+    assert "January 2030" in response.text
+    assert "No times are open until Tuesday, 12 March 2030" in response.text
+    assert "month=2030-03&amp;date=2030-03-12" in response.text
+    follow = page(client, calendar, month="2030-03", date="2030-03-12")
+    assert times_on_page(follow)[0] == "10:00"
+
+
+def test_it_tells_an_invitee_back_on_the_page_that_they_are_booked(client, calendar):
+    url = calendar.scheduling_path()
+    response = post_booking(client, url)
+    assert response.status_code == 303
+    booking = Booking.objects.get()
+
+    back = page(client, calendar, tz="UTC", date="2030-01-08", time=SLOT.isoformat())
+
+    assert back.status_code == 200
+    assert "You are booked for Tuesday, 8 January 2030, 10:00" in back.text
+    assert f'href="{booking_url(booking)}"' in back.text
+    assert "no longer free" not in back.text
+
+
+def test_it_still_says_a_time_was_taken_to_someone_who_did_not_book_it(client, calendar):
+    BookingFactory(calendar=calendar, start=SLOT)
+
+    response = page(client, calendar, tz="UTC", date="2030-01-08", time=SLOT.isoformat())
+
+    assert "That time is no longer free" in response.text
+    assert "You are booked" not in response.text
+
+
+def test_it_ignores_a_booked_cookie_of_another_calendar(client, calendar):
+    other = CalendarFactory(slug="other")
+    booking = BookingFactory(calendar=other, start=SLOT)
+    client.cookies["onceslot_booked"] = booking.token
+
+    response = page(client, calendar)
+
+    assert "You are booked" not in response.text
+
+
+def timezone_options(response) -> dict[str, str]:
+    return dict(
+        re.findall(r'<option value="([^"]+)"(?: selected)?>([^<]+)</option>', response.text)
+    )
+
+
+def test_it_lists_each_timezone_with_its_offset_and_local_time(client, calendar):
+    # 2030-01-07 08:00 UTC: 17:00 in Tokyo, 03:00 in New York, 13:30 in Kolkata.
+    options = timezone_options(page(client, calendar))
+
+    assert options["Asia/Tokyo"] == "Tokyo · UTC+09:00 · 17:00"
+    assert options["America/New_York"] == "New York · UTC\u221205:00 · 03:00"
+    assert options["Asia/Kolkata"] == "Kolkata · UTC+05:30 · 13:30"
+    assert options["America/Argentina/Buenos_Aires"].startswith("Argentina / Buenos Aires · ")
+    assert options["UTC"] == "UTC · 08:00"
+
+
+def test_it_groups_the_timezones_by_region(client, calendar):
+    response = page(client, calendar)
+
+    groups = re.findall(r'<optgroup label="([^"]+)">', response.text)
+    assert groups == [
+        "Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe",
+        "Indian", "Pacific",
+    ]  # fmt: skip
+    europe = response.text.split('<optgroup label="Europe">')[1].split("</optgroup>")[0]
+    assert 'value="Europe/Berlin"' in europe and 'value="Asia/Tokyo"' not in europe
+
+
+def test_it_shows_the_local_times_of_the_timezone_list_as_time_passes(client, calendar):
+    with time_machine.travel(datetime(2030, 1, 7, 9, 15, tzinfo=UTC), tick=False):
+        options = timezone_options(page(client, calendar))
+
+    assert options["Asia/Tokyo"] == "Tokyo · UTC+09:00 · 18:15"
+
+
+def test_it_uses_the_chosen_timezone_without_javascript(client, calendar):
+    response = page(client, calendar, tz="Asia/Tokyo")
+
+    assert '<option value="Asia/Tokyo" selected>' in response.text
+    assert 'name="tz" value="Asia/Tokyo"' in response.text

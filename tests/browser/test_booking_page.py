@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bookings.models import Booking, BookingSource
+from config.i18n import format_time
 from tests.browser.conftest import PHONE, assert_png
 from tests.calendars.factories import CalendarFactory, UserFactory
 
@@ -75,9 +76,10 @@ def test_it_books_after_switching_timezone_and_picking_a_day_and_time(
     assert booking.timezone == "America/New_York"
     assert booking.source == BookingSource.SCHEDULING_LINK
     assert local.date().isoformat() == chosen_date
-    assert f"{local:%H:%M}" == time_label
+    # en-US reads 12-hour times (config/i18n.py).
+    assert format_time(local, 12) == time_label
     body = page.locator("main").inner_text()
-    assert f"{local:%H:%M} \u2013" in body
+    assert f"{format_time(local, 12)} \u2013" in body
     assert "America/New York" in body
     assert_png(screenshot(page, "booking-confirmation"))
 

@@ -9,6 +9,7 @@ from datetime import time
 import pytest
 
 from bookings.models import Booking, BookingSource, OneTimeLink
+from tests.bookings.factories import OneTimeLinkFactory
 from tests.calendars.factories import CalendarFactory, UserFactory
 
 pytestmark = pytest.mark.browser
@@ -110,3 +111,32 @@ def test_it_copies_with_the_textarea_fallback_without_the_clipboard_api(
     page.wait_for_selector('[data-copy-target="share-embed-code"][data-copied="true"]')
     assert f"/embed/{calendar.slug}/" in page.locator("#share-embed-code").input_value()
     assert page.locator("#panel-one-time").is_hidden()
+
+
+def test_it_asks_before_revoking_a_one_time_link_on_the_share_panel(
+    live_server, calendar, new_page
+):
+    link = OneTimeLinkFactory(calendar=calendar, label="For Jamie")
+    staff = new_page()
+    staff.goto(
+        f"{live_server.url}/admin/login/?next=/admin/bookings/onetimelink/share/{calendar.pk}/"
+    )
+    staff.fill("#id_username", "robin")
+    staff.fill("#id_password", "pw")
+    staff.click("input[type=submit]")
+    staff.wait_for_url(f"**/share/{calendar.pk}/")
+    staff.get_by_role("tab", name="One-Time Link").click()
+    revoke = staff.locator(f'form:has(input[name=link][value="{link.pk}"]) button')
+
+    questions = []
+    staff.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    revoke.click()
+    link.refresh_from_db()
+    assert questions and "Revoke this one-time link?" in questions[0]
+    assert link.revoked_at is None
+
+    staff.once("dialog", lambda dialog: dialog.accept())
+    with staff.expect_navigation():
+        revoke.click()
+    link.refresh_from_db()
+    assert link.revoked_at is not None

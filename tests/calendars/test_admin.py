@@ -323,3 +323,33 @@ def test_it_does_not_show_the_hours_of_another_staff_users_calendar_inline(admin
     assert {row.calendar_id for row in inline_admin.get_queryset(request)} == {mine.pk}
     assert not inline_admin.has_change_permission(request, CalendarFactory())
     assert inline_admin.has_change_permission(request, mine)
+
+
+def test_it_shows_a_real_example_url_in_the_slug_help(admin_client, staff, settings):
+    settings.SITE_URL = "https://book.example.com"
+    calendar = CalendarFactory(owner=staff, slug="roof-consult")
+
+    add_page = admin_client.get(ADD_URL).content.decode()
+    change_page = admin_client.get(change_url(calendar)).content.decode()
+
+    assert "https://book.example.com/book/intro-call/" in add_page
+    assert "https://book.example.com/book/roof-consult/" in change_page
+    assert "&lt;slug&gt;" not in change_page
+
+
+def test_it_saves_a_calendar_without_hours_with_a_warning(admin_client):
+    response = admin_client.post(ADD_URL, form_data(weekly=[]), follow=True)
+
+    assert response.status_code == 200
+    calendar = Calendar.objects.get(slug="consult")
+    assert calendar.weekly_hours.count() == 0
+    messages = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert any(tag == "warning" and "has no weekly hours" in text for tag, text in messages)
+
+
+def test_it_saves_a_calendar_with_hours_without_a_warning(admin_client):
+    response = admin_client.post(ADD_URL, form_data(), follow=True)
+
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert not any("has no weekly hours" in text for text in messages)

@@ -72,9 +72,11 @@ def test_it_creates_a_calendar_in_the_issue_shape(api, staff):
     body = response.json()
     calendar = Calendar.objects.get(pk=body["id"])
     assert calendar.owner == staff
-    # Issue 15 grew the shape by use_connected_calendars (default true).
+    # Grown since: use_connected_calendars (default true) and language (empty: the invitee's
+    # browser language).
     assert body["use_connected_calendars"] is True
-    grown = ("id", "links", "use_connected_calendars")
+    assert body["language"] == ""
+    grown = ("id", "links", "use_connected_calendars", "language")
     assert {k: v for k, v in body.items() if k not in grown} == ISSUE_EXAMPLE
     assert list(calendar.date_overrides.values_list("date", "start", "end")) == [
         (date(2027, 3, 15), time(13), time(15)),
@@ -381,3 +383,19 @@ def test_it_asks_an_anonymous_client_to_authenticate(method, data):
     response = call(APIClient(), method, calendar, data)
     assert response.status_code == 401
     assert Calendar.objects.count() == 1
+
+
+def test_it_sets_a_calendars_language(api):
+    response = api.post(LIST_URL, payload(language="de"), format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["language"] == "de"
+    assert Calendar.objects.get(pk=response.json()["id"]).language == "de"
+
+
+def test_it_refuses_a_language_it_does_not_offer(api):
+    response = api.post(LIST_URL, payload(language="xx"), format="json")
+
+    assert response.status_code == 400
+    assert "language" in response.json()
+    assert not Calendar.objects.exists()
