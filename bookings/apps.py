@@ -6,4 +6,5 @@ class BookingsConfig(AppConfig):
     name = "bookings"
 
     def ready(self) -> None:
-        from bookings import calendar_sync  # noqa: F401  (connects the write-back receivers)
+        # Both connect receivers: the calendar write-back and the answers' versions.
+        from bookings import calendar_sync, slot_versions  # noqa: F401

@@ -125,6 +125,9 @@ class Calendar(models.Model):
     # change is seen by the next read. A random token, not updated_at, because frozen or
     # coarse clocks would give two versions the same value.
     rules_version = models.CharField(max_length=16, default=new_rules_version, editable=False)
+    # One more on every write of one of the calendar's bookings (bookings/slot_versions.py):
+    # with rules_version, the key of the cached public answers (bookings/answer_cache.py).
+    bookings_version = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -151,6 +154,11 @@ class Calendar(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "rules_version"}
         super().save(*args, **kwargs)
+
+    @classmethod
+    def bookings_changed(cls, pk: int) -> None:
+        """A booking of calendar `pk` was written: its cached public answers are old."""
+        cls.objects.filter(pk=pk).update(bookings_version=models.F("bookings_version") + 1)
 
     @property
     def feed_token(self) -> str:

@@ -2,6 +2,7 @@
 
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -67,12 +68,15 @@ def calendar_list_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Cal
     return calendar_queryset_with_hours().visible_to(user)
 
 
-def calendar_get_public(*, slug: str) -> Calendar:
-    """The active calendar behind a scheduling link; Http404 when unknown or inactive."""
-    calendar = Calendar.objects.filter(slug=slug, is_active=True).first()
-    if calendar is None:
-        raise Http404("No such calendar.")
-    return calendar
+def calendar_get_public(*, slug: str, fields: Sequence[str] = ()) -> Calendar:
+    """The active calendar behind a scheduling link; Http404 when unknown or inactive.
+
+    `fields`: read just these (QuerySet.only); any other is read when first used."""
+    calendars = Calendar.objects.only(*fields) if fields else Calendar.objects.all()
+    try:
+        return calendars.get(slug=slug, is_active=True)
+    except Calendar.DoesNotExist:
+        raise Http404("No such calendar.") from None
 
 
 def _prefetched(calendar: Calendar, name: str) -> list | None:

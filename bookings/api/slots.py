@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
+from django.utils import timezone as dj_timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -27,6 +28,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
+from bookings.answer_cache import KEY_FIELDS, cached_answer
 from bookings.selectors import calendar_free_slot_micros
 from calendars.availability import from_epoch_micros
 from calendars.models import Calendar
@@ -199,13 +201,18 @@ def slots_response(
     query_params=request.query_params, label=...)` answers exactly like this one.
     """
     query = parse_slots_query(query_params, default_timezone=calendar.timezone)
-    starts = free_starts(calendar=calendar, query=query, clamp=clamp)
-    body = slots_json(
-        label=calendar.slug if label is None else label,
-        timezone_name=query.timezone,
-        starts=starts,
-        tz=query.tz,
-    )
+    label = calendar.slug if label is None else label
+    now = dj_timezone.now()
+
+    def build(calendar: Calendar) -> bytes:
+        starts = free_starts(calendar=calendar, query=query, now=now, clamp=clamp)
+        return slots_json(label=label, timezone_name=query.timezone, starts=starts, tz=query.tz)
+
+    if clamp is None:  # a one-time link's answer serves one invitee: not worth keeping
+        parts = ("slots", label, query.first.isoformat(), query.last.isoformat(), query.timezone)
+        body = cached_answer(calendar=calendar, now=now, parts=parts, build=build)
+    else:
+        body = build(calendar)
     return HttpResponse(body, content_type="application/json")
 
 
@@ -286,7 +293,9 @@ class CalendarSlotsView(PublicAPIView):
         return self.answer(request.query_params, slug)
 
     def answer(self, query_params: Mapping[str, str], slug: str) -> HttpResponse:
-        calendar = calendar_get_public(slug=slug)
+        # The answer is usually cached: read what its key and the query need, and leave
+        # the rest of the row to a miss (a fifth of a cached answer's CPU, make bench).
+        calendar = calendar_get_public(slug=slug, fields=(*KEY_FIELDS, "slug", "timezone"))
         return slots_response(calendar=calendar, query_params=query_params)
 
 

@@ -159,6 +159,9 @@ def booking_cancel(
     """Cancel and free the slot at once. Cancelling a cancelled booking changes nothing and
     sends nothing (a double click, a retried request)."""
     with transaction.atomic():
+        # The calendar's row first, as in every booking write (the lock order): the cancel
+        # moves the calendar's bookings_version on (bookings/slot_versions.py).
+        _lock_calendar_row(booking.calendar_id)
         locked = Booking.objects.select_for_update().get(pk=booking.pk)
         if locked.status == Booking.Status.CANCELLED:
             return locked
@@ -237,6 +240,11 @@ def _lock_calendar(calendar: Calendar) -> Calendar:
     if locked is None or not locked.is_active:
         raise CalendarInactive("This calendar is not taking bookings.")
     return locked
+
+
+def _lock_calendar_row(calendar_id: int) -> None:
+    """The calendar's lock alone, whether or not it still takes bookings (a cancel)."""
+    list(Calendar.objects.select_for_update().filter(pk=calendar_id).values_list("pk"))
 
 
 def _check_reach(*, calendar: Calendar, start: datetime, now: datetime) -> None:

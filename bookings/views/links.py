@@ -116,6 +116,7 @@ def renewal_request(request: HttpRequest, link: OneTimeLink) -> HttpResponse:
 @method_decorator(csrf_exempt, name="dispatch")
 class OneTimeLinkPageView(BookingPageView):
     source = BookingSource.ONE_TIME_LINK
+    shared_page = False  # one invitee's page, behind a secret URL
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         link = one_time_link_get_by_token(token=kwargs["token"])

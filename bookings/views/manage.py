@@ -114,6 +114,7 @@ class RescheduleView(BookingPageView):
     BookingPageView.as_view)."""
 
     template_name = "bookings/reschedule.html"
+    shared_page = False  # one booking's page, behind a secret URL
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.booking = booking_from_token(kwargs["token"])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from bookings.models import Booking, BookingSource
@@ -559,3 +559,51 @@ def test_it_uses_the_chosen_timezone_without_javascript(client, calendar):
 
     assert '<option value="Asia/Tokyo" selected>' in response.text
     assert 'name="tz" value="Asia/Tokyo"' in response.text
+
+
+# --- the page from Django's cache (bookings/answer_cache.py) ------------------------------
+
+
+def test_it_serves_a_repeat_from_the_cache(client, calendar, django_assert_num_queries):
+    first = page(client, calendar, tz="UTC", date="2030-01-08")
+    with django_assert_num_queries(1):  # the calendar and its owner; no bookings read
+        again = page(client, calendar, tz="UTC", date="2030-01-08")
+    assert again.content == first.content
+
+
+def test_it_shares_the_cached_page_across_campaign_tags(
+    client, calendar, django_assert_num_queries
+):
+    first = page(client, calendar, date="2030-01-08")
+    with django_assert_num_queries(1):
+        tagged = page(client, calendar, date="2030-01-08", utm_source="newsletter")
+    assert tagged.content == first.content
+
+
+def test_it_drops_a_time_booked_since_the_last_view_at_once(client, calendar):
+    assert "10:00" in times_on_page(page(client, calendar, tz="UTC", date="2030-01-08"))
+    post_booking(Client(), calendar.scheduling_path())  # another invitee, another browser
+    assert "10:00" not in times_on_page(page(client, calendar, tz="UTC", date="2030-01-08"))
+
+
+def test_it_draws_each_language_apart(client, calendar):
+    english = page(client, calendar, date="2030-01-08")
+    german = page(client, calendar, date="2030-01-08", lang="de")
+    assert '<html lang="en">' in english.text
+    assert '<html lang="de">' in german.text
+
+
+def test_it_draws_each_clock_apart(client, calendar):
+    assert "10:00" in times_on_page(page(client, calendar, tz="UTC", date="2030-01-08"))
+    twelve = page(client, calendar, tz="UTC", date="2030-01-08", clock="12")
+    assert ">10:00\u00a0AM</label>" in twelve.text
+
+
+def test_it_keeps_the_booked_notice_out_of_the_shared_page(client, calendar):
+    response = post_booking(client, calendar.scheduling_path())
+    assert response.status_code == 303
+    back = page(client, calendar, tz="UTC", date="2030-01-08", time=SLOT.isoformat())
+    other = page(Client(), calendar, tz="UTC", date="2030-01-08", time=SLOT.isoformat())
+    assert "You are booked" in back.text
+    assert "You are booked" not in other.text
+    assert "That time is no longer free" in other.text

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from bookings.api.slots import slots_json
 from bookings.models import Booking
+from bookings.services.bookings import booking_cancel, booking_create, booking_reschedule
 from calendars.availability import epoch_micros, from_epoch_micros
+from calendars.models import Calendar
 from calendars.services import calendar_update
 from tests.bookings.factories import BookingFactory
 from tests.calendars.factories import CalendarFactory, DateOverrideFactory
@@ -263,7 +265,9 @@ def busy_calendar():
     return calendar
 
 
-QUERY_BOUND = 5  # calendar, weekly hours, overrides, bookings, connected-calendar busy time
+# The calendar's key fields; on a cache miss the whole calendar, weekly hours, overrides,
+# bookings and connected-calendar busy time.
+QUERY_BOUND = 6
 
 
 def test_it_answers_one_day_in_a_constant_number_of_queries(client, django_assert_max_num_queries):
@@ -287,13 +291,29 @@ def test_it_answers_93_days_in_the_same_number_of_queries(client, django_assert_
 # --- a changed calendar is never served stale -------------------------------------
 
 
-def test_it_answers_a_warm_request_with_two_queries(client, django_assert_num_queries):
+def test_it_answers_new_dates_with_three_queries_once_warm(client, django_assert_num_queries):
     calendar = busy_calendar()
     get(client, calendar, start="2027-03-15", end="2027-03-15")
-    with django_assert_num_queries(2):  # the calendar, its bookings (hours cached)
+    with django_assert_num_queries(3):  # the key's fields, the whole calendar, its bookings
         response = get(client, calendar, start="2027-03-16", end="2027-03-20")
     assert response.status_code == 200
     assert len(response.json()["slots"]) == 5
+
+
+def test_it_answers_a_repeat_from_the_cache(client, django_assert_num_queries):
+    calendar = busy_calendar()
+    first = get(client, calendar, start="2027-03-15", end="2027-03-20")
+    with django_assert_num_queries(1):  # the calendar's versions; no bookings read
+        again = get(client, calendar, start="2027-03-15", end="2027-03-20")
+    assert again.content == first.content
+
+
+def test_it_answers_each_timezone_apart(client):
+    calendar = CalendarFactory(timezone="UTC")
+    get(client, calendar, start="2027-03-15", end="2027-03-15")
+    response = get(client, calendar, start="2027-03-15", end="2027-03-15", timezone="Asia/Tokyo")
+    assert response.json()["timezone"] == "Asia/Tokyo"
+    assert response.json()["slots"]["2027-03-15"][0] == "2027-03-15T18:00:00+09:00"
 
 
 def test_it_sees_a_deactivation_at_once(client):
@@ -343,6 +363,76 @@ def test_it_sees_a_new_booking_at_once(client):
     BookingFactory(calendar=calendar, start=datetime(2027, 3, 15, 9, tzinfo=UTC))
     slots = get(client, calendar, start="2027-03-15", end="2027-03-15").json()["slots"]
     assert "2027-03-15T09:00:00+00:00" not in slots["2027-03-15"]
+
+
+NINE = "2027-03-15T09:00:00+00:00"
+
+
+def day_slots(client, calendar) -> list[str]:
+    return get(client, calendar, start="2027-03-15", end="2027-03-15").json()["slots"]["2027-03-15"]
+
+
+def booked_at_nine(calendar) -> Booking:
+    return booking_create(
+        calendar=calendar,
+        start=datetime(2027, 3, 15, 9, tzinfo=UTC),
+        name="Ada",
+        email="ada@example.com",
+        timezone="UTC",
+        source="api",
+    )
+
+
+def test_it_sees_a_booking_through_the_service_at_once(client):
+    calendar = CalendarFactory()
+    assert NINE in day_slots(client, calendar)
+    booked_at_nine(calendar)
+    assert NINE not in day_slots(client, calendar)
+
+
+def test_it_sees_a_cancellation_at_once(client):
+    calendar = CalendarFactory()
+    booking = booked_at_nine(calendar)
+    assert NINE not in day_slots(client, calendar)
+    booking_cancel(booking=booking)
+    assert NINE in day_slots(client, calendar)
+
+
+def test_it_sees_a_reschedule_at_once(client):
+    calendar = CalendarFactory()
+    booking = booked_at_nine(calendar)
+    assert NINE not in day_slots(client, calendar)
+    booking_reschedule(booking=booking, start=datetime(2027, 3, 15, 10, tzinfo=UTC))
+    slots = day_slots(client, calendar)
+    assert NINE in slots
+    assert "2027-03-15T10:00:00+00:00" not in slots
+
+
+def test_it_sees_a_deleted_booking_at_once(client):
+    calendar = CalendarFactory()
+    BookingFactory(calendar=calendar, start=datetime(2027, 3, 15, 9, tzinfo=UTC))
+    assert NINE not in day_slots(client, calendar)
+    Booking.objects.filter(calendar=calendar).delete()  # as the admin's bulk delete does
+    assert NINE in day_slots(client, calendar)
+
+
+def test_it_answers_anew_when_the_minute_turns(client):
+    # Notice and the window move with the clock; a cached answer lives within its minute.
+    calendar = CalendarFactory(min_notice_minutes=0)
+    with time_machine.travel(datetime(2027, 3, 15, 8, 59, 30, tzinfo=UTC), tick=False):
+        assert NINE in day_slots(client, calendar)
+    with time_machine.travel(datetime(2027, 3, 15, 9, 0, 1, tzinfo=UTC), tick=False):
+        assert NINE not in day_slots(client, calendar)
+
+
+def test_it_leaves_attendance_marks_out_of_the_versions():
+    # A mark takes the booking's lock alone (bookings/slot_versions.py).
+    calendar = CalendarFactory()
+    booking = BookingFactory(calendar=calendar, start=datetime(2027, 3, 15, 9, tzinfo=UTC))
+    version = Calendar.objects.get(pk=calendar.pk).bookings_version
+    booking.attendance = Booking.Attendance.SHOWED
+    booking.save(update_fields=["attendance"])
+    assert Calendar.objects.get(pk=calendar.pk).bookings_version == version
 
 
 # --- slot text built from integers --------------------------------------------------------
