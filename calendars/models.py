@@ -127,7 +127,9 @@ class Calendar(models.Model):
     rules_version = models.CharField(max_length=16, default=new_rules_version, editable=False)
     # One more on every write of one of the calendar's bookings (bookings/slot_versions.py):
     # with rules_version, the key of the cached public answers (bookings/answer_cache.py).
-    bookings_version = models.PositiveBigIntegerField(default=0, editable=False)
+    # A database default too, for rows inserted by code that predates the field (processes
+    # still running the old release during a deploy, historical models in migrations).
+    bookings_version = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
