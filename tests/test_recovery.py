@@ -3,10 +3,7 @@ restarted empty, a web process killed after its bookings committed. A real Celer
 Redis, a real SMTP server, a real HTTP receiver; default leases and sweep intervals, so the
 times asserted are the ones the README promises."""
 
-import http.server
-import json
 import signal
-import threading
 import time
 from datetime import timedelta
 
@@ -19,6 +16,7 @@ from tests.calendars.factories import CalendarFactory, UserFactory
 from tests.celery_worker import django_subprocess, restart_broker_empty, wait_until
 from tests.conftest import redis_url
 from tests.contacts.factories import ContactFactory
+from tests.http_server import HttpServer, Reply
 from tests.workflows.support import make_workflow
 from workflows.models import Enrollment, StepRun
 from workflows.services import enrollment_create
@@ -28,54 +26,13 @@ pytestmark = [pytest.mark.redis, pytest.mark.smtp, pytest.mark.postgres]
 EMAIL_STEP = {"key": "email", "type": "send_email", "config": {"subject": "Hi", "body": "Hello"}}
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    """A webhook receiver on a free loopback port that records every request and holds the
-    first one until `release` is set (a slow receiver)."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ReceiverHandler)
-        self.requests: list[dict] = []
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
-
-
-class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with self.server._lock:
-            self.server.requests.append({"key": self.headers["Idempotency-Key"], "body": body})
-            first = len(self.server.requests) == 1
-        self.server.arrived.set()
-        if first:
-            self.server.release.wait(300)
-        try:
-            self.send_response(200)
-            self.end_headers()
-        except OSError:
-            pass  # the worker that sent it is dead
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver():
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    """A webhook receiver that records every request and holds the first one until
+    `receiver.release()` (a slow receiver)."""
+    with HttpServer() as server:
+        server.default = lambda request: Reply(hold=request is server.requests[0])
         yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
 
 
 def inside_a_slow_webhook(worker, receiver) -> Enrollment:
@@ -85,7 +42,7 @@ def inside_a_slow_webhook(worker, receiver) -> Enrollment:
     workflow = make_workflow(
         user=owner,
         actions=[
-            {"key": "hook", "type": "send_webhook", "config": {"url": receiver.url}},
+            {"key": "hook", "type": "send_webhook", "config": {"url": receiver.url + "/hook"}},
             EMAIL_STEP,
         ],
     )
@@ -94,7 +51,7 @@ def inside_a_slow_webhook(worker, receiver) -> Enrollment:
         contact=ContactFactory(owner=owner, email="ada@example.com"),
         trigger_type="manual",
     )
-    assert receiver.arrived.wait(60), worker.log()
+    assert receiver.wait_for_requests(1, timeout=60), worker.log()
     return enrollment
 
 
@@ -105,7 +62,7 @@ def test_it_runs_a_step_again_after_its_worker_was_killed_mid_webhook(
     first = celery_worker_factory()
     enrollment = inside_a_slow_webhook(first, receiver)
     first.kill()  # inside the webhook call
-    receiver.release.set()
+    receiver.release()
     hook = enrollment.steps.get(position=0)
     assert hook.status == StepRun.Status.RUNNING
 
@@ -124,7 +81,7 @@ def test_it_runs_a_step_again_after_its_worker_was_killed_mid_webhook(
     hook.refresh_from_db()
     assert (hook.status, hook.attempts) == ("succeeded", 2)
     # Delivered twice (at-least-once), under one key for the receiver to drop the second.
-    assert [r["key"] for r in receiver.requests] == [f"steprun:{hook.pk}"] * 2
+    assert [r.headers["Idempotency-Key"] for r in receiver.requests] == [f"steprun:{hook.pk}"] * 2
     assert len(smtp_server.messages) == 1
 
 
@@ -217,7 +174,7 @@ def test_it_finishes_the_step_it_holds_when_stopped_with_sigterm(
     enrollment = inside_a_slow_webhook(first, receiver)
 
     first.process.send_signal(signal.SIGTERM)  # inside the webhook call
-    receiver.release.set()
+    receiver.release()
     first.process.wait(60)
 
     assert first.process.returncode == 0, first.log()

@@ -7,9 +7,7 @@ window.__xss or call a local beacon server), and no page reports a CSP violation
 console error: the pages, the admin extras and the API docs all work under the policy.
 """
 
-import threading
 from datetime import UTC, datetime, time, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rest_framework.test import APIClient
@@ -18,6 +16,7 @@ from bookings.models import Booking, OutboxMessage
 from bookings.services.one_time_links import one_time_link_generate
 from contacts.models import Contact
 from tests.calendars.factories import CalendarFactory, ConnectedCalendarFactory, UserFactory
+from tests.http_server import HttpServer, Reply, Request
 from tests.workflows.support import make_workflow, run_queued
 from workflows.models import Enrollment
 from workflows.services import enrollment_create
@@ -33,45 +32,19 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-class Beacon:
-    """A local HTTP server a payload would call: it must never hear from the browser."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        beacon = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path.startswith("/frame?"):
-                    # Another site framing one of our pages (not a hit).
-                    body = f'<iframe src="{self.path[7:]}"></iframe>'.encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/html")
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                beacon.hits.append(self.path)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def frame_or_hit(request: Request) -> Reply:
+    if request.path.startswith("/frame?"):
+        # Another site framing one of our pages.
+        frame = f'<iframe src="{request.path[7:]}"></iframe>'
+        return Reply(headers={"Content-Type": "text/html"}, body=frame.encode())
+    return Reply(204)
 
 
 @pytest.fixture
 def beacon():
-    server = Beacon()
-    yield server
-    server.close()
+    """A local HTTP server a payload would call: it must never hear from the browser."""
+    with HttpServer(default=frame_or_hit) as server:
+        yield server
 
 
 def payloads(beacon_url: str, where: str) -> str:
@@ -250,7 +223,7 @@ def test_it_runs_no_script_from_stored_input_on_admin_pages(
     for path in admin_pages(stage):
         open_and_check(tab, live_server.url + path, console)
 
-    assert beacon.hits == []
+    assert beacon.requests == []
 
 
 def test_it_runs_no_script_from_stored_input_on_public_pages(live_server, stage, watched, beacon):
@@ -259,7 +232,7 @@ def test_it_runs_no_script_from_stored_input_on_public_pages(live_server, stage,
     for path in public_pages(stage):
         open_and_check(tab, live_server.url + path, console)
 
-    assert beacon.hits == []
+    assert beacon.requests == []
 
 
 def test_it_shows_the_payloads_as_text(live_server, stage, watched, client):
@@ -288,7 +261,7 @@ def test_it_blocks_injected_inline_script_even_if_escaping_failed(
 
     assert tab.evaluate("window.__xss") is None
     assert any("script-src" in v for v in tab.evaluate("window.__csp"))
-    assert beacon.hits == []
+    assert beacon.requests == []
 
 
 def test_it_renders_the_api_docs_under_the_policy(live_server, stage, watched, client):

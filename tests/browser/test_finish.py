@@ -1,9 +1,8 @@
 """What a new user tripped over in a real browser: Back after booking, the phone layout,
 the embed's height, the reschedule page's timezone."""
 
-import threading
+from contextlib import ExitStack
 from datetime import UTC, datetime, time, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +13,7 @@ from config.i18n import format_time
 from tests.bookings.factories import BookingFactory
 from tests.browser.conftest import PHONE, assert_png
 from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.http_server import HttpServer, Reply
 
 pytestmark = pytest.mark.browser
 
@@ -47,31 +47,13 @@ def book_first_time(page) -> None:
 def host_site():
     """A third-party site on another origin (its own loopback server: Chromium lets a page on
     a loopback address frame another loopback origin). host_site(html) -> its URL."""
-    servers = []
+    with ExitStack() as servers:
 
-    def serve(html: str) -> str:
-        body = html.encode()
+        def serve(html: str) -> str:
+            page = Reply(headers={"Content-Type": "text/html; charset=utf-8"}, body=html.encode())
+            return servers.enter_context(HttpServer(default=page)).url + "/"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}/"
-
-    yield serve
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield serve
 
 
 def in_viewport(page, selector: str) -> bool:

@@ -1,7 +1,5 @@
 """Busy time read from a real CalDAV server (Radicale) and an ICS feed, as the slots see it."""
 
-import http.server
-import threading
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +11,7 @@ from calendars.connections import connection_sync
 from calendars.models import BusyInterval, Connection
 from tests.calendars.connected import connect_radicale, free_starts, vcalendar, vevent
 from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.http_server import HttpServer, Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -321,44 +320,31 @@ def test_it_leaves_out_calendars_that_are_not_ticked_busy(client, radicale, work
 # -- ICS subscriptions ----------------------------------------------------------------------
 
 
-class _Feed(http.server.BaseHTTPRequestHandler):
-    body = b""
-    content_type = "text/calendar"
+FEED = "/basic.ics"
 
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", self.content_type)
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
 
-    def log_message(self, *args):
-        pass
+def feed(body: bytes) -> Reply:
+    return Reply(headers={"Content-Type": "text/calendar"}, body=body)
 
 
 @pytest.fixture
 def ics_server():
-    handler = type("Handler", (_Feed,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.handler = handler
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/basic.ics"
-    yield server
-    server.shutdown()
-    server.server_close()
+    with HttpServer() as server:
+        yield server
 
 
 def test_it_reads_an_ics_subscription_with_googles_x_wr_timezone(client, ics_server, owner):
     # Google writes floating-looking times with the zone in X-WR-TIMEZONE.
-    ics_server.handler.body = vcalendar(
-        vevent("g1", "DTSTART:20270315T100000", "DTEND:20270315T110000"),
-        extra="X-WR-CALNAME:Google\r\nX-WR-TIMEZONE:America/New_York\r\n",
-    ).encode()
+    ics_server.answers[FEED] = feed(
+        vcalendar(
+            vevent("g1", "DTSTART:20270315T100000", "DTEND:20270315T110000"),
+            extra="X-WR-CALNAME:Google\r\nX-WR-TIMEZONE:America/New_York\r\n",
+        ).encode()
+    )
     calendar = hourly_calendar(owner)
     from calendars.connections import connection_create
 
-    connection = connection_create(owner=owner, kind="ics", url=ics_server.url)
+    connection = connection_create(owner=owner, kind="ics", url=ics_server.url + FEED)
 
     assert connection.status == Connection.Status.OK
     assert [(c.name, c.write) for c in connection.calendars.all()] == [("Google", False)]
@@ -369,13 +355,13 @@ def test_it_reads_an_ics_subscription_with_googles_x_wr_timezone(client, ics_ser
 
 
 def test_it_marks_an_ics_file_that_stops_parsing_as_an_error(ics_server, owner):
-    ics_server.handler.body = vcalendar(
-        vevent("g1", "DTSTART:20270315T100000Z", "DTEND:20270315T110000Z")
-    ).encode()
+    ics_server.answers[FEED] = feed(
+        vcalendar(vevent("g1", "DTSTART:20270315T100000Z", "DTEND:20270315T110000Z")).encode()
+    )
     from calendars.connections import connection_create
 
-    connection = connection_create(owner=owner, kind="ics", url=ics_server.url)
-    ics_server.handler.body = b"<html>Sign in</html>"
+    connection = connection_create(owner=owner, kind="ics", url=ics_server.url + FEED)
+    ics_server.answers[FEED] = feed(b"<html>Sign in</html>")
 
     connection = connection_sync(connection=connection, now=NOW + timedelta(minutes=5))
 

@@ -2,9 +2,7 @@
 
 import json
 import socket
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
@@ -13,6 +11,7 @@ from bookings.models import OneTimeLink
 from config import urlpolicy
 from tests.calendars.factories import CalendarFactory, UserFactory
 from tests.contacts.factories import ContactFactory
+from tests.http_server import HttpServer, Reply
 from tests.workflows.support import make_workflow, run_queued
 from workflows.actions import send_webhook
 from workflows.actions.generate_one_time_link import GenerateOneTimeLinkForm
@@ -41,45 +40,10 @@ def run_one(action, *, contact=None, user=None):
     return enrollment.steps.get(), enrollment
 
 
-class Receiver:
-    """A real HTTP server in a thread; `answers` maps a path to (status, headers)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.answers: dict[str, tuple[int, dict]] = {}
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                status, headers = receiver.answers.get(self.path, (200, {}))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver():
-    server = Receiver()
-    yield server
-    server.close()
+    with HttpServer() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -267,43 +231,43 @@ def test_it_posts_the_contact_and_values_as_json(receiver):
 
     assert (step.status, step.output) == ("succeeded", {"status_code": 200})
     [request] = receiver.requests
-    body = json.loads(request["body"])
-    assert request["headers"]["Content-Type"] == "application/json"
-    assert request["headers"]["Idempotency-Key"] == f"steprun:{step.pk}"
+    body = json.loads(request.body)
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Idempotency-Key"] == f"steprun:{step.pk}"
     assert body["contact"]["email"] == "ada@example.com"
     assert body["enrollment"] == enrollment.pk
     assert enrollment.values["hook"] == {"status_code": "200"}
 
 
 def test_it_retries_a_webhook_answering_503(receiver):
-    receiver.answers["/in"] = (503, {})
+    receiver.answers["/in"] = Reply(503)
     step, enrollment = run_one({"type": "send_webhook", "config": {"url": receiver.url + "/in"}})
     assert (step.status, step.error) == ("queued", "The webhook answered 503.")
     assert enrollment.status == "active"
 
 
 def test_it_fails_a_webhook_answering_404_for_good(receiver):
-    receiver.answers["/in"] = (404, {})
+    receiver.answers["/in"] = Reply(404)
     step, enrollment = run_one({"type": "send_webhook", "config": {"url": receiver.url + "/in"}})
     assert (step.status, step.error, step.attempts) == ("failed", "The webhook answered 404.", 1)
     assert enrollment.status == "failed"
 
 
 def test_it_refuses_a_redirect_to_another_host(receiver):
-    port = receiver.server.server_port
-    receiver.answers["/in"] = (307, {"Location": f"http://localhost:{port}/elsewhere"})
+    elsewhere = f"http://localhost:{receiver.port}/elsewhere"
+    receiver.answers["/in"] = Reply(307, {"Location": elsewhere})
     step, _ = run_one({"type": "send_webhook", "config": {"url": receiver.url + "/in"}})
     assert step.status == "failed"
     assert step.error == "The webhook redirected to another host (localhost)."
-    assert [r["path"] for r in receiver.requests] == ["/in"]
+    assert [r.path for r in receiver.requests] == ["/in"]
 
 
 def test_it_follows_a_307_on_the_same_host_with_the_same_post(receiver):
-    receiver.answers["/in"] = (307, {"Location": "/moved"})
+    receiver.answers["/in"] = Reply(307, {"Location": "/moved"})
     step, _ = run_one({"type": "send_webhook", "config": {"url": receiver.url + "/in"}})
     assert step.status == "succeeded"
-    assert [r["path"] for r in receiver.requests] == ["/in", "/moved"]
-    assert receiver.requests[0]["body"] == receiver.requests[1]["body"]
+    assert [r.path for r in receiver.requests] == ["/in", "/moved"]
+    assert receiver.requests[0].body == receiver.requests[1].body
 
 
 def test_it_retries_a_webhook_that_does_not_answer_in_time(monkeypatch):
@@ -329,7 +293,7 @@ def test_it_retries_a_webhook_whose_host_refuses_connections():
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_it_refuses_a_webhook_to_this_machine_by_default(receiver, settings, host):
     settings.WORKFLOW_WEBHOOK_ALLOW_PRIVATE = False
-    url = f"http://{host}:{receiver.server.server_port}/in"
+    url = f"http://{host}:{receiver.port}/in"
 
     step, enrollment = run_one({"type": "send_webhook", "config": {"url": url}})
 
