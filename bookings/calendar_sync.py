@@ -9,7 +9,10 @@ a booking written back does not block its own time twice.
 
 Write-back is `booking_calendar_push`, run by bookings.tasks.push_booking_to_calendar after
 a booking is confirmed, rescheduled or cancelled: it PUTs the event at a fixed name (a
-second run replaces it with the same content: one event) or deletes it.
+second run replaces it with the same content: one event) or deletes it. The booking records
+which calendar holds its event (`Booking.event_calendar`), so a cancel or a move reaches it
+there; when the owner picks another write calendar, their upcoming bookings' events move to
+it, and past ones stay where they were written.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,7 @@ from bookings.signals import booking_cancelled, booking_confirmed, booking_resch
 from calendars import remote
 from calendars.connections import own_uid_suffix, write_calendar_for
 from calendars.models import Calendar, ConnectedCalendar
+from calendars.signals import write_calendar_changed
 
 # The feed shows this much of the past (with everything ahead).
 FEED_PAST = timedelta(days=90)
@@ -69,30 +73,62 @@ def _wrap(events: list[icalendar.Event], *, name: str = "") -> str:
     return cal.to_ical().decode("utf-8")
 
 
-def booking_calendar_push(*, booking_id: int) -> str:
-    """Make the owner's write calendar match the booking: its event present (confirmed) or
-    absent (cancelled, or gone). Returns what was done. remote.RemoteError on failure (the
-    task retries); safe to run any number of times."""
-    booking = Booking.objects.select_related("calendar").filter(pk=booking_id).first()
-    owner_id = booking.calendar.owner_id if booking is not None else None
-    if owner_id is None:
-        return "gone"
-    target = write_calendar_for(owner_id=owner_id)
-    if target is None:
-        return "no write calendar"
+def _access(target: ConnectedCalendar, *, booking_id: int) -> dict[str, str]:
     connection = target.connection
-    access = {
+    return {
         "url": connection.url,
         "username": connection.username,
         "password": connection.password,
         "calendar_url": target.url,
-        "name": event_name(booking_id=booking.pk),
+        "name": event_name(booking_id=booking_id),
     }
+
+
+def _push_once(booking: Booking, *, write: ConnectedCalendar | None) -> str:
+    held = booking.event_calendar
     if booking.status != Booking.Status.CONFIRMED:
-        remote.caldav_delete(**access)
-        return "deleted"
-    remote.caldav_put(**access, ics=_wrap([booking_event(booking=booking)]))
-    return "written"
+        if held is None:
+            return "no event"
+        remote.caldav_delete(**_access(held, booking_id=booking.pk))
+        target, done = None, "deleted"
+    else:
+        # With no write calendar any more, a held event stays where it is and is still kept
+        # up to date; a new write calendar takes it over (the old copy goes).
+        target = write or held
+        if target is None:
+            return "no write calendar"
+        if held is not None and held.pk != target.pk:
+            remote.caldav_delete(**_access(held, booking_id=booking.pk))
+        ics = _wrap([booking_event(booking=booking)])
+        remote.caldav_put(**_access(target, booking_id=booking.pk), ics=ics)
+        done = "written" if held is None or held.pk == target.pk else "moved"
+    Booking.objects.filter(pk=booking.pk).update(event_calendar=target)
+    return done
+
+
+def booking_calendar_push(*, booking_id: int) -> str:
+    """Make the owner's calendars match the booking: its event in the write calendar
+    (confirmed) or in none (cancelled). Returns what was done. remote.RemoteError on failure
+    (the task retries); safe to run any number of times.
+
+    No lock is held over the remote calls (a cancel must not wait on a CalDAV server):
+    when the booking or the write calendar changed while this run talked to the server, it
+    goes again with what is stored now, so runs that race still end on the last state."""
+    done, seen = "gone", None
+    for _ in range(3):
+        booking = (
+            Booking.objects.select_related("calendar", "event_calendar__connection")
+            .filter(pk=booking_id)
+            .first()
+        )
+        if booking is None:
+            return done
+        write = write_calendar_for(owner_id=booking.calendar.owner_id)
+        state = (booking.status, booking.start, booking.end, write and write.pk)
+        if state == seen:
+            return done
+        done, seen = _push_once(booking, write=write), state
+    return done
 
 
 def calendar_feed(*, calendar: Calendar, now: datetime | None = None) -> str:
@@ -109,10 +145,28 @@ def calendar_feed(*, calendar: Calendar, now: datetime | None = None) -> str:
 @receiver(booking_confirmed, dispatch_uid="calendar-write-back-confirmed")
 @receiver(booking_rescheduled, dispatch_uid="calendar-write-back-rescheduled")
 @receiver(booking_cancelled, dispatch_uid="calendar-write-back-cancelled")
-def _booking_changed(sender, *, booking_id: int, calendar_id: int, **kwargs) -> None:
+def _booking_changed(sender, *, signal, booking_id: int, calendar_id: int, **kwargs) -> None:
     # Sent after commit (config/signals.py). Only owners with a write calendar get a task,
-    # so bookings of everyone else cost no broker round trip.
-    if ConnectedCalendar.objects.filter(owner__calendars__id=calendar_id, write=True).exists():
+    # so bookings of everyone else cost no broker round trip; a cancel or a move also
+    # reaches an event written before the owner stopped writing bookings anywhere.
+    writes = ConnectedCalendar.objects.filter(owner__calendars__id=calendar_id, write=True)
+    if writes.exists() or (
+        signal is not booking_confirmed
+        and Booking.objects.filter(pk=booking_id, event_calendar__isnull=False).exists()
+    ):
         from bookings.tasks import push_booking_to_calendar
 
+        push_booking_to_calendar.delay(booking_id)
+
+
+@receiver(write_calendar_changed, dispatch_uid="calendar-write-back-moved")
+def _write_calendar_changed(sender, *, owner_id: int, **kwargs) -> None:
+    # The owner's upcoming bookings follow them to the new write calendar; past ones stay
+    # where they were written.
+    from bookings.tasks import push_booking_to_calendar
+
+    upcoming = Booking.objects.filter(
+        calendar__owner_id=owner_id, status=Booking.Status.CONFIRMED, end__gt=dj_timezone.now()
+    )
+    for booking_id in upcoming.values_list("pk", flat=True).iterator():
         push_booking_to_calendar.delay(booking_id)

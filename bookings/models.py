@@ -86,6 +86,17 @@ class Booking(models.Model):
         related_name="bookings",
         editable=False,
     )
+    # The owner's calendar that holds this booking's event (bookings/calendar_sync.py): a
+    # cancel or reschedule reaches the event there, even after the owner picked another
+    # write calendar. Null: no event written (or its connection was removed).
+    event_calendar = models.ForeignKey(
+        "calendars.ConnectedCalendar",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     objects = CalendarPartQuerySet.as_manager()
 

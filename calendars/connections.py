@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone as dj_timezone
 
-from calendars import ical, remote
+from calendars import ical, remote, signals
 from calendars.models import (
     BusyInterval,
     Calendar,
@@ -29,6 +29,7 @@ from calendars.models import (
     Connection,
     new_rules_version,
 )
+from config.signals import send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ def connection_update_calendars(*, connection: Connection, calendars: Sequence[d
     ticking it reads the calendar at the next sync (enqueued on commit).
     """
     known = {c.url: c for c in connection.calendars.select_for_update()}
+    written_to = write_calendar_for(owner_id=connection.owner_id)
     errors = []
     for item in calendars:
         error = {}
@@ -165,6 +167,12 @@ def connection_update_calendars(*, connection: Connection, calendars: Sequence[d
             resync = resync or calendar.busy
         calendar.full_clean(validate_constraints=False)
         calendar.save()
+    now_written_to = write_calendar_for(owner_id=connection.owner_id)
+    if now_written_to is not None and now_written_to != written_to:
+        # The owner's upcoming bookings move there (bookings/calendar_sync.py).
+        send_on_commit(
+            signals.write_calendar_changed, sender=ConnectedCalendar, owner_id=connection.owner_id
+        )
     if resync:
         from calendars.tasks import sync_connection
 

@@ -270,3 +270,68 @@ def test_it_turns_drf_authtoken_keys_into_digests_that_still_work():
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/calendars/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_records_the_write_calendar_as_the_home_of_confirmed_bookings_events():
+    from datetime import UTC, datetime, timedelta
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [
+        ("bookings", "0008_booking_language"),
+        ("calendars", "0005_calendar_bookings_version"),
+    ]
+    after = [("bookings", "0009_booking_event_calendar")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        apps = executor.loader.project_state(before).apps
+        User = apps.get_model("auth", "User")
+        Calendar = apps.get_model("calendars", "Calendar")
+        Connection = apps.get_model("calendars", "Connection")
+        ConnectedCalendar = apps.get_model("calendars", "ConnectedCalendar")
+        Booking = apps.get_model("bookings", "Booking")
+        start = datetime(2030, 1, 8, 10, tzinfo=UTC)
+
+        def booking(calendar, status):
+            return Booking.objects.create(
+                calendar=calendar,
+                start=start,
+                end=start + timedelta(minutes=30),
+                status=status,
+                source="api",
+                invitee_name="Ana",
+                invitee_email="ana@example.com",
+                timezone="UTC",
+            )
+
+        writer, other = User.objects.create(username="w"), User.objects.create(username="o")
+        account = Connection.objects.create(owner=writer, kind="caldav", url="https://dav.example")
+        target = ConnectedCalendar.objects.create(
+            connection=account, owner=writer, url="https://dav.example/w/", write=True
+        )
+        mine = Calendar.objects.create(owner=writer, name="Mine", slug="mine")
+        theirs = Calendar.objects.create(owner=other, name="Theirs", slug="theirs")
+        confirmed = booking(mine, "confirmed")
+        cancelled = booking(mine, "cancelled")
+        elsewhere = booking(theirs, "confirmed")
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        Booking = executor.loader.project_state(after).apps.get_model("bookings", "Booking")
+        assert Booking.objects.get(pk=confirmed.pk).event_calendar_id == target.pk
+        assert Booking.objects.get(pk=cancelled.pk).event_calendar_id is None
+        assert Booking.objects.get(pk=elsewhere.pk).event_calendar_id is None
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)  # and back: the column goes, the bookings stay
+        Booking = executor.loader.project_state(before).apps.get_model("bookings", "Booking")
+        assert (
+            Booking.objects.filter(pk__in=[confirmed.pk, cancelled.pk, elsewhere.pk]).count() == 3
+        )
+    finally:
+        MigrationExecutor(connection).migrate(
+            MigrationExecutor(connection).loader.graph.leaf_nodes()
+        )

@@ -13,7 +13,8 @@ from bookings.calendar_sync import booking_calendar_push
 from bookings.models import BookingSource
 from bookings.services.bookings import booking_cancel, booking_create, booking_reschedule
 from bookings.tasks import WRITE_BACK_RETRIES, push_booking_to_calendar
-from calendars.connections import connection_sync
+from calendars import remote
+from calendars.connections import connection_sync, connection_update_calendars
 from calendars.models import BusyInterval, ConnectedCalendar
 from tests.bookings.factories import BookingFactory
 from tests.calendars.connected import connect_radicale
@@ -113,7 +114,7 @@ def test_it_deletes_the_event_on_cancel(radicale, owner, write_calendar):
 
     assert booking_calendar_push(booking_id=booking.pk) == "deleted"
     assert events_in(radicale, write_calendar) == []
-    assert booking_calendar_push(booking_id=booking.pk) == "deleted"  # already gone: fine
+    assert booking_calendar_push(booking_id=booking.pk) == "no event"  # a second run: fine
 
 
 def test_it_does_not_block_the_booking_twice_after_the_sync_reads_it_back(
@@ -161,6 +162,145 @@ def test_it_enqueues_the_write_back_after_commit_only_for_owners_with_a_write_ca
         book(other, email="x@example.com")
 
     assert enqueued == [mine.pk]
+
+
+# -- the write calendar changes -------------------------------------------------------------
+
+
+@pytest.fixture
+def home_calendar(radicale, owner, write_calendar):
+    """A second calendar of the same account, beside the write calendar ("work"), made
+    after the connection was: recorded as its discovery would have."""
+    url = radicale.make_calendar("home", "Home")
+    connection = ConnectedCalendar.objects.get(url=write_calendar).connection
+    ConnectedCalendar.objects.create(
+        connection=connection, owner=owner, url=url, name="Home", busy=False
+    )
+    return url
+
+
+def write_to(url: str) -> None:
+    target = ConnectedCalendar.objects.get(url=url)
+    connection_update_calendars(
+        connection=target.connection, calendars=[{"url": url, "write": True}]
+    )
+
+
+def stop_writing(url: str) -> None:
+    target = ConnectedCalendar.objects.get(url=url)
+    connection_update_calendars(
+        connection=target.connection, calendars=[{"url": url, "write": False}]
+    )
+
+
+def test_it_moves_an_upcoming_event_to_a_new_write_calendar(
+    radicale, owner, write_calendar, home_calendar
+):
+    booking = book(CalendarFactory(owner=owner))
+    booking_calendar_push(booking_id=booking.pk)
+
+    write_to(home_calendar)
+
+    assert booking_calendar_push(booking_id=booking.pk) == "moved"
+    assert events_in(radicale, write_calendar) == []
+    [event] = events_in(radicale, home_calendar)
+    assert event.decoded("DTSTART") == SLOT
+
+
+def test_it_enqueues_the_upcoming_bookings_when_the_write_calendar_changes(
+    owner, write_calendar, home_calendar, django_capture_on_commit_callbacks, monkeypatch
+):
+    calendar = CalendarFactory(owner=owner)
+    upcoming = BookingFactory(calendar=calendar, start=SLOT)
+    BookingFactory(calendar=calendar, start=NOW - timedelta(days=2))  # stays where it is
+    BookingFactory(calendar=calendar, start=SLOT + timedelta(hours=1), status="cancelled")
+    enqueued = []
+    monkeypatch.setattr(push_booking_to_calendar, "delay", enqueued.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        write_to(home_calendar)
+
+    assert enqueued == [upcoming.pk]
+
+
+def test_it_writes_upcoming_bookings_when_a_write_calendar_is_first_chosen(
+    radicale, owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    url = radicale.make_calendar("work", "Work")
+    connect_radicale(radicale, owner)
+    booking = book(CalendarFactory(owner=owner))
+    assert booking_calendar_push(booking_id=booking.pk) == "no write calendar"
+    enqueued = []
+    monkeypatch.setattr(push_booking_to_calendar, "delay", enqueued.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        write_to(url)
+
+    assert enqueued == [booking.pk]
+    assert booking_calendar_push(booking_id=booking.pk) == "written"
+    assert len(events_in(radicale, url)) == 1
+
+
+def test_it_enqueues_nothing_when_the_owner_stops_writing(
+    owner, write_calendar, django_capture_on_commit_callbacks, monkeypatch
+):
+    BookingFactory(calendar=CalendarFactory(owner=owner), start=SLOT)
+    enqueued = []
+    monkeypatch.setattr(push_booking_to_calendar, "delay", enqueued.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stop_writing(write_calendar)
+
+    assert enqueued == []
+
+
+def test_it_deletes_a_cancelled_event_from_the_calendar_it_was_written_to(
+    radicale, owner, write_calendar, home_calendar
+):
+    booking = book(CalendarFactory(owner=owner))
+    booking_calendar_push(booking_id=booking.pk)
+    write_to(home_calendar)  # its move not run yet
+
+    booking_cancel(booking=booking)
+
+    assert booking_calendar_push(booking_id=booking.pk) == "deleted"
+    assert events_in(radicale, write_calendar) == []
+    assert events_in(radicale, home_calendar) == []
+
+
+def test_it_keeps_a_written_event_up_to_date_after_the_owner_stops_writing(
+    radicale, owner, write_calendar, django_capture_on_commit_callbacks, monkeypatch
+):
+    booking = book(CalendarFactory(owner=owner))
+    booking_calendar_push(booking_id=booking.pk)
+    stop_writing(write_calendar)
+    enqueued = []
+    monkeypatch.setattr(push_booking_to_calendar, "delay", enqueued.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_reschedule(booking=booking, start=SLOT + timedelta(hours=2), now=NOW)
+
+    assert enqueued == [booking.pk]
+    assert booking_calendar_push(booking_id=booking.pk) == "written"
+    [event] = events_in(radicale, write_calendar)
+    assert event.decoded("DTSTART") == SLOT + timedelta(hours=2)
+
+
+def test_it_ends_on_a_cancel_that_lands_while_the_event_is_being_written(
+    radicale, owner, write_calendar, monkeypatch
+):
+    booking = book(CalendarFactory(owner=owner))
+    put = remote.caldav_put
+
+    def put_then_cancel(**kwargs):
+        put(**kwargs)
+        monkeypatch.setattr(remote, "caldav_put", put)
+        booking_cancel(booking=booking)  # committed while the first run talks to the server
+
+    monkeypatch.setattr(remote, "caldav_put", put_then_cancel)
+
+    assert booking_calendar_push(booking_id=booking.pk) == "deleted"
+    assert events_in(radicale, write_calendar) == []
 
 
 # -- the feed -----------------------------------------------------------------------------
