@@ -12,7 +12,6 @@ the selected day's times are formatted. Bad parameters never fail: they fall bac
 """
 
 import calendar as pycalendar
-import html
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -319,45 +318,6 @@ class Picker:
             return ""
         tz = self.tz.key if self.tz_explicit else None
         return self.url(tz=tz, month=f"{day:%Y-%m}", date=day.isoformat())
-
-    # The grid and the time list are built here rather than in template loops: on the
-    # benchmarked page GET they are most of the markup, and plain string building is an
-    # order of magnitude cheaper than the template engine for ~40 cells and ~40 times.
-
-    @property
-    def month_rows_html(self) -> SafeString:
-        rows = []
-        for week in self.weeks:
-            cells = []
-            for cell in week:
-                if not cell.in_month:
-                    cells.append("<td></td>")
-                elif cell.free:
-                    state = (" selected", ' aria-current="true"') if cell.selected else ("", "")
-                    cells.append(
-                        f'<td><a class="day free{state[0]}" href="{html.escape(cell.url)}" '
-                        f'rel="nofollow" data-date="{cell.date}" '
-                        f'aria-label="{html.escape(cell.label)}"{state[1]}>{cell.date.day}</a></td>'
-                    )
-                else:
-                    today = " today" if cell.date == self.today else ""
-                    cells.append(f'<td><span class="day{today}">{cell.date.day}</span></td>')
-            rows.append(f"<tr>{''.join(cells)}</tr>")
-        return mark_safe("\n".join(rows))  # noqa: S308 (urls and labels escaped above)
-
-    @property
-    def times_html(self) -> SafeString:
-        parts = []
-        for index, choice in enumerate(self.times, start=1):
-            checked = " checked" if choice.selected else ""
-            parts.append(
-                f'<input class="time-input" type="radio" name="start" id="time-{index}" '
-                f'value="{choice.iso}"{checked}>'
-                f'<label class="time-btn" for="time-{index}">{choice.label}</label>'
-            )
-        # isoformat values and clock labels (digits, ":", AM/PM from config.i18n): nothing
-        # to escape.
-        return mark_safe("".join(parts))  # noqa: S308
 
     def url(self, **params: str | None) -> str:
         query = {**self.extra_params, **{k: v for k, v in params.items() if v}}
