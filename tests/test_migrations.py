@@ -270,3 +270,64 @@ def test_it_turns_drf_authtoken_keys_into_digests_that_still_work():
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/calendars/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_encrypts_connection_addresses_and_decrypts_them_back():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from config import crypto
+
+    secret = "https://calendar.example.com/ical/private-0123456789abcdef0123456789abcdef/basic.ics"
+    dav = "https://dav.example.com/ana/home/"
+    before = [("calendars", "0005_calendar_bookings_version")]
+    after = [("calendars", "0006_connection_urls_encrypted")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        apps = executor.loader.project_state(before).apps
+        owner = apps.get_model("auth", "User").objects.create(username="owner")
+        Connection = apps.get_model("calendars", "Connection")
+        ConnectedCalendar = apps.get_model("calendars", "ConnectedCalendar")
+        ics = Connection.objects.create(owner=owner, kind="ics", url=secret)
+        caldav = Connection.objects.create(
+            owner=owner, kind="caldav", url="https://dav.example.com/"
+        )
+        ConnectedCalendar.objects.create(connection=ics, owner=owner, url=secret)
+        ConnectedCalendar.objects.create(connection=caldav, owner=owner, url=dav)
+        ConnectedCalendar.objects.create(connection=caldav, owner=owner, url=dav + "work/")
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        apps = executor.loader.project_state(after).apps
+        stored = {
+            name: list(apps.get_model("calendars", name).objects.order_by("pk").values())
+            for name in ("Connection", "ConnectedCalendar")
+        }
+        assert "private-0123456789abcdef" not in str(stored) and dav not in str(stored)
+        assert [crypto.decrypt(r["url_encrypted"]) for r in stored["Connection"]] == [
+            secret,
+            "https://dav.example.com/",
+        ]
+        assert [crypto.decrypt(r["url_encrypted"]) for r in stored["ConnectedCalendar"]] == [
+            secret,
+            dav,
+            dav + "work/",
+        ]
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        apps = executor.loader.project_state(before).apps
+        ConnectedCalendar = apps.get_model("calendars", "ConnectedCalendar")
+        assert list(
+            apps.get_model("calendars", "Connection").objects.order_by("pk").values_list("url")
+        ) == [(secret,), ("https://dav.example.com/",)]
+        assert list(ConnectedCalendar.objects.order_by("pk").values_list("url", flat=True)) == [
+            secret,
+            dav,
+            dav + "work/",
+        ]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

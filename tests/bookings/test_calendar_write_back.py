@@ -16,7 +16,7 @@ from bookings.tasks import WRITE_BACK_RETRIES, push_booking_to_calendar
 from calendars.connections import connection_sync
 from calendars.models import BusyInterval, ConnectedCalendar
 from tests.bookings.factories import BookingFactory
-from tests.calendars.connected import connect_radicale
+from tests.calendars.connected import connect_radicale, connected_calendar
 from tests.calendars.factories import CalendarFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,9 @@ def owner():
 def write_calendar(radicale, owner):
     url = radicale.make_calendar("work", "Work")
     connection = connect_radicale(radicale, owner)
-    ConnectedCalendar.objects.filter(connection=connection, url=url).update(write=True)
+    ConnectedCalendar.objects.filter(pk=connected_calendar(url, connection=connection).pk).update(
+        write=True
+    )
     return url
 
 
@@ -122,7 +124,7 @@ def test_it_does_not_block_the_booking_twice_after_the_sync_reads_it_back(
     calendar = CalendarFactory(owner=owner)
     booking = book(calendar)
     booking_calendar_push(booking_id=booking.pk)
-    connection = ConnectedCalendar.objects.get(url=write_calendar).connection
+    connection = connected_calendar(write_calendar).connection
 
     connection_sync(connection=connection, now=NOW)
 
