@@ -1,7 +1,9 @@
 """The "Connected calendars" admin page: a staff user's CalDAV accounts and ICS
 subscriptions. Add (the server is asked first), tick busy/write per calendar, see status,
 last sync and error, "Sync now", remove. Every write goes through calendars/connections.py.
-The password is write-only here too: a password input that never renders a value.
+The password is write-only here too: a password input that never renders a value. Of an
+address only the host is shown (an ICS subscription's full address is its secret); the
+owner reads it whole through the API.
 """
 
 from django import forms
@@ -85,8 +87,8 @@ class CalendarChoicesFormSet(BaseInlineFormSet):
 class ConnectedCalendarInline(OwnedAdminMixin, admin.TabularInline):
     model = ConnectedCalendar
     formset = CalendarChoicesFormSet
-    fields = ["name", "url", "busy", "write"]
-    readonly_fields = ["name", "url"]
+    fields = ["name", "host", "busy", "write"]
+    readonly_fields = ["name", "host"]
     extra = 0
     can_delete = False
     verbose_name = "calendar"
@@ -124,14 +126,14 @@ class ConnectionAdmin(OwnedAdminMixin, admin.ModelAdmin):
         if obj is None:
             return [(None, {"fields": ["kind", "url", "username", "password"]})]
         return [
-            (None, {"fields": ["kind", "url", "username", "new_password"]}),
+            (None, {"fields": ["kind", "host", "username", "new_password"]}),
             ("Sync", {"fields": ["status", "error", "last_synced_at", "last_attempt_at"]}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["kind", "url", "username", "status", "error", "last_synced_at", "last_attempt_at"]
+        return ["kind", "host", "username", "status", "error", "last_synced_at", "last_attempt_at"]
 
     def get_inlines(self, request, obj=None):
         return [] if obj is None else [ConnectedCalendarInline]

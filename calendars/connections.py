@@ -29,11 +29,16 @@ from calendars.models import (
     Connection,
     new_rules_version,
 )
+from config import crypto
 from config.signals import send_on_commit
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
+UNREADABLE = (
+    "The stored address or password cannot be decrypted: SECRET_KEY changed and the old "
+    "key is not in SECRET_KEY_FALLBACKS. Remove this connection and add it again."
+)
 _DEFAULT_WINDOW_DAYS = 60
 
 
@@ -63,6 +68,10 @@ def _invalid(exc: remote.RemoteError | ical.CalendarParseError, field: str = "ur
 def _store(connection: Connection, found: Sequence[remote.RemoteCalendar]) -> None:
     connection.full_clean()
     connection.save()
+    # The only place calendars are made, and their URLs never change: one per URL here keeps
+    # them unique within the connection (the URLs are ciphertext, which no database
+    # constraint can compare).
+    distinct = {c.url: c for c in found}
     ConnectedCalendar.objects.bulk_create(
         ConnectedCalendar(
             connection=connection,
@@ -72,7 +81,7 @@ def _store(connection: Connection, found: Sequence[remote.RemoteCalendar]) -> No
             busy=True,
             write=False,
         )
-        for c in found
+        for c in distinct.values()
     )
 
 
@@ -132,7 +141,9 @@ def connection_update_calendars(*, connection: Connection, calendars: Sequence[d
     `calendars`: items {"url", "busy"?, "write"?}. Unticking busy drops its stored busy time;
     ticking it reads the calendar at the next sync (enqueued on commit).
     """
-    known = {c.url: c for c in connection.calendars.select_for_update()}
+    # By URL in Python: the stored URLs are ciphertext (calendars.models.EncryptedUrlModel).
+    locked = connection.calendars.select_for_update()
+    known = {url: c for c in locked if (url := c.url_or_blank)}
     written_to = write_calendar_for(owner_id=connection.owner_id)
     errors = []
     for item in calendars:
@@ -150,7 +161,7 @@ def connection_update_calendars(*, connection: Connection, calendars: Sequence[d
     if writes:
         # One write calendar across all the owner's connections (a constraint backs it up).
         ConnectedCalendar.objects.filter(owner_id=connection.owner_id, write=True).exclude(
-            connection=connection, url=writes[0]["url"]
+            pk=known[writes[0]["url"]].pk
         ).update(write=False)
     resync = False
     for item in calendars:
@@ -276,6 +287,8 @@ def connection_sync(
             calendar.save(update_fields=["sync_state", "synced_at", "synced_until"])
     except (remote.RemoteError, ical.CalendarParseError) as exc:
         return _failed(connection, str(exc), now=now)
+    except crypto.InvalidToken:
+        return _failed(connection, UNREADABLE, now=now)
     except Exception:
         logger.exception("Sync of connection %s failed", connection.pk)
         return _failed(connection, "The calendar could not be read (an unexpected error).", now=now)

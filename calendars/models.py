@@ -1,4 +1,5 @@
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -260,7 +261,50 @@ class DateOverride(models.Model):
             raise ValidationError({"end": "The end must be after the start."})
 
 
-class Connection(models.Model):
+# The checks and messages of a connection's typed address: the column it was until it was
+# encrypted. A free-standing field, attached to no model.
+_TYPED_URL = models.URLField(max_length=2000)
+
+
+class EncryptedUrlModel(models.Model):
+    """A row with a `url` kept as Fernet ciphertext (config/crypto.py) in `url_encrypted`,
+    never in plain text: the one rule for every connected-calendar address, whatever the
+    kind. An ICS subscription's address is its only key (whoever holds Google's "secret
+    address" reads the calendar); a CalDAV address often names the account and may carry
+    credentials. So a copy of the database holds no usable address.
+
+    `url` cannot be filtered on in the database (each write gives a new ciphertext): a
+    connection has a few calendars, which are matched by URL in Python."""
+
+    url_encrypted = models.TextField(blank=True, editable=False)
+    url = crypto.encrypted_property("url_encrypted")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def url_or_blank(self) -> str:
+        """The URL, or "" when no key opens it any more (SECRET_KEY was rotated without
+        keeping the old key in SECRET_KEY_FALLBACKS): for answers that must not fail."""
+        try:
+            return self.url
+        except crypto.InvalidToken:
+            return ""
+
+    @property
+    def host(self) -> str:
+        """All that is shown of the URL outside the owner's API (admin, __str__, messages):
+        a path or query may be the secret, and userinfo certainly is."""
+        url = self.url_or_blank
+        if self.url_encrypted and not url:
+            return "(address unreadable)"
+        try:
+            return urlsplit(url).hostname or ""
+        except ValueError:
+            return ""
+
+
+class Connection(EncryptedUrlModel):
     """A staff user's external calendar account: CalDAV (read busy time, write bookings) or
     an ICS subscription (read-only). Synced in the background (calendars/sync.py)."""
 
@@ -277,10 +321,12 @@ class Connection(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_connections"
     )
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    url = models.URLField(max_length=2000)
+    # url: the server or account (CalDAV) or the subscription's address (ICS), encrypted
+    # (EncryptedUrlModel).
     username = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     # Fernet ciphertext (config/crypto.py), never the password: see `password`.
     password_encrypted = models.TextField(blank=True, editable=False)
+    password = crypto.encrypted_property("password_encrypted")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(
@@ -300,27 +346,35 @@ class Connection(models.Model):
         verbose_name_plural = "connected calendars"
 
     def __str__(self) -> str:
-        host = self.url.split("://", 1)[-1].split("/", 1)[0]
         who = f"{self.username} at " if self.username else ""
-        return f"{self.get_kind_display()}: {who}{host}"
+        return f"{self.get_kind_display()}: {who}{self.host}"
 
-    @property
-    def password(self) -> str:
-        return crypto.decrypt(self.password_encrypted) if self.password_encrypted else ""
+    def clean_fields(self, exclude=None) -> None:
+        # Keyed on the column: a ModelForm excludes that one, as it excluded the old field.
+        errors: dict = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if "url_encrypted" not in (exclude or ()):
+            try:
+                _TYPED_URL.clean(self.url_or_blank, self)
+            except ValidationError as exc:
+                errors["url"] = exc.error_list
+        if errors:
+            raise ValidationError(errors)
 
-    @password.setter
-    def password(self, value: str) -> None:
-        self.password_encrypted = crypto.encrypt(value) if value else ""
 
-
-class ConnectedCalendar(models.Model):
+class ConnectedCalendar(EncryptedUrlModel):
     """One calendar of a connection: whether its events count as busy, and whether bookings
     are written to it (at most one per owner, across all their connections)."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="calendars")
     # The connection's owner, kept here so the database itself allows one write calendar.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    url = models.CharField(max_length=2000)
+    # url: the calendar's collection (CalDAV) or, for an ICS subscription, the subscription's
+    # address again; encrypted (EncryptedUrlModel). Unique within the connection: the
+    # calendars are written once, with the connection (calendars/connections.py, _store).
     name = models.CharField(max_length=200, blank=True)
     busy = models.BooleanField(default=True)
     write = models.BooleanField(default=False)
@@ -338,9 +392,6 @@ class ConnectedCalendar(models.Model):
         ordering = ["connection_id", "name", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["connection", "url"], name="connected_calendar_url_unique"
-            ),
-            models.UniqueConstraint(
                 fields=["owner"],
                 condition=models.Q(write=True),
                 name="connected_calendar_one_write_per_owner",
@@ -348,7 +399,7 @@ class ConnectedCalendar(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.url
+        return self.name or self.host
 
 
 class BusyInterval(models.Model):

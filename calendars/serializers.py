@@ -197,8 +197,15 @@ class CalendarSerializer(serializers.ModelSerializer):
         return data
 
 
+def _stored_url() -> serializers.CharField:
+    # Decrypted for the owner (calendars.models.EncryptedUrlModel); "" rather than a failed
+    # answer for a row no key opens any more, so such a connection can still be listed
+    # (its status tells why) and removed.
+    return serializers.CharField(source="url_or_blank", read_only=True)
+
+
 class ConnectedCalendarSerializer(serializers.Serializer):
-    url = serializers.CharField(read_only=True)
+    url = _stored_url()
     name = serializers.CharField(read_only=True)
     busy = serializers.BooleanField(read_only=True)
     write = serializers.BooleanField(read_only=True)
@@ -209,7 +216,7 @@ class ConnectionSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(read_only=True)
     kind = serializers.CharField(read_only=True)
-    url = serializers.CharField(read_only=True)
+    url = _stored_url()
     username = serializers.CharField(read_only=True)
     status = serializers.ChoiceField(choices=Connection.Status.choices, read_only=True)
     error = serializers.CharField(read_only=True)

@@ -1,7 +1,8 @@
-"""Secrets kept at rest (connected calendars' passwords): encrypted with keys derived from
-SECRET_KEY, then each SECRET_KEY_FALLBACKS entry, so rotating SECRET_KEY keeps old values
-readable (MultiFernet decrypts with any key and encrypts with the first). A copy of the
-database alone gives nothing usable; re-saving a value re-encrypts it with the current key.
+"""Secrets kept at rest (connected calendars' passwords and addresses): encrypted with keys
+derived from SECRET_KEY, then each SECRET_KEY_FALLBACKS entry, so rotating SECRET_KEY keeps
+old values readable (MultiFernet decrypts with any key and encrypts with the first). A copy
+of the database alone gives nothing usable; re-saving a value re-encrypts it with the
+current key.
 """
 
 import base64
@@ -10,7 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
-__all__ = ["InvalidToken", "decrypt", "encrypt"]
+__all__ = ["InvalidToken", "decrypt", "encrypt", "encrypted_property"]
 
 
 def _fernet(secret: str) -> Fernet:
@@ -30,3 +31,20 @@ def encrypt(value: str) -> str:
 def decrypt(value: str) -> str:
     """The plain text; cryptography.fernet.InvalidToken when no key opens it."""
     return _multi().decrypt(value.encode("ascii")).decode("utf-8")
+
+
+def encrypted_property(field: str) -> property:
+    """A model attribute whose value lives only as ciphertext in the text field `field`:
+    reading decrypts (InvalidToken when no key opens it), assigning encrypts, "" stays "".
+    A property, so Model(**kwargs) and factories accept it like a field; the ORM does not
+    (filter(<name>=...) is a FieldError: ciphertext differs at every write, so a lookup in
+    SQL could never match and must be made in Python)."""
+
+    def get(instance) -> str:
+        value = getattr(instance, field)
+        return decrypt(value) if value else ""
+
+    def put(instance, value: str) -> None:
+        setattr(instance, field, encrypt(value) if value else "")
+
+    return property(get, put)

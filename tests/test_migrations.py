@@ -1,7 +1,27 @@
+from contextlib import contextmanager
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+
+def migrate(targets: list[tuple[str, str]]):
+    """Migrate the test database to `targets`; the historical models there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@contextmanager
+def migrated(targets: list[tuple[str, str]]):
+    """The database at `targets` for the block, then at the latest migrations again."""
+    try:
+        yield migrate(targets)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db
@@ -18,15 +38,9 @@ def test_it_has_a_migration_for_every_model_change():
 def test_it_moves_each_link_booking_pair_to_the_booking_side_and_back():
     from datetime import UTC, datetime, timedelta
 
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     before = [("bookings", "0001_initial")]
     after = [("bookings", "0002_booking_holds_its_one_time_link")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        apps = executor.loader.project_state(before).apps
+    with migrated(before) as apps:
         User = apps.get_model("auth", "User")
         Calendar = apps.get_model("calendars", "Calendar")
         Booking = apps.get_model("bookings", "Booking")
@@ -46,26 +60,18 @@ def test_it_moves_each_link_booking_pair_to_the_booking_side_and_back():
         used = OneTimeLink.objects.create(calendar=calendar, used_at=start, booking=booking)
         unused = OneTimeLink.objects.create(calendar=calendar)
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-        apps = executor.loader.project_state(after).apps
+        apps = migrate(after)
         Booking = apps.get_model("bookings", "Booking")
         assert Booking.objects.get(pk=booking.pk).one_time_link_id == used.pk
         assert not Booking.objects.filter(one_time_link_id=unused.pk).exists()
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(before)
-        apps = executor.loader.project_state(before).apps
+        apps = migrate(before)
         OneTimeLink = apps.get_model("bookings", "OneTimeLink")
         assert OneTimeLink.objects.get(pk=used.pk).booking_id == booking.pk
         assert OneTimeLink.objects.get(pk=unused.pk).booking_id is None
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def _booking_indexes_on(columns: list[str]) -> list[str]:
-    from django.db import connection
 
     with connection.cursor() as cursor:
         found = connection.introspection.get_constraints(cursor, "bookings_booking")
@@ -78,14 +84,9 @@ def _booking_indexes_on(columns: list[str]) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_drops_the_calendar_index_the_composite_covers_and_puts_it_back():
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     before = [("bookings", "0002_booking_holds_its_one_time_link")]
     after = [("bookings", "0003_booking_calendar_index_covered_by_composite")]
-    try:
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
+    with migrated(after):
         assert _booking_indexes_on(["calendar_id"]) == []
         assert _booking_indexes_on(["calendar_id", "status", "start"]) != []
         # The foreign key itself stays.
@@ -95,20 +96,13 @@ def test_it_drops_the_calendar_index_the_composite_covers_and_puts_it_back():
             info["foreign_key"] == ("calendars_calendar", "id") for info in constraints.values()
         )
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(before)
+        migrate(before)
         assert _booking_indexes_on(["calendar_id"]) == ["bookings_booking_calendar_id_2ce3af4f"]
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
 def test_it_splits_shared_contacts_per_owner_and_merges_them_back():
     from datetime import UTC, datetime, timedelta
-
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
 
     before = [
         ("contacts", "0001_initial"),
@@ -116,10 +110,7 @@ def test_it_splits_shared_contacts_per_owner_and_merges_them_back():
         ("workflows", "0001_initial"),
     ]
     after = [("contacts", "0004_contact_owner_required")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        apps = executor.loader.project_state(before).apps
+    with migrated(before) as apps:
         User = apps.get_model("auth", "User")
         Calendar = apps.get_model("calendars", "Calendar")
         Booking = apps.get_model("bookings", "Booking")
@@ -164,9 +155,7 @@ def test_it_splits_shared_contacts_per_owner_and_merges_them_back():
             workflow=orphan_flow, contact=shared, trigger_type="manual"
         )
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-        apps = executor.loader.project_state(after).apps
+        apps = migrate(after)
         Contact = apps.get_model("contacts", "Contact")
         Booking = apps.get_model("bookings", "Booking")
         OneTimeLink = apps.get_model("bookings", "OneTimeLink")
@@ -191,9 +180,7 @@ def test_it_splits_shared_contacts_per_owner_and_merges_them_back():
         assert Contact.objects.get(pk=unused.pk).owner_id == admin.pk
         assert Contact.objects.count() == 5
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(before)
-        apps = executor.loader.project_state(before).apps
+        apps = migrate(before)
         Contact = apps.get_model("contacts", "Contact")
         Booking = apps.get_model("bookings", "Booking")
         OneTimeLink = apps.get_model("bookings", "OneTimeLink")
@@ -202,35 +189,24 @@ def test_it_splits_shared_contacts_per_owner_and_merges_them_back():
         assert Booking.objects.get(pk=booking_a.pk).contact_id == shared.pk
         assert OneTimeLink.objects.get(pk=link_b.pk).contact_id == shared.pk
         assert Enrollment.objects.get(pk=enrolled_s.pk).contact_id == shared.pk
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_to_give_contacts_an_owner_when_there_is_no_user():
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     before = [
         ("contacts", "0001_initial"),
         ("bookings", "0003_booking_calendar_index_covered_by_composite"),
         ("workflows", "0001_initial"),
     ]
     after = [("contacts", "0004_contact_owner_required")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        apps = executor.loader.project_state(before).apps
-        apps.get_model("contacts", "Contact").objects.create(email="nobody@example.com")
-
-        executor = MigrationExecutor(connection)
-        with pytest.raises(RuntimeError, match="create a superuser"):
-            executor.migrate(after)
-    finally:
-        apps.get_model("contacts", "Contact").objects.all().delete()
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    with migrated(before) as apps:
+        Contact = apps.get_model("contacts", "Contact")
+        Contact.objects.create(email="nobody@example.com")
+        try:
+            with pytest.raises(RuntimeError, match="create a superuser"):
+                migrate(after)
+        finally:
+            Contact.objects.all().delete()  # or the way back up refuses as well
 
 
 @pytest.mark.django_db(transaction=True)
@@ -238,16 +214,13 @@ def test_it_turns_drf_authtoken_keys_into_digests_that_still_work():
     from datetime import UTC, datetime
 
     from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
     from rest_framework.test import APIClient
 
     from accounts.models import APIToken
 
     before = [("accounts", "0001_api_tokens_as_digests")]
     after = [("accounts", "0002_forget_plain_keys")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
+    migrate(before)
     key = "0123456789abcdef0123456789abcdef01234567"
     user = get_user_model().objects.create(username="ci", is_staff=True)
     with connection.cursor() as cursor:  # the table DRF's authtoken left behind
@@ -260,8 +233,7 @@ def test_it_turns_drf_authtoken_keys_into_digests_that_still_work():
             [key, datetime(2026, 1, 1, tzinfo=UTC), user.pk],
         )
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(after)
+    migrate(after)
 
     assert "authtoken_token" not in connection.introspection.table_names()
     token = APIToken.objects.get()
@@ -276,18 +248,12 @@ def test_it_turns_drf_authtoken_keys_into_digests_that_still_work():
 def test_it_records_the_write_calendar_as_the_home_of_confirmed_bookings_events():
     from datetime import UTC, datetime, timedelta
 
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     before = [
         ("bookings", "0008_booking_language"),
         ("calendars", "0005_calendar_bookings_version"),
     ]
     after = [("bookings", "0009_booking_event_calendar")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        apps = executor.loader.project_state(before).apps
+    with migrated(before) as apps:
         User = apps.get_model("auth", "User")
         Calendar = apps.get_model("calendars", "Calendar")
         Connection = apps.get_model("calendars", "Connection")
@@ -318,20 +284,61 @@ def test_it_records_the_write_calendar_as_the_home_of_confirmed_bookings_events(
         cancelled = booking(mine, "cancelled")
         elsewhere = booking(theirs, "confirmed")
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(after)
-        Booking = executor.loader.project_state(after).apps.get_model("bookings", "Booking")
+        Booking = migrate(after).get_model("bookings", "Booking")
         assert Booking.objects.get(pk=confirmed.pk).event_calendar_id == target.pk
         assert Booking.objects.get(pk=cancelled.pk).event_calendar_id is None
         assert Booking.objects.get(pk=elsewhere.pk).event_calendar_id is None
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(before)  # and back: the column goes, the bookings stay
-        Booking = executor.loader.project_state(before).apps.get_model("bookings", "Booking")
+        Booking = migrate(before).get_model("bookings", "Booking")  # the column goes
         assert (
             Booking.objects.filter(pk__in=[confirmed.pk, cancelled.pk, elsewhere.pk]).count() == 3
         )
-    finally:
-        MigrationExecutor(connection).migrate(
-            MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_encrypts_connection_addresses_and_decrypts_them_back():
+
+    from config import crypto
+
+    secret = "https://calendar.example.com/ical/private-0123456789abcdef0123456789abcdef/basic.ics"
+    dav = "https://dav.example.com/ana/home/"
+    before = [("calendars", "0005_calendar_bookings_version")]
+    after = [("calendars", "0006_connection_urls_encrypted")]
+    with migrated(before) as apps:
+        owner = apps.get_model("auth", "User").objects.create(username="owner")
+        Connection = apps.get_model("calendars", "Connection")
+        ConnectedCalendar = apps.get_model("calendars", "ConnectedCalendar")
+        ics = Connection.objects.create(owner=owner, kind="ics", url=secret)
+        caldav = Connection.objects.create(
+            owner=owner, kind="caldav", url="https://dav.example.com/"
         )
+        ConnectedCalendar.objects.create(connection=ics, owner=owner, url=secret)
+        ConnectedCalendar.objects.create(connection=caldav, owner=owner, url=dav)
+        ConnectedCalendar.objects.create(connection=caldav, owner=owner, url=dav + "work/")
+
+        apps = migrate(after)
+        stored = {
+            name: list(apps.get_model("calendars", name).objects.order_by("pk").values())
+            for name in ("Connection", "ConnectedCalendar")
+        }
+        assert "private-0123456789abcdef" not in str(stored) and dav not in str(stored)
+        assert [crypto.decrypt(r["url_encrypted"]) for r in stored["Connection"]] == [
+            secret,
+            "https://dav.example.com/",
+        ]
+        assert [crypto.decrypt(r["url_encrypted"]) for r in stored["ConnectedCalendar"]] == [
+            secret,
+            dav,
+            dav + "work/",
+        ]
+
+        apps = migrate(before)
+        ConnectedCalendar = apps.get_model("calendars", "ConnectedCalendar")
+        assert list(
+            apps.get_model("calendars", "Connection").objects.order_by("pk").values_list("url")
+        ) == [(secret,), ("https://dav.example.com/",)]
+        assert list(ConnectedCalendar.objects.order_by("pk").values_list("url", flat=True)) == [
+            secret,
+            dav,
+            dav + "work/",
+        ]

@@ -17,7 +17,7 @@ from calendars import remote
 from calendars.connections import connection_sync, connection_update_calendars
 from calendars.models import BusyInterval, ConnectedCalendar
 from tests.bookings.factories import BookingFactory
-from tests.calendars.connected import connect_radicale
+from tests.calendars.connected import connect_radicale, connected_calendar
 from tests.calendars.factories import CalendarFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,9 @@ def owner():
 def write_calendar(radicale, owner):
     url = radicale.make_calendar("work", "Work")
     connection = connect_radicale(radicale, owner)
-    ConnectedCalendar.objects.filter(connection=connection, url=url).update(write=True)
+    ConnectedCalendar.objects.filter(pk=connected_calendar(url, connection=connection).pk).update(
+        write=True
+    )
     return url
 
 
@@ -123,7 +125,7 @@ def test_it_does_not_block_the_booking_twice_after_the_sync_reads_it_back(
     calendar = CalendarFactory(owner=owner)
     booking = book(calendar)
     booking_calendar_push(booking_id=booking.pk)
-    connection = ConnectedCalendar.objects.get(url=write_calendar).connection
+    connection = connected_calendar(write_calendar).connection
 
     connection_sync(connection=connection, now=NOW)
 
@@ -172,7 +174,7 @@ def home_calendar(radicale, owner, write_calendar):
     """A second calendar of the same account, beside the write calendar ("work"), made
     after the connection was: recorded as its discovery would have."""
     url = radicale.make_calendar("home", "Home")
-    connection = ConnectedCalendar.objects.get(url=write_calendar).connection
+    connection = connected_calendar(write_calendar).connection
     ConnectedCalendar.objects.create(
         connection=connection, owner=owner, url=url, name="Home", busy=False
     )
@@ -180,14 +182,14 @@ def home_calendar(radicale, owner, write_calendar):
 
 
 def write_to(url: str) -> None:
-    target = ConnectedCalendar.objects.get(url=url)
+    target = connected_calendar(url)
     connection_update_calendars(
         connection=target.connection, calendars=[{"url": url, "write": True}]
     )
 
 
 def stop_writing(url: str) -> None:
-    target = ConnectedCalendar.objects.get(url=url)
+    target = connected_calendar(url)
     connection_update_calendars(
         connection=target.connection, calendars=[{"url": url, "write": False}]
     )

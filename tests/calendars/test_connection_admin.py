@@ -1,15 +1,21 @@
-"""The "Connected calendars" admin page against a real Radicale, and the Share panel's feed."""
+"""The "Connected calendars" admin page against a real Radicale and a loopback ICS feed, and
+the Share panel's feed."""
 
 import pytest
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.urls import reverse
 
-from calendars.models import ConnectedCalendar, Connection
-from tests.calendars.connected import connect_radicale
+from calendars.connections import connection_create
+from calendars.models import Connection
+from tests.calendars.connected import connect_radicale, serve_ics, vevent
 from tests.calendars.factories import CalendarFactory, UserFactory
+from tests.db_dump import database_dump, url_secrets_in
 
 pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/calendars/connection/add/"
+LIST_PAGE = "/admin/calendars/connection/"
+EVENT = vevent("e1", "DTSTART:20270315T100000Z", "DTEND:20270315T110000Z")
 
 
 @pytest.fixture
@@ -71,6 +77,49 @@ def test_it_shows_status_and_never_the_password_on_the_change_page(browser, radi
     assert connection.password_encrypted not in page
 
 
+def test_it_shows_only_the_host_of_an_ics_address(browser, ics_server, staff):
+    url = serve_ics(ics_server, EVENT)
+    connection = connection_create(owner=staff, kind="ics", url=url)
+
+    listed = browser.get(LIST_PAGE).content.decode()
+    changed = browser.get(reverse("admin:calendars_connection_change", args=[connection.pk]))
+
+    page = changed.content.decode()
+    assert changed.status_code == 200
+    assert "ICS subscription: 127.0.0.1" in listed
+    assert "127.0.0.1" in page
+    assert url_secrets_in(listed + page, url) == []
+    assert connection.url_encrypted not in page
+
+
+def test_it_keeps_the_ics_address_out_of_the_admin_history(browser, ics_server, staff):
+    url = serve_ics(ics_server, EVENT)
+    browser.post(ADD_URL, {"kind": "ics", "url": url, "username": "", "password": ""})
+    connection = Connection.objects.get()
+    calendar = connection.calendars.get()
+    prefix = "calendars"
+
+    response = browser.post(
+        reverse("admin:calendars_connection_change", args=[connection.pk]),
+        {
+            "new_password": "",
+            f"{prefix}-TOTAL_FORMS": "1",
+            f"{prefix}-INITIAL_FORMS": "1",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+            f"{prefix}-0-id": str(calendar.pk),
+            f"{prefix}-0-connection": str(connection.pk),
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    calendar.refresh_from_db()
+    assert calendar.busy is False
+    history = LogEntry.objects.filter(object_id=str(connection.pk))
+    assert [e.action_flag for e in history.order_by("pk")] == [ADDITION, CHANGE]
+    assert url_secrets_in(database_dump(), url) == []
+
+
 def test_it_ticks_the_write_calendar_from_the_admin(browser, radicale, staff):
     url = radicale.make_calendar("work", "Work")
     connection = connect_radicale(radicale, staff)
@@ -93,7 +142,8 @@ def test_it_ticks_the_write_calendar_from_the_admin(browser, radicale, staff):
     )
 
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert ConnectedCalendar.objects.get(url=url).write is True
+    calendar.refresh_from_db()
+    assert (calendar.url, calendar.write) == (url, True)
 
 
 def test_it_syncs_now_from_the_admin_and_reports_an_error(browser, radicale, staff):

@@ -1,4 +1,5 @@
-"""The connections API: /api/connections/ against a real Radicale (issue 15 shapes)."""
+"""The connections API: /api/connections/ against a real Radicale and a loopback ICS feed
+(issue 15 shapes)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,15 +8,23 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from calendars.connections import connection_create
 from calendars.models import BusyInterval, ConnectedCalendar, Connection
-from tests.calendars.connected import connect_radicale, vcalendar, vevent
+from tests.calendars.connected import (
+    connect_radicale,
+    connected_calendar,
+    serve_ics,
+    vcalendar,
+    vevent,
+)
 from tests.calendars.factories import UserFactory
 from tests.calendars.test_calendar_api import client_for
-from tests.db_dump import database_dump
+from tests.db_dump import database_dump, url_secrets_in
 
 pytestmark = pytest.mark.django_db
 
 LIST_URL = "/api/connections/"
+EVENT = vevent("e1", "DTSTART:20270315T100000Z", "DTEND:20270315T110000Z")
 
 
 @pytest.fixture
@@ -82,14 +91,55 @@ def test_it_never_answers_the_password(api, radicale):
     assert radicale.password not in shown
 
 
-def test_it_keeps_the_password_out_of_a_database_dump(api, radicale):
+def test_it_keeps_the_password_and_the_ics_address_out_of_a_database_dump(
+    api, radicale, ics_server
+):
     radicale.make_calendar("work")
+    ics_url = serve_ics(ics_server, EVENT)
 
     api.post(LIST_URL, caldav_payload(radicale), format="json")
+    api.post(LIST_URL, {"kind": "ics", "url": ics_url}, format="json")
 
     dump = database_dump()
-    assert "password_encrypted" in dump
+    assert "password_encrypted" in dump and "url_encrypted" in dump
+    assert Connection.objects.count() == 2
     assert radicale.password not in dump
+    assert url_secrets_in(dump, ics_url) == []
+
+
+def test_it_answers_an_ics_subscriptions_address_to_its_owner(api, ics_server):
+    url = serve_ics(ics_server, EVENT, extra="X-WR-CALNAME:Ana's Google\r\n")
+
+    created = api.post(LIST_URL, {"kind": "ics", "url": url}, format="json")
+    shown = api.get(f"{LIST_URL}{created.json()['id']}/")
+
+    assert created.status_code == 201, created.json()
+    assert shown.json() == created.json()
+    assert created.json() == {
+        "id": created.json()["id"],
+        "kind": "ics",
+        "url": url,
+        "username": "",
+        "status": "ok",
+        "error": "",
+        "last_synced_at": created.json()["last_synced_at"],
+        "calendars": [{"url": url, "name": "Ana's Google", "busy": True, "write": False}],
+    }
+
+
+def test_it_ticks_an_ics_calendar_by_its_address_in_a_patch(api, ics_server, staff):
+    url = serve_ics(ics_server, EVENT)
+    connection = connection_create(owner=staff, kind="ics", url=url)
+
+    response = api.patch(
+        f"{LIST_URL}{connection.pk}/", {"calendars": [{"url": url, "busy": False}]}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["calendars"] == [
+        {"url": url, "name": "ICS subscription", "busy": False, "write": False}
+    ]
+    assert connection.calendars.get().busy is False
 
 
 def test_it_refuses_a_wrong_password_with_a_message_on_the_field(api, radicale):
@@ -171,7 +221,9 @@ def test_it_ticks_busy_and_chooses_one_write_calendar_across_connections(api, ra
     home = radicale.make_calendar("home", "Home")
     first = connect_radicale(radicale, staff)
     second = connect_radicale(radicale, staff)
-    ConnectedCalendar.objects.filter(connection=first, url=work).update(write=True)
+    ConnectedCalendar.objects.filter(pk=connected_calendar(work, connection=first).pk).update(
+        write=True
+    )
 
     response = api.patch(
         f"{LIST_URL}{second.pk}/",
@@ -182,9 +234,8 @@ def test_it_ticks_busy_and_chooses_one_write_calendar_across_connections(api, ra
     assert response.status_code == 200, response.json()
     home_entry = next(c for c in response.json()["calendars"] if c["url"] == home)
     assert home_entry == {"url": home, "name": "Home", "busy": False, "write": True}
-    assert list(
-        ConnectedCalendar.objects.filter(owner=staff, write=True).values_list("connection", "url")
-    ) == [(second.pk, home)]
+    writes = ConnectedCalendar.objects.filter(owner=staff, write=True)
+    assert [(c.connection_id, c.url) for c in writes] == [(second.pk, home)]
 
 
 def test_it_refuses_an_unknown_calendar_url_in_a_patch(api, radicale, staff):

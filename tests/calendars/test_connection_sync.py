@@ -9,9 +9,14 @@ from django.core.cache import cache
 
 from calendars.connections import connection_sync
 from calendars.models import BusyInterval, Connection
-from tests.calendars.connected import connect_radicale, free_starts, vcalendar, vevent
+from tests.calendars.connected import (
+    connect_radicale,
+    free_starts,
+    ics_reply,
+    vcalendar,
+    vevent,
+)
 from tests.calendars.factories import CalendarFactory, UserFactory
-from tests.http_server import HttpServer, Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -323,19 +328,9 @@ def test_it_leaves_out_calendars_that_are_not_ticked_busy(client, radicale, work
 FEED = "/basic.ics"
 
 
-def feed(body: bytes) -> Reply:
-    return Reply(headers={"Content-Type": "text/calendar"}, body=body)
-
-
-@pytest.fixture
-def ics_server():
-    with HttpServer() as server:
-        yield server
-
-
 def test_it_reads_an_ics_subscription_with_googles_x_wr_timezone(client, ics_server, owner):
     # Google writes floating-looking times with the zone in X-WR-TIMEZONE.
-    ics_server.answers[FEED] = feed(
+    ics_server.answers[FEED] = ics_reply(
         vcalendar(
             vevent("g1", "DTSTART:20270315T100000", "DTEND:20270315T110000"),
             extra="X-WR-CALNAME:Google\r\nX-WR-TIMEZONE:America/New_York\r\n",
@@ -355,13 +350,13 @@ def test_it_reads_an_ics_subscription_with_googles_x_wr_timezone(client, ics_ser
 
 
 def test_it_marks_an_ics_file_that_stops_parsing_as_an_error(ics_server, owner):
-    ics_server.answers[FEED] = feed(
+    ics_server.answers[FEED] = ics_reply(
         vcalendar(vevent("g1", "DTSTART:20270315T100000Z", "DTEND:20270315T110000Z")).encode()
     )
     from calendars.connections import connection_create
 
     connection = connection_create(owner=owner, kind="ics", url=ics_server.url + FEED)
-    ics_server.answers[FEED] = feed(b"<html>Sign in</html>")
+    ics_server.answers[FEED] = ics_reply(b"<html>Sign in</html>")
 
     connection = connection_sync(connection=connection, now=NOW + timedelta(minutes=5))
 
