@@ -18,6 +18,8 @@ it, and past ones stay where they were written.
 from datetime import UTC, datetime, timedelta
 
 import icalendar
+from django.db import transaction
+from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils import timezone as dj_timezone
 
@@ -131,6 +133,19 @@ def booking_calendar_push(*, booking_id: int) -> str:
     return done
 
 
+def booking_event_remove(*, event_calendar_id: int, booking_id: int) -> str:
+    """Delete the event of a booking whose row was deleted (a superuser's delete in the
+    admin) from the calendar that held it: the ids are all that is left.
+    remote.RemoteError on failure; safe to run any number of times."""
+    held = (
+        ConnectedCalendar.objects.select_related("connection").filter(pk=event_calendar_id).first()
+    )
+    if held is None:
+        return "no event"  # its connection was removed meanwhile
+    remote.caldav_delete(**_access(held, booking_id=booking_id))
+    return "deleted"
+
+
 def calendar_feed(*, calendar: Calendar, now: datetime | None = None) -> str:
     """The calendar's confirmed bookings (from FEED_PAST ago on) as one VCALENDAR."""
     now = now or dj_timezone.now()
@@ -157,6 +172,20 @@ def _booking_changed(sender, *, signal, booking_id: int, calendar_id: int, **kwa
         from bookings.tasks import push_booking_to_calendar
 
         push_booking_to_calendar.delay(booking_id)
+
+
+@receiver(pre_delete, sender=Booking, dispatch_uid="calendar-write-back-deleted")
+def _booking_deleted(sender, instance: Booking, **kwargs) -> None:
+    # From the row, not the instance, which may predate the push that recorded the event
+    # (deletes are rare: one query each is fine).
+    held = Booking.objects.filter(pk=instance.pk).values_list("event_calendar_id", flat=True)
+    event_calendar_id = held.first()
+    if event_calendar_id is None:
+        return
+    from bookings.tasks import remove_deleted_booking_event
+
+    args = (event_calendar_id, instance.pk)
+    transaction.on_commit(lambda: remove_deleted_booking_event.delay(*args), robust=True)
 
 
 @receiver(write_calendar_changed, dispatch_uid="calendar-write-back-moved")

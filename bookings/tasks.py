@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from bookings.calendar_sync import booking_calendar_push
+from bookings.calendar_sync import booking_calendar_push, booking_event_remove
 from bookings.services.link_expiry import one_time_links_report_expired
 from bookings.services.outbox import (
     OutboxDeliveryFailed,
@@ -90,6 +90,12 @@ def report_expired_links() -> int:
 WRITE_BACK_RETRIES = 30
 
 
+def _write_back_retry(task, booking_id: int, exc: RemoteError):
+    logger.info("Writing booking %s to its calendar failed: %s", booking_id, exc)
+    countdown = min(30 * 2**task.request.retries, 3600)
+    return task.retry(exc=exc, countdown=countdown)
+
+
 @shared_task(bind=True, acks_late=True, max_retries=WRITE_BACK_RETRIES, ignore_result=True)
 def push_booking_to_calendar(self, booking_id: int) -> str:
     """Make the owner's write calendar match the booking (idempotent: reads the booking's
@@ -97,6 +103,14 @@ def push_booking_to_calendar(self, booking_id: int) -> str:
     try:
         return booking_calendar_push(booking_id=booking_id)
     except RemoteError as exc:
-        logger.info("Writing booking %s to its calendar failed: %s", booking_id, exc)
-        countdown = min(30 * 2**self.request.retries, 3600)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise _write_back_retry(self, booking_id, exc) from exc
+
+
+@shared_task(bind=True, acks_late=True, max_retries=WRITE_BACK_RETRIES, ignore_result=True)
+def remove_deleted_booking_event(self, event_calendar_id: int, booking_id: int) -> str:
+    """Delete the event of a booking row that was deleted (idempotent: a DELETE of one
+    fixed event name; one already gone is fine)."""
+    try:
+        return booking_event_remove(event_calendar_id=event_calendar_id, booking_id=booking_id)
+    except RemoteError as exc:
+        raise _write_back_retry(self, booking_id, exc) from exc

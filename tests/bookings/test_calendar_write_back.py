@@ -12,7 +12,11 @@ from rest_framework.test import APIClient
 from bookings.calendar_sync import booking_calendar_push
 from bookings.models import BookingSource
 from bookings.services.bookings import booking_cancel, booking_create, booking_reschedule
-from bookings.tasks import WRITE_BACK_RETRIES, push_booking_to_calendar
+from bookings.tasks import (
+    WRITE_BACK_RETRIES,
+    push_booking_to_calendar,
+    remove_deleted_booking_event,
+)
 from calendars import remote
 from calendars.connections import connection_sync, connection_update_calendars
 from calendars.models import BusyInterval, ConnectedCalendar
@@ -302,6 +306,23 @@ def test_it_ends_on_a_cancel_that_lands_while_the_event_is_being_written(
     monkeypatch.setattr(remote, "caldav_put", put_then_cancel)
 
     assert booking_calendar_push(booking_id=booking.pk) == "deleted"
+    assert events_in(radicale, write_calendar) == []
+
+
+def test_it_removes_the_event_of_a_deleted_booking(
+    radicale, owner, write_calendar, django_capture_on_commit_callbacks, monkeypatch
+):
+    booking = book(CalendarFactory(owner=owner))
+    booking_calendar_push(booking_id=booking.pk)
+    held, booking_id = connected_calendar(write_calendar).pk, booking.pk
+    enqueued = []
+    monkeypatch.setattr(remove_deleted_booking_event, "delay", lambda *a: enqueued.append(a))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        booking.delete()  # a superuser's delete in the admin
+
+    assert enqueued == [(held, booking_id)]
+    assert remove_deleted_booking_event.apply(args=enqueued[0]).get() == "deleted"
     assert events_in(radicale, write_calendar) == []
 
 
