@@ -29,6 +29,24 @@ def browser(client, staff):
     return client
 
 
+def post_calendar_ticks(browser, connection, calendar, *, busy=False, write=False):
+    """The connection's change form with its one calendar's busy/write boxes as given."""
+    prefix = "calendars"
+    data = {
+        "new_password": "",
+        f"{prefix}-TOTAL_FORMS": "1",
+        f"{prefix}-INITIAL_FORMS": "1",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+        f"{prefix}-0-id": str(calendar.pk),
+        f"{prefix}-0-connection": str(connection.pk),
+    }
+    data.update(
+        {f"{prefix}-0-{name}": "on" for name, on in (("busy", busy), ("write", write)) if on}
+    )
+    return browser.post(reverse("admin:calendars_connection_change", args=[connection.pk]), data)
+
+
 def test_it_adds_a_caldav_connection_from_the_admin(browser, radicale, staff):
     radicale.make_calendar("work", "Work")
 
@@ -97,20 +115,8 @@ def test_it_keeps_the_ics_address_out_of_the_admin_history(browser, ics_server, 
     browser.post(ADD_URL, {"kind": "ics", "url": url, "username": "", "password": ""})
     connection = Connection.objects.get()
     calendar = connection.calendars.get()
-    prefix = "calendars"
 
-    response = browser.post(
-        reverse("admin:calendars_connection_change", args=[connection.pk]),
-        {
-            "new_password": "",
-            f"{prefix}-TOTAL_FORMS": "1",
-            f"{prefix}-INITIAL_FORMS": "1",
-            f"{prefix}-MIN_NUM_FORMS": "0",
-            f"{prefix}-MAX_NUM_FORMS": "1000",
-            f"{prefix}-0-id": str(calendar.pk),
-            f"{prefix}-0-connection": str(connection.pk),
-        },
-    )
+    response = post_calendar_ticks(browser, connection, calendar)
 
     assert response.status_code == 302, response.content.decode()[:3000]
     calendar.refresh_from_db()
@@ -124,22 +130,8 @@ def test_it_ticks_the_write_calendar_from_the_admin(browser, radicale, staff):
     url = radicale.make_calendar("work", "Work")
     connection = connect_radicale(radicale, staff)
     calendar = connection.calendars.get()
-    prefix = "calendars"
 
-    response = browser.post(
-        reverse("admin:calendars_connection_change", args=[connection.pk]),
-        {
-            "new_password": "",
-            f"{prefix}-TOTAL_FORMS": "1",
-            f"{prefix}-INITIAL_FORMS": "1",
-            f"{prefix}-MIN_NUM_FORMS": "0",
-            f"{prefix}-MAX_NUM_FORMS": "1000",
-            f"{prefix}-0-id": str(calendar.pk),
-            f"{prefix}-0-connection": str(connection.pk),
-            f"{prefix}-0-busy": "on",
-            f"{prefix}-0-write": "on",
-        },
-    )
+    response = post_calendar_ticks(browser, connection, calendar, busy=True, write=True)
 
     assert response.status_code == 302, response.content.decode()[:3000]
     calendar.refresh_from_db()
