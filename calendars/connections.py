@@ -199,6 +199,36 @@ def connection_delete(*, connection: Connection) -> None:
     busy_changed(owner_id=owner_id)
 
 
+# What each model keeps encrypted (config/crypto.py).
+_ENCRYPTED_FIELDS = (
+    (Connection, ("url_encrypted", "password_encrypted")),
+    (ConnectedCalendar, ("url_encrypted",)),
+)
+
+
+def connection_secrets_reencrypt() -> tuple[int, list[str]]:
+    """Encrypt every stored connection address and password again under the current
+    SECRET_KEY, so that older keys can leave SECRET_KEY_FALLBACKS. Returns (rows rewritten,
+    the rows no key opens: "Connection 12"), which stay as they are."""
+    rewritten, unreadable = 0, []
+    for model, fields in _ENCRYPTED_FIELDS:
+        with transaction.atomic():
+            rows = list(model.objects.select_for_update().only("pk", *fields).order_by("pk"))
+            changed = []
+            for row in rows:
+                try:
+                    values = {f: crypto.reencrypt(v) for f in fields if (v := getattr(row, f))}
+                except crypto.InvalidToken:
+                    unreadable.append(f"{model.__name__} {row.pk}")
+                    continue
+                for field, value in values.items():
+                    setattr(row, field, value)
+                changed.append(row)
+            model.objects.bulk_update(changed, fields, batch_size=500)
+            rewritten += len(changed)
+    return rewritten, unreadable
+
+
 def busy_changed(*, owner_id: int) -> None:
     """The owner's busy time changed: their calendars get a new rules_version, so the slots
     path drops what it keeps in memory (calendars/selectors.py). Inside the transaction that

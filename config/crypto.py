@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "encrypted_property"]
+__all__ = ["InvalidToken", "decrypt", "encrypt", "encrypted_property", "reencrypt"]
 
 
 def _fernet(secret: str) -> Fernet:
@@ -31,6 +31,12 @@ def encrypt(value: str) -> str:
 def decrypt(value: str) -> str:
     """The plain text; cryptography.fernet.InvalidToken when no key opens it."""
     return _multi().decrypt(value.encode("ascii")).decode("utf-8")
+
+
+def reencrypt(value: str) -> str:
+    """`value` encrypted again under the current SECRET_KEY (InvalidToken when no key opens
+    it): once every stored value is, the old keys can leave SECRET_KEY_FALLBACKS."""
+    return _multi().rotate(value.encode("ascii")).decode("ascii")
 
 
 def encrypted_property(field: str) -> property:

@@ -2,9 +2,11 @@
 address is its only key), readable after a key rotation, shown as a host, never logged."""
 
 import logging
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from calendars import remote
@@ -143,3 +145,29 @@ def test_it_logs_no_part_of_a_subscriptions_address(ics_server, caplog):
     assert connection.status == Connection.Status.ERROR
     assert caplog.records  # the failure was logged
     assert url_secrets_in(caplog.text, url) == []
+
+
+def test_it_reencrypts_every_secret_so_the_old_key_can_go():
+    with override_settings(SECRET_KEY=OLD_KEY, SECRET_KEY_FALLBACKS=[]):
+        calendar = ConnectedCalendarFactory(connection__url=SECRET_URL, url=SECRET_URL + "/a")
+        calendar.connection.password = "app-password"
+        calendar.connection.save()
+    with override_settings(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[OLD_KEY]):
+        call_command("reencrypt_connection_secrets", stdout=StringIO())
+    with override_settings(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[]):
+        connection = Connection.objects.get()
+        assert (connection.url, connection.password) == (SECRET_URL, "app-password")
+        assert ConnectedCalendar.objects.get().url == SECRET_URL + "/a"
+
+
+def test_it_names_the_rows_no_key_opens_and_reencrypts_the_rest():
+    with override_settings(SECRET_KEY=OLD_KEY, SECRET_KEY_FALLBACKS=[]):
+        lost = ConnectionFactory(url=SECRET_URL)
+    with override_settings(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[]):
+        kept = ConnectionFactory(url=SECRET_URL + "?kept")
+        stored = dict(Connection.objects.values_list("pk", "url_encrypted"))
+        with pytest.raises(CommandError, match=f"Connection {lost.pk}"):
+            call_command("reencrypt_connection_secrets", stdout=StringIO())
+        assert Connection.objects.get(pk=lost.pk).url_encrypted == stored[lost.pk]
+        assert Connection.objects.get(pk=kept.pk).url_encrypted != stored[kept.pk]
+        assert Connection.objects.get(pk=kept.pk).url == SECRET_URL + "?kept"
