@@ -100,16 +100,20 @@ def test_it_drops_the_calendar_index_the_composite_covers_and_puts_it_back():
         assert _booking_indexes_on(["calendar_id"]) == ["bookings_booking_calendar_id_2ce3af4f"]
 
 
+# Contacts before and after they got an owner (contacts 0002-0004).
+BEFORE_CONTACT_OWNERS = [
+    ("contacts", "0001_initial"),
+    ("bookings", "0003_booking_calendar_index_covered_by_composite"),
+    ("workflows", "0001_initial"),
+]
+AFTER_CONTACT_OWNERS = [("contacts", "0004_contact_owner_required")]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_splits_shared_contacts_per_owner_and_merges_them_back():
     from datetime import UTC, datetime, timedelta
 
-    before = [
-        ("contacts", "0001_initial"),
-        ("bookings", "0003_booking_calendar_index_covered_by_composite"),
-        ("workflows", "0001_initial"),
-    ]
-    after = [("contacts", "0004_contact_owner_required")]
+    before, after = BEFORE_CONTACT_OWNERS, AFTER_CONTACT_OWNERS
     with migrated(before) as apps:
         User = apps.get_model("auth", "User")
         Calendar = apps.get_model("calendars", "Calendar")
@@ -193,12 +197,7 @@ def test_it_splits_shared_contacts_per_owner_and_merges_them_back():
 
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_to_give_contacts_an_owner_when_there_is_no_user():
-    before = [
-        ("contacts", "0001_initial"),
-        ("bookings", "0003_booking_calendar_index_covered_by_composite"),
-        ("workflows", "0001_initial"),
-    ]
-    after = [("contacts", "0004_contact_owner_required")]
+    before, after = BEFORE_CONTACT_OWNERS, AFTER_CONTACT_OWNERS
     with migrated(before) as apps:
         Contact = apps.get_model("contacts", "Contact")
         Contact.objects.create(email="nobody@example.com")

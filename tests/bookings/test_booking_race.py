@@ -30,17 +30,21 @@ def run_together(target) -> list:
     return concurrency.run_together(target, THREADS)
 
 
+def book(calendar, *, email: str, start=SLOT, name: str = "Jamie Rivera"):
+    return booking_create(
+        calendar=calendar,
+        start=start,
+        name=name,
+        email=email,
+        timezone="UTC",
+        source=BookingSource.API,
+        now=NOW,
+    )
+
+
 def book_in_thread(calendar, email_of):
     def attempt(index: int):
-        return booking_create(
-            calendar=calendar,
-            start=SLOT,
-            name=f"Racer {index}",
-            email=email_of(index),
-            timezone="UTC",
-            source=BookingSource.API,
-            now=NOW,
-        )
+        return book(calendar, start=SLOT, name=f"Racer {index}", email=email_of(index))
 
     return attempt
 
@@ -89,15 +93,8 @@ def test_it_confirms_one_of_overlapping_starts_under_concurrent_bookings(setting
     starts = [SLOT.replace(minute=m) for m in (0, 15, 30, 45)]
 
     def attempt(index: int):
-        return booking_create(
-            calendar=calendar,
-            start=starts[index % len(starts)],
-            name=f"Racer {index}",
-            email=f"racer{index}@example.com",
-            timezone="UTC",
-            source=BookingSource.API,
-            now=NOW,
-        )
+        start = starts[index % len(starts)]
+        return book(calendar, start=start, name=f"Racer {index}", email=f"racer{index}@example.com")
 
     results = run_together(attempt)
 
@@ -126,15 +123,7 @@ def test_it_books_one_invitee_on_many_calendars_at_once_with_one_contact():
     calendars = [CalendarFactory(owner=owner) for _ in range(THREADS)]
 
     def attempt(index: int):
-        return booking_create(
-            calendar=calendars[index],
-            start=SLOT,
-            name="Jamie Rivera",
-            email="jamie@example.com",
-            timezone="UTC",
-            source=BookingSource.API,
-            now=NOW,
-        )
+        return book(calendars[index], email="jamie@example.com")
 
     results = run_together(attempt)
 
@@ -150,15 +139,7 @@ def test_it_books_one_invitee_on_two_owners_calendars_at_once_with_a_contact_eac
     owners = {calendar.owner_id for calendar in calendars}
 
     def attempt(index: int):
-        return booking_create(
-            calendar=calendars[index],
-            start=SLOT,
-            name="Jamie Rivera",
-            email="jamie@example.com",
-            timezone="UTC",
-            source=BookingSource.API,
-            now=NOW,
-        )
+        return book(calendars[index], email="jamie@example.com")
 
     results = run_together(attempt)
 
