@@ -61,16 +61,6 @@ def frozen_time():
 
 
 @pytest.fixture
-def on_commit(django_capture_on_commit_callbacks, enqueued, monkeypatch):
-    """Run after-commit work (signals, so triggers) without a broker."""
-    from bookings import tasks as booking_tasks
-
-    monkeypatch.setattr(booking_tasks.deliver_outbox_message, "delay", lambda *a: None)
-    monkeypatch.setattr(booking_tasks.deliver_outbox_messages, "delay", lambda *a: None)
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def owner():
     return UserFactory(first_name="Rosa", last_name="Owner", email="rosa@example.com")
 
